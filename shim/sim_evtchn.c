@@ -1,0 +1,445 @@
+/*
+ * sim_evtchn.c - interdomain event channels with Xen's semantics.
+ *
+ * Ports live in each domain's port space in the shared table.  A handle
+ * (one "open of /dev/xen/evtchn") owns the ports it bound and has a datagram
+ * socket with an abstract name; that socket is the fd callers poll.  Raising
+ * a port sets its pending flag and, if it was clear, sends the port number
+ * to the owner: one sendto, no file look-up.  pending() clears the flag, so
+ * a notify after that sends again; repeated notifies in between coalesce, as
+ * Xen's pending bit does.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <stdint.h>
+#include <xen/xen.h>
+
+#include "sim_internal.h"
+
+socklen_t sim_handle_addr(const struct xssim *sim, uint64_t id, struct sockaddr_un *addr)
+{
+    static const char hex[] = "0123456789abcdef";
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    char *p = addr->sun_path;
+    *p++ = '\0';
+    memcpy(p, "xssim-", 6);
+    p += 6;
+    uint64_t v = sim->hdr->sim_id;
+    for (int i = 60; i >= 0; i -= 4)
+        *p++ = hex[(v >> i) & 15];
+    *p++ = '-';
+    for (int i = 60; i >= 0; i -= 4)
+        *p++ = hex[(id >> i) & 15];
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)(p - addr->sun_path));
+}
+
+/* One unbound datagram socket per process for sending wake-ups. */
+static int send_socket(void)
+{
+    static _Atomic int fd = -1;
+    int cur = atomic_load(&fd);
+    if (cur >= 0)
+        return cur;
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -1;
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&fd, &expected, s)) {
+        close(s);
+        return expected;
+    }
+    return s;
+}
+
+static void wake_owner(struct xssim *sim, uint64_t owner, uint32_t port)
+{
+    struct sockaddr_un addr;
+    socklen_t alen = sim_handle_addr(sim, owner, &addr);
+    int s = send_socket();
+    if (s < 0)
+        return;
+    if (sendto(s, &port, sizeof(port), MSG_DONTWAIT, (struct sockaddr *)&addr, alen) < 0 &&
+        (errno == EAGAIN || errno == ENOBUFS)) {
+        /* The owner's queue is full, so it is awake anyway: tell it to
+         * rescan its ports. */
+        struct sim_handle *hd = &sim->hdr->handles[SIM_HANDLE_SLOT(owner)];
+        if (atomic_load(&hd->id) == owner)
+            atomic_store(&hd->overflow, 1);
+    }
+    /* ECONNREFUSED: the owner died; whoever adopts the port re-raises it. */
+}
+
+void sim_raise(struct xssim *sim, struct sim_domain *d, uint32_t port)
+{
+    struct sim_port *p = sim_port(sim, d, port);
+    if (!p)
+        return;
+    if (atomic_exchange(&p->pending, 1) == 0) {
+        uint64_t owner = atomic_load(&p->owner);
+        if (owner)
+            wake_owner(sim, owner, port);
+    }
+}
+
+void sim_raise_dom_exc(struct xssim *sim)
+{
+    struct sim_domain *d0 = sim_dom(sim, 0);
+    if (!d0)
+        return;
+    for (uint32_t port = 1; port < d0->nr_ports; port++) {
+        struct sim_port *p = sim_port(sim, d0, port);
+        if (atomic_load(&p->state) == PORT_VIRQ && p->virq == VIRQ_DOM_EXC)
+            sim_raise(sim, d0, port);
+    }
+}
+
+/* Close one port (locked): an interdomain peer becomes unbound again, so
+ * that it can be re-bound, as Xen's evtchn_close leaves it. */
+static void close_port(struct xssim *sim, struct sim_domain *d, uint32_t port)
+{
+    struct sim_port *p = sim_port(sim, d, port);
+    if (atomic_load(&p->state) == PORT_INTERDOMAIN) {
+        struct sim_domain *rd = sim_dom(sim, p->remote_dom);
+        struct sim_port *rp = sim_port(sim, rd, p->remote_port);
+        if (rp && atomic_load(&rp->state) == PORT_INTERDOMAIN &&
+            rp->remote_dom == d->domid && rp->remote_port == port) {
+            rp->remote_port = 0;
+            atomic_store(&rp->state, PORT_UNBOUND);
+        }
+    }
+    atomic_store(&p->state, PORT_FREE);
+    atomic_store(&p->owner, 0);
+    atomic_store(&p->pending, 0);
+    p->remote_dom = p->remote_port = p->virq = 0;
+}
+
+void sim_close_domain_ports(struct xssim *sim, struct sim_domain *d)
+{
+    for (uint32_t port = 1; port < d->nr_ports; port++)
+        if (atomic_load(&sim_port(sim, d, port)->state) != PORT_FREE)
+            close_port(sim, d, port);
+}
+
+static int alloc_port(struct xssim *sim, struct sim_domain *d)
+{
+    for (uint32_t port = 1; port < d->nr_ports; port++)
+        if (atomic_load(&sim_port(sim, d, port)->state) == PORT_FREE)
+            return (int)port;
+    errno = ENOSPC;
+    return -1;
+}
+
+struct xssim_evtchn *xssim_evtchn_open(struct xssim *sim, uint32_t domid)
+{
+    struct xssim_evtchn *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->sim = sim;
+    h->domid = domid;
+    h->sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (h->sock < 0)
+        goto fail;
+    sim_lock(sim);
+    uint32_t slot = 0;
+    for (; slot < SIM_MAX_HANDLES; slot++)
+        if (atomic_load(&sim->hdr->handles[slot].id) == 0)
+            break;
+    if (slot == SIM_MAX_HANDLES) {
+        sim_unlock(sim);
+        errno = EMFILE;
+        goto fail;
+    }
+    uint64_t gen = atomic_fetch_add(&sim->hdr->next_handle, 1);
+    h->id = (gen << 12) | slot;
+    struct sim_handle *hd = &sim->hdr->handles[slot];
+    atomic_store(&hd->overflow, 0);
+    hd->domid = domid;
+    hd->pid = getpid();
+    atomic_store(&hd->id, h->id);
+    sim_unlock(sim);
+    struct sockaddr_un addr;
+    socklen_t alen = sim_handle_addr(sim, h->id, &addr);
+    if (bind(h->sock, (struct sockaddr *)&addr, alen) < 0) {
+        atomic_store(&hd->id, 0);
+        goto fail;
+    }
+    return h;
+fail:;
+    int e = errno;
+    if (h->sock >= 0)
+        close(h->sock);
+    free(h);
+    errno = e;
+    return NULL;
+}
+
+void xssim_evtchn_close(struct xssim_evtchn *h)
+{
+    if (!h)
+        return;
+    struct xssim *sim = h->sim;
+    sim_lock(sim);
+    struct sim_domain *d = sim_dom(sim, h->domid);
+    if (d)
+        for (uint32_t port = 1; port < d->nr_ports; port++)
+            if (atomic_load(&sim_port(sim, d, port)->owner) == h->id)
+                close_port(sim, d, port);
+    atomic_store(&sim->hdr->handles[SIM_HANDLE_SLOT(h->id)].id, 0);
+    sim_unlock(sim);
+    close(h->sock);
+    free(h->backlog);
+    free(h);
+}
+
+int xssim_evtchn_fd(struct xssim_evtchn *h)
+{
+    return h->sock;
+}
+
+int xssim_evtchn_bind_unbound(struct xssim_evtchn *h, uint32_t remote_dom)
+{
+    struct xssim *sim = h->sim;
+    sim_lock(sim);
+    int port = -1;
+    struct sim_domain *d = sim_dom(sim, h->domid);
+    if (!d || !sim_dom(sim, remote_dom)) {
+        errno = ESRCH;
+        goto out;
+    }
+    port = alloc_port(sim, d);
+    if (port < 0)
+        goto out;
+    struct sim_port *p = sim_port(sim, d, (uint32_t)port);
+    p->remote_dom = remote_dom;
+    p->remote_port = 0;
+    atomic_store(&p->owner, h->id);
+    atomic_store(&p->state, PORT_UNBOUND);
+out:
+    sim_unlock(sim);
+    return port;
+}
+
+int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote)
+{
+    sim_lock(sim);
+    int port = -1;
+    struct sim_domain *d = sim_dom(sim, dom);
+    if (!d || !sim_dom(sim, remote)) {
+        errno = ESRCH;
+        goto out;
+    }
+    port = alloc_port(sim, d);
+    if (port < 0)
+        goto out;
+    struct sim_port *p = sim_port(sim, d, (uint32_t)port);
+    p->remote_dom = remote;
+    p->remote_port = 0;
+    atomic_store(&p->owner, 0);
+    atomic_store(&p->state, PORT_UNBOUND);
+out:
+    sim_unlock(sim);
+    return port;
+}
+
+int xssim_evtchn_bind_interdomain(struct xssim_evtchn *h, uint32_t remote_dom,
+                                  uint32_t remote_port)
+{
+    struct xssim *sim = h->sim;
+    sim_lock(sim);
+    int port = -1;
+    struct sim_domain *d = sim_dom(sim, h->domid);
+    struct sim_domain *rd = sim_dom(sim, remote_dom);
+    if (!d || !rd) {
+        errno = ESRCH;
+        goto out;
+    }
+    struct sim_port *rp = sim_port(sim, rd, remote_port);
+    if (!rp || atomic_load(&rp->state) != PORT_UNBOUND || rp->remote_dom != h->domid) {
+        errno = EINVAL;
+        goto out;
+    }
+    port = alloc_port(sim, d);
+    if (port < 0)
+        goto out;
+    struct sim_port *p = sim_port(sim, d, (uint32_t)port);
+    p->remote_dom = remote_dom;
+    p->remote_port = remote_port;
+    atomic_store(&p->pending, 0);
+    atomic_store(&p->owner, h->id);
+    atomic_store(&p->state, PORT_INTERDOMAIN);
+    rp->remote_dom = h->domid;
+    rp->remote_port = (uint32_t)port;
+    atomic_store(&rp->state, PORT_INTERDOMAIN);
+    /* Xen marks the new local port pending: the remote end may have sent
+     * before the bind. */
+    sim_raise(sim, d, (uint32_t)port);
+out:
+    sim_unlock(sim);
+    return port;
+}
+
+int xssim_evtchn_bind_virq(struct xssim_evtchn *h, uint32_t virq)
+{
+    struct xssim *sim = h->sim;
+    if (virq >= NR_VIRQS) {
+        errno = EINVAL;
+        return -1;
+    }
+    sim_lock(sim);
+    int port = -1;
+    struct sim_domain *d = sim_dom(sim, h->domid);
+    if (!d) {
+        errno = ESRCH;
+        goto out;
+    }
+    port = alloc_port(sim, d);
+    if (port < 0)
+        goto out;
+    struct sim_port *p = sim_port(sim, d, (uint32_t)port);
+    p->virq = virq;
+    atomic_store(&p->owner, h->id);
+    atomic_store(&p->state, PORT_VIRQ);
+out:
+    sim_unlock(sim);
+    return port;
+}
+
+int xssim_evtchn_adopt(struct xssim_evtchn *h, uint32_t port)
+{
+    struct xssim *sim = h->sim;
+    sim_lock(sim);
+    int rc = -1;
+    struct sim_domain *d = sim_dom(sim, h->domid);
+    struct sim_port *p = sim_port(sim, d, port);
+    if (!d) {
+        errno = ESRCH;
+    } else if (!p || atomic_load(&p->state) == PORT_FREE) {
+        errno = EINVAL;
+    } else {
+        atomic_store(&p->owner, h->id);
+        /* a wake-up may have gone to the previous owner: raise again */
+        atomic_store(&p->pending, 0);
+        sim_raise(sim, d, port);
+        rc = (int)port;
+    }
+    sim_unlock(sim);
+    return rc;
+}
+
+/* The port, if this handle owns it; else NULL with errno as Linux's evtchn
+ * driver gives (EINVAL out of range, ENOTCONN not bound here). */
+static struct sim_port *owned_port(struct xssim_evtchn *h, uint32_t port,
+                                   struct sim_domain **dp)
+{
+    struct sim_domain *d = sim_dom(h->sim, h->domid);
+    struct sim_port *p = sim_port(h->sim, d, port);
+    if (!p) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (atomic_load(&p->owner) != h->id || atomic_load(&p->state) == PORT_FREE) {
+        errno = ENOTCONN;
+        return NULL;
+    }
+    if (dp)
+        *dp = d;
+    return p;
+}
+
+int xssim_evtchn_unbind(struct xssim_evtchn *h, uint32_t port)
+{
+    sim_lock(h->sim);
+    struct sim_domain *d;
+    struct sim_port *p = owned_port(h, port, &d);
+    if (p)
+        close_port(h->sim, d, port);
+    sim_unlock(h->sim);
+    return p ? 0 : -1;
+}
+
+int xssim_evtchn_notify(struct xssim_evtchn *h, uint32_t port)
+{
+    struct sim_port *p = owned_port(h, port, NULL);
+    if (!p)
+        return -1;
+    if (atomic_load(&p->state) != PORT_INTERDOMAIN)
+        return 0;   /* nobody at the other end yet: Xen drops it too */
+    uint32_t rdom = p->remote_dom, rport = p->remote_port;
+    struct sim_domain *rd = sim_dom(h->sim, rdom);
+    if (rd)
+        sim_raise(h->sim, rd, rport);
+    return 0;
+}
+
+static int backlog_push(struct xssim_evtchn *h, uint32_t port)
+{
+    if (h->backlog_len == h->backlog_cap) {
+        unsigned cap = h->backlog_cap ? h->backlog_cap * 2 : 64;
+        uint32_t *nb = realloc(h->backlog, cap * sizeof(*nb));
+        if (!nb)
+            return -1;
+        h->backlog = nb;
+        h->backlog_cap = cap;
+    }
+    h->backlog[h->backlog_len++] = port;
+    return 0;
+}
+
+static void kick_self(struct xssim_evtchn *h)
+{
+    uint32_t zero = 0;
+    struct sockaddr_un addr;
+    socklen_t alen = sim_handle_addr(h->sim, h->id, &addr);
+    int s = send_socket();
+    if (s >= 0)
+        sendto(s, &zero, sizeof(zero), MSG_DONTWAIT, (struct sockaddr *)&addr, alen);
+}
+
+int xssim_evtchn_pending(struct xssim_evtchn *h)
+{
+    struct sim_handle *hd = &h->sim->hdr->handles[SIM_HANDLE_SLOT(h->id)];
+    struct sim_domain *d = sim_dom(h->sim, h->domid);
+    if (!d) {
+        errno = ESRCH;
+        return -1;
+    }
+    for (;;) {
+        if (atomic_exchange(&hd->overflow, 0)) {
+            for (uint32_t port = 1; port < d->nr_ports; port++) {
+                struct sim_port *p = sim_port(h->sim, d, port);
+                if (atomic_load(&p->owner) == h->id && atomic_load(&p->pending))
+                    backlog_push(h, port);
+            }
+        }
+        uint32_t port;
+        if (h->backlog_len) {
+            port = h->backlog[--h->backlog_len];
+            if (h->backlog_len)
+                kick_self(h);   /* keep the fd readable until drained */
+        } else {
+            ssize_t n = recv(h->sock, &port, sizeof(port), 0);
+            if (n < 0)
+                return -1;
+            if (n != sizeof(port) || port == 0)
+                continue;   /* a kick: look at the backlog again */
+        }
+        struct sim_port *p = sim_port(h->sim, d, port);
+        if (!p)
+            continue;
+        atomic_store(&p->pending, 0);
+        atomic_thread_fence(memory_order_seq_cst);
+        return (int)port;
+    }
+}
+
+int xssim_evtchn_unmask(struct xssim_evtchn *h, uint32_t port)
+{
+    /* pending() already re-armed the port; unmask only checks it */
+    return owned_port(h, port, NULL) ? 0 : -1;
+}
