@@ -5,11 +5,17 @@
  * the real libxenevtchn / libxengnttab / libxenctrl (looked up with
  * dlsym(RTLD_NEXT)), so the same library can sit in a process on real Xen.
  * The calls cover what C xenstored and oxenstored 4.17 import, plus the few a
- * toolstack uses on a domain's xenstore connection.
+ * toolstack uses on a domain's xenstore connection.  Claimed domains (see
+ * below) are redirected to xsproxy's shadow ring in either mode.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -27,6 +33,85 @@ static void *real_sym(const char *name)
     if (!f)
         errno = ENOSYS;
     return f;
+}
+
+/* ---- claims: domains xsproxy stands in front of ----------------------
+ *
+ * xsproxy writes $XSSHIM_CLAIMS/<domid> ("page=<file>\nport=<n>\n") before
+ * it passes a domain's INTRODUCE on.  Mapping that domain's ring then maps
+ * the shadow page, and binding its event channel binds the shadow port (an
+ * unbound dom0 port of xsproxy's).  A file look-up per map or bind, never
+ * per notify.
+ */
+struct claim {
+    char page[PATH_MAX];
+    uint32_t port;
+};
+
+static bool read_claim(uint32_t domid, struct claim *c)
+{
+    const char *dir = getenv("XSSHIM_CLAIMS");
+    if (!dir || !*dir)
+        return false;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%u", dir, domid) >= (int)sizeof(path))
+        return false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[PATH_MAX + 64];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    c->page[0] = '\0';
+    c->port = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "page=", 5) == 0 && strlen(line + 5) < sizeof(c->page))
+            strcpy(c->page, line + 5);
+        else if (strncmp(line, "port=", 5) == 0)
+            c->port = (uint32_t)strtoul(line + 5, NULL, 10);
+    }
+    return c->page[0] && c->port;
+}
+
+/* Pages mapped through a claim, so that unmapping them is a munmap. */
+static void *claimed_pages[256];
+static pthread_mutex_t claimed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *map_claimed_page(const struct claim *c)
+{
+    int fd = open(c->page, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    void *p = mmap(NULL, XSSIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    pthread_mutex_lock(&claimed_lock);
+    for (size_t i = 0; i < sizeof(claimed_pages) / sizeof(claimed_pages[0]); i++)
+        if (!claimed_pages[i]) {
+            claimed_pages[i] = p;
+            break;
+        }
+    pthread_mutex_unlock(&claimed_lock);
+    return p;
+}
+
+static bool unmap_claimed_page(void *p)
+{
+    bool found = false;
+    pthread_mutex_lock(&claimed_lock);
+    for (size_t i = 0; i < sizeof(claimed_pages) / sizeof(claimed_pages[0]); i++)
+        if (claimed_pages[i] == p) {
+            claimed_pages[i] = NULL;
+            found = true;
+        }
+    pthread_mutex_unlock(&claimed_lock);
+    if (found)
+        munmap(p, XSSIM_PAGE_SIZE);
+    return found;
 }
 
 static struct xssim *sim_mode(void)
@@ -114,6 +199,11 @@ xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *x, uint3
 xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *x, uint32_t domid,
                                                      evtchn_port_t remote_port)
 {
+    struct claim c;
+    if (read_claim(domid, &c)) {
+        domid = 0;   /* xsproxy's shadow channel: a dom0 loopback port */
+        remote_port = c.port;
+    }
     return x->sim ? xssim_evtchn_bind_interdomain(x->sim, domid, remote_port)
                   : REAL(xenevtchn_bind_interdomain)(x->real, domid, remote_port);
 }
@@ -189,6 +279,9 @@ int xengnttab_set_max_grants(xengnttab_handle *xh, uint32_t nr)
 void *xengnttab_map_grant_ref(xengnttab_handle *xh, uint32_t domid, uint32_t ref, int prot)
 {
     struct xengntdev_handle *x = (struct xengntdev_handle *)xh;
+    struct claim c;
+    if (ref == 1 && read_claim(domid, &c))
+        return map_claimed_page(&c);
     if (x->real)
         return REAL(xengnttab_map_grant_ref)(x->real, domid, ref, prot);
     (void)prot;
@@ -202,6 +295,8 @@ void *xengnttab_map_grant_ref(xengnttab_handle *xh, uint32_t domid, uint32_t ref
 int xengnttab_unmap(xengnttab_handle *xh, void *start, uint32_t count)
 {
     struct xengntdev_handle *x = (struct xengntdev_handle *)xh;
+    if (count == 1 && unmap_claimed_page(start))
+        return 0;
     if (x->real)
         return REAL(xengnttab_unmap)(x->real, start, count);
     return munmap(start, (size_t)count * XSSIM_PAGE_SIZE);
@@ -305,6 +400,9 @@ int xc_domain_getinfolist(xc_interface *xh, uint32_t first, unsigned int max, xc
 void *xc_map_foreign_range(xc_interface *xh, uint32_t dom, int size, int prot, unsigned long mfn)
 {
     struct xc_sim_interface *x = (struct xc_sim_interface *)xh;
+    struct claim c;
+    if (read_claim(dom, &c))
+        return map_claimed_page(&c);
     if (x->real)
         return REAL(xc_map_foreign_range)(x->real, dom, size, prot, mfn);
     struct xssim_dominfo di;

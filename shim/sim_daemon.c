@@ -236,6 +236,10 @@ int xssim_up(const char *dir, const struct xssim_up_opts *opts)
         setenv("LD_PRELOAD", shim, 1);
         setenv("XENSTORED_RUNDIR", rundir, 1);
         setenv("XENSTORED_PATH", sock, 1);
+        /* where an xsproxy on this sim publishes the domains it claims */
+        char claims[PATH_MAX];
+        if (sim_path(abs_dir, "proxy/claims", claims, sizeof(claims)) == 0)
+            setenv("XSSHIM_CLAIMS", claims, 1);
         unsetenv("ASAN_OPTIONS");
         if (opts->daemon == XSSIM_OXENSTORED)
             execl(daemon, daemon, "--no-fork", "--config-file", conf, (char *)NULL);
