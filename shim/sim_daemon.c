@@ -286,6 +286,104 @@ int xssim_up(const char *dir, const struct xssim_up_opts *opts)
     return 0;
 }
 
+int xssim_proxy_socket_path(const char *dir, char *buf, size_t len)
+{
+    return sim_path(dir, "proxy/socket", buf, len);
+}
+
+/* A program beside the calling one (the build tree and an install keep
+ * xssim and xsproxy side by side), else on PATH. */
+static void find_sibling(const char *name, char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            static const char *const rel[] = { "", "/../sbin" };
+            for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+                if (snprintf(out, len, "%s%s/%s", exe, rel[i], name) < (int)len &&
+                    access(out, X_OK) == 0)
+                    return;
+            }
+        }
+    }
+    snprintf(out, len, "%s", name);
+}
+
+pid_t xssim_start_proxy(const char *dir, const char *proxy_path, bool die_with_parent)
+{
+    char abs_dir[PATH_MAX], prog[PATH_MAX], sock[PATH_MAX], backend[PATH_MAX],
+        rundir[PATH_MAX], logfile[PATH_MAX], path[PATH_MAX];
+    if (!realpath(dir, abs_dir))
+        return -1;
+    if (proxy_path)
+        snprintf(prog, sizeof(prog), "%s", proxy_path);
+    else
+        find_sibling("xsproxy", prog, sizeof(prog));
+    if (xssim_proxy_socket_path(abs_dir, sock, sizeof(sock)) < 0 ||
+        xssim_socket_path(abs_dir, backend, sizeof(backend)) < 0 ||
+        sim_path(abs_dir, "proxy", rundir, sizeof(rundir)) < 0 ||
+        sim_path(abs_dir, "proxy/xsproxy.log", logfile, sizeof(logfile)) < 0)
+        return -1;
+    if (mkdir(rundir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    unlink(sock);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setsid();
+        if (die_with_parent) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(1);
+        }
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
+        int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (log >= 0)
+            dup2(log, 2);
+        setenv("XSSIM_DIR", abs_dir, 1);
+        unsetenv("LD_PRELOAD");
+        execl(prog, prog, "--socket", sock, "--backend", backend, "--run-dir", rundir,
+              "--log-level", "info", (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    xssim_add_pid(abs_dir, pid);
+    for (int waited = 0;; waited += 10) {
+        if (socket_ready(sock))
+            break;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid || waited >= 10000) {
+            fprintf(stderr, "xssim: xsproxy did not start; its log %s says:\n", logfile);
+            FILE *f = fopen(logfile, "r");
+            char line[512];
+            while (f && fgets(line, sizeof(line), f))
+                fprintf(stderr, "  %s", line);
+            if (f)
+                fclose(f);
+            errno = ECHILD;
+            return -1;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    char env[4 * PATH_MAX];
+    snprintf(env, sizeof(env), "XSSIM_DIR=%s\nXENSTORED_PATH=%s\nXSPROXY_SOCKET=%s\n", abs_dir,
+             sock, sock);
+    if (sim_path(abs_dir, "env", path, sizeof(path)) < 0 || write_text(path, env) < 0)
+        return -1;
+    return pid;
+}
+
 static int alive(pid_t pid)
 {
     int status;

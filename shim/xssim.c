@@ -21,9 +21,10 @@ static const char usage_text[] =
     "\n"
     "The sim directory is DIR, or $XSSIM_DIR.\n"
     "\n"
-    "  up [--daemon oxenstored|xenstored] [--daemon-path PATH]\n"
-    "                          create the sim, start the daemon, print the\n"
-    "                          environment a shell needs (eval \"$(xssim up)\")\n"
+    "  up [--daemon oxenstored|xenstored] [--daemon-path PATH] [--proxy]\n"
+    "                          create the sim, start the daemon (and xsproxy in\n"
+    "                          front of it), print the environment a shell\n"
+    "                          needs (eval \"$(xssim up)\")\n"
     "  env                     print that environment again\n"
     "  down                    stop every process of the sim and remove it\n"
     "  domain create D [--no-introduce]\n"
@@ -87,9 +88,11 @@ static int cmd_up(int argc, char **argv)
     static const struct option longopts[] = {
         { "daemon", required_argument, NULL, 'd' },
         { "daemon-path", required_argument, NULL, 'p' },
+        { "proxy", no_argument, NULL, 'x' },
         { NULL, 0, NULL, 0 },
     };
     int c;
+    bool proxy = false;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'd' && strcmp(optarg, "oxenstored") == 0)
@@ -98,6 +101,8 @@ static int cmd_up(int argc, char **argv)
             opts.daemon = XSSIM_XENSTORED;
         else if (c == 'p')
             opts.daemon_path = optarg;
+        else if (c == 'x')
+            proxy = true;
         else
             usage();
     }
@@ -105,6 +110,11 @@ static int cmd_up(int argc, char **argv)
         usage();
     if (xssim_up(sim_dir, &opts) < 0) {
         fprintf(stderr, "xssim: up failed: %s\n", strerror(errno));
+        xssim_down(sim_dir);
+        return 1;
+    }
+    if (proxy && xssim_start_proxy(sim_dir, NULL, false) < 0) {
+        fprintf(stderr, "xssim: cannot start xsproxy: %s\n", strerror(errno));
         xssim_down(sim_dir);
         return 1;
     }
@@ -117,8 +127,20 @@ static int cmd_up(int argc, char **argv)
 static struct xs_handle *open_store(void)
 {
     if (!getenv("XENSTORED_PATH")) {
-        char sock[PATH_MAX];
+        /* the sim's env file says where: xsproxy when it is up */
+        char path[PATH_MAX], line[PATH_MAX + 32], sock[PATH_MAX];
         xssim_socket_path(sim_dir, sock, sizeof(sock));
+        snprintf(path, sizeof(path), "%s/env", sim_dir);
+        FILE *f = fopen(path, "r");
+        while (f && fgets(line, sizeof(line), f)) {
+            if (strncmp(line, "XENSTORED_PATH=", 15) == 0) {
+                line[strcspn(line, "\n")] = '\0';
+                if (strlen(line + 15) < sizeof(sock))
+                    memcpy(sock, line + 15, strlen(line + 15) + 1);
+            }
+        }
+        if (f)
+            fclose(f);
         setenv("XENSTORED_PATH", sock, 1);
     }
     struct xs_handle *xs = xs_open(0);

@@ -110,6 +110,13 @@ struct xssim_up_opts {
  * Writes DIR/daemon.pid and DIR/env.  Returns 0 or -1 + errno (with a
  * message on stderr). */
 int xssim_up(const char *dir, const struct xssim_up_opts *opts);
+/* Start xsproxy (PROXY_PATH, or the one beside the calling program) in
+ * front of the sim's daemon: socket DIR/proxy/socket, run dir DIR/proxy,
+ * log DIR/proxy/xsproxy.log.  Rewrites DIR/env so that XENSTORED_PATH
+ * points at xsproxy.  Returns its pid, or -1 + errno. */
+pid_t xssim_start_proxy(const char *dir, const char *proxy_path, bool die_with_parent);
+/* DIR/proxy/socket. */
+int xssim_proxy_socket_path(const char *dir, char *buf, size_t len);
 /* Stop every process of the sim (the daemon, anything in DIR/pids) and
  * remove DIR.  Safe to call on a half-made sim. */
 int xssim_down(const char *dir);

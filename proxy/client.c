@@ -1,0 +1,412 @@
+/*
+ * client.c - dom0 clients on xsproxy's socket.
+ *
+ * Each client gets its own connection to xenstored; its messages pass
+ * through parsed (and traced), except those control.c answers.  Replies go
+ * back in request order: a reply xsproxy makes itself waits in the client's
+ * queue behind the requests xenstored has not answered yet.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+#define CLIENT_OUT_LIMIT (1u << 20)   /* stop reading xenstored beyond this */
+
+enum req_kind { REQ_FORWARDED, REQ_LOCAL, REQ_HELP };
+
+struct client_req {
+    struct client_req *next;
+    enum req_kind kind;
+    struct msg *reply;   /* REQ_LOCAL: the reply, ready */
+};
+
+struct client {
+    struct client *next;
+    struct proxy *px;
+    unsigned id;
+    int fd, backend_fd;
+    ev_io rd, wr, be_rd, be_wr;
+    struct msg in, bin;
+    struct bytequeue to_client, to_backend;
+    struct client_req *q_head, **q_tail;
+};
+
+static void client_free(struct client *c);
+
+static void set_nonblock(int fd)
+{
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+static void trace(struct client *c, const char *dir, const struct msg *m)
+{
+    if (c->px->socket_trace) {
+        char who[24];
+        snprintf(who, sizeof(who), "conn%u", c->id);
+        trace_msg(c->px->socket_trace, who, dir, m, m->hdr.tx_id, m->hdr.tx_id);
+    }
+}
+
+static void want_write(struct client *c)
+{
+    if (bq_pending(&c->to_client) && !ev_is_active(&c->wr))
+        ev_io_start(c->px->loop, &c->wr);
+    if (c->backend_fd >= 0 && bq_pending(&c->to_backend) && !ev_is_active(&c->be_wr))
+        ev_io_start(c->px->loop, &c->be_wr);
+}
+
+static void send_to_client(struct client *c, const struct msg *m)
+{
+    trace(c, "<-", m);
+    bq_push(&c->to_client, m->bytes, msg_wire_len(m));
+}
+
+static struct client_req *enqueue(struct client *c, enum req_kind kind)
+{
+    struct client_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->kind = kind;
+    *c->q_tail = r;
+    c->q_tail = &r->next;
+    return r;
+}
+
+static struct client_req *dequeue(struct client *c)
+{
+    struct client_req *r = c->q_head;
+    if (r) {
+        c->q_head = r->next;
+        if (!c->q_head)
+            c->q_tail = &c->q_head;
+    }
+    return r;
+}
+
+/* Emit the replies xsproxy made itself that are now at the queue's head. */
+static void flush_local(struct client *c)
+{
+    while (c->q_head && c->q_head->kind == REQ_LOCAL) {
+        struct client_req *r = dequeue(c);
+        send_to_client(c, r->reply);
+        free(r->reply);
+        free(r);
+    }
+    want_write(c);
+}
+
+static void reply_local(struct client *c, struct msg *reply)
+{
+    struct client_req *r = enqueue(c, REQ_LOCAL);
+    if (!r) {
+        free(reply);
+        return;
+    }
+    r->reply = reply;
+    flush_local(c);
+}
+
+/* xenstored is not there: every request waiting on it gets EIO. */
+static void backend_lost(struct client *c)
+{
+    if (c->backend_fd >= 0) {
+        ev_io_stop(c->px->loop, &c->be_rd);
+        ev_io_stop(c->px->loop, &c->be_wr);
+        close(c->backend_fd);
+        c->backend_fd = -1;
+        xlog(LOG_LVL_WARN, "conn%u: xenstored closed the connection", c->id);
+    }
+    bq_consume(&c->to_backend, bq_pending(&c->to_backend));
+    msg_reset(&c->bin);
+    for (struct client_req *r = c->q_head; r; r = r->next) {
+        if (r->kind == REQ_LOCAL)
+            continue;
+        r->kind = REQ_LOCAL;
+        r->reply = calloc(1, sizeof(*r->reply));
+        if (r->reply) {
+            struct xsd_sockmsg hdr = { 0 };
+            msg_build_error(r->reply, &hdr, "EIO");
+        }
+    }
+    flush_local(c);
+}
+
+static int connect_backend(struct proxy *px)
+{
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(px->cfg.backend_path) >= sizeof(a.sun_path)) {
+        close(s);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(a.sun_path, px->cfg.backend_path);
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
+        close(s);
+        errno = e;
+        return -1;
+    }
+    set_nonblock(s);
+    return s;
+}
+
+static void backend_rd_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static bool ensure_backend(struct client *c)
+{
+    if (c->backend_fd >= 0)
+        return true;
+    c->backend_fd = connect_backend(c->px);
+    if (c->backend_fd < 0)
+        return false;
+    ev_io_init(&c->be_rd, backend_rd_cb, c->backend_fd, EV_READ);
+    ev_io_init(&c->be_wr, backend_wr_cb, c->backend_fd, EV_WRITE);
+    c->be_rd.data = c->be_wr.data = c;
+    ev_io_start(c->px->loop, &c->be_rd);
+    return true;
+}
+
+static void client_request(struct client *c, struct msg *m)
+{
+    trace(c, "->", m);
+    struct msg *reply = malloc(sizeof(*reply));
+    if (!reply)
+        return;
+    if (control_handle(c->px, m, reply)) {
+        reply_local(c, reply);
+        return;
+    }
+    if (!ensure_backend(c)) {
+        msg_build_error(reply, &m->hdr, "EIO");
+        reply_local(c, reply);
+        return;
+    }
+    free(reply);
+    bool help = false;
+    if (m->hdr.type == XS_CONTROL) {
+        const char *parts[1];
+        help = msg_split(msg_body(m), m->hdr.len, parts, 1) == 1 && strcmp(parts[0], "help") == 0;
+    }
+    if (!enqueue(c, help ? REQ_HELP : REQ_FORWARDED))
+        return;
+    bq_push(&c->to_backend, m->bytes, msg_wire_len(m));
+    want_write(c);
+}
+
+static void backend_message(struct client *c, struct msg *m)
+{
+    if (m->hdr.type != XS_WATCH_EVENT) {
+        struct client_req *r = dequeue(c);
+        if (r && r->kind == REQ_HELP)
+            control_extend_help(m);
+        free(r);
+    }
+    send_to_client(c, m);
+    flush_local(c);
+}
+
+/* Feed bytes into M, handling each whole message; false on a bad one. */
+static bool feed(struct client *c, struct msg *m, const uint8_t *buf, size_t n, bool from_client)
+{
+    size_t off = 0;
+    while (off < n) {
+        uint32_t used;
+        enum msg_feed r = msg_feed(m, buf + off, (uint32_t)(n - off), &used);
+        off += used;
+        if (r == MSGF_BAD_LEN)
+            return false;
+        if (r == MSGF_DONE) {
+            if (from_client)
+                client_request(c, m);
+            else
+                backend_message(c, m);
+            msg_reset(m);
+        }
+    }
+    return true;
+}
+
+static void client_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct client *c = w->data;
+    uint8_t buf[16384];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        client_free(c);
+        return;
+    }
+    if (n > 0 && !feed(c, &c->in, buf, (size_t)n, true)) {
+        xlog(LOG_LVL_WARN, "conn%u: message longer than XENSTORE_PAYLOAD_MAX; closing", c->id);
+        client_free(c);
+    }
+}
+
+static void client_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct client *c = w->data;
+    ssize_t n = write(c->fd, bq_head(&c->to_client), bq_pending(&c->to_client));
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        client_free(c);
+        return;
+    }
+    if (n > 0)
+        bq_consume(&c->to_client, (size_t)n);
+    if (!bq_pending(&c->to_client))
+        ev_io_stop(loop, w);
+    if (c->backend_fd >= 0 && bq_pending(&c->to_client) < CLIENT_OUT_LIMIT &&
+        !ev_is_active(&c->be_rd))
+        ev_io_start(loop, &c->be_rd);
+}
+
+static void backend_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct client *c = w->data;
+    uint8_t buf[16384];
+    ssize_t n = read(c->backend_fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        backend_lost(c);
+        return;
+    }
+    if (n > 0 && !feed(c, &c->bin, buf, (size_t)n, false)) {
+        xlog(LOG_LVL_ERROR, "conn%u: bad message from xenstored", c->id);
+        backend_lost(c);
+        return;
+    }
+    if (bq_pending(&c->to_client) >= CLIENT_OUT_LIMIT)
+        ev_io_stop(loop, w);   /* the client is not reading: let xenstored wait */
+}
+
+static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct client *c = w->data;
+    ssize_t n = write(c->backend_fd, bq_head(&c->to_backend), bq_pending(&c->to_backend));
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        backend_lost(c);
+        return;
+    }
+    if (n > 0)
+        bq_consume(&c->to_backend, (size_t)n);
+    if (!bq_pending(&c->to_backend))
+        ev_io_stop(loop, w);
+}
+
+void client_accept(struct proxy *px, int listen_fd)
+{
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->px = px;
+    c->id = ++px->next_client_id;
+    c->fd = fd;
+    c->backend_fd = -1;
+    c->q_tail = &c->q_head;
+    ev_io_init(&c->rd, client_rd_cb, fd, EV_READ);
+    ev_io_init(&c->wr, client_wr_cb, fd, EV_WRITE);
+    c->rd.data = c->wr.data = c;
+    ev_io_start(px->loop, &c->rd);
+    if (!ensure_backend(c))
+        xlog(LOG_LVL_WARN, "conn%u: cannot reach xenstored at %s: %s", c->id,
+             px->cfg.backend_path, strerror(errno));
+    c->next = px->clients;
+    px->clients = c;
+}
+
+static void client_free(struct client *c)
+{
+    struct proxy *px = c->px;
+    for (struct client **p = &px->clients; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    ev_io_stop(px->loop, &c->rd);
+    ev_io_stop(px->loop, &c->wr);
+    close(c->fd);
+    if (c->backend_fd >= 0) {
+        ev_io_stop(px->loop, &c->be_rd);
+        ev_io_stop(px->loop, &c->be_wr);
+        close(c->backend_fd);
+    }
+    struct client_req *r;
+    while ((r = dequeue(c))) {
+        free(r->reply);
+        free(r);
+    }
+    bq_free(&c->to_client);
+    bq_free(&c->to_backend);
+    free(c);
+}
+
+void client_close_all(struct proxy *px)
+{
+    while (px->clients)
+        client_free(px->clients);
+}
+
+/* ---- byte queues ------------------------------------------------------- */
+
+int bq_push(struct bytequeue *q, const void *p, size_t n)
+{
+    if (q->off && q->off == q->len)
+        q->off = q->len = 0;
+    if (q->len + n > q->cap) {
+        if (q->off) {   /* slide down before growing */
+            memmove(q->data, q->data + q->off, q->len - q->off);
+            q->len -= q->off;
+            q->off = 0;
+        }
+        if (q->len + n > q->cap) {
+            size_t cap = q->cap ? q->cap : 4096;
+            while (cap < q->len + n)
+                cap *= 2;
+            uint8_t *nd = realloc(q->data, cap);
+            if (!nd)
+                return -1;
+            q->data = nd;
+            q->cap = cap;
+        }
+    }
+    memcpy(q->data + q->len, p, n);
+    q->len += n;
+    return 0;
+}
+
+void bq_consume(struct bytequeue *q, size_t n)
+{
+    q->off += n;
+    if (q->off >= q->len) {
+        q->off = q->len = 0;
+        if (q->cap > 65536) {   /* give a burst's memory back */
+            free(q->data);
+            q->data = NULL;
+            q->cap = 0;
+        }
+    }
+}
+
+void bq_free(struct bytequeue *q)
+{
+    free(q->data);
+    memset(q, 0, sizeof(*q));
+}

@@ -1,0 +1,318 @@
+/*
+ * control.c - the operations xsproxy answers itself for dom0: INTRODUCE
+ * and RELEASE of the domains it stands in front of, and its XS_CONTROL
+ * commands (insert, remove, list, trace; `help` is xenstored's list plus
+ * these).  Anything else goes on to xenstored.
+ *
+ * INTRODUCE and RELEASE are passed to xenstored on xsproxy's own
+ * connection, synchronously: the reply tells whether the insertion stands.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+#include "xsproxy_wire.h"
+
+static void reply_text(struct msg *reply, const struct msg *req, const char *text)
+{
+    msg_build(reply, req->hdr.type, req->hdr.req_id, req->hdr.tx_id, text,
+              (uint32_t)strlen(text) + 1);
+}
+
+static void reply_errno(struct msg *reply, const struct msg *req, int err)
+{
+    msg_build_error(reply, &req->hdr, msg_errno_name(err));
+}
+
+/* Introduce DOMID to xenstored through xsproxy.  0, or an errno with a
+ * message in ERR. */
+static int introduce(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, char *err,
+                     size_t errlen)
+{
+    if (domid == 0 || domid >= DOMID_FIRST_RESERVED) {
+        snprintf(err, errlen, "cannot insert domain %u", domid);
+        return EINVAL;
+    }
+    if (domain_insert(px, domid, gfn, port, err, errlen) < 0)
+        return EINVAL;
+    if (!xs_introduce_domain(px->xs, domid, gfn, port)) {
+        int e = errno ? errno : EIO;
+        snprintf(err, errlen, "xenstored refused INTRODUCE of domain %u: %s", domid,
+                 strerror(e));
+        domain_remove(px, domain_find(px, domid));
+        return e;
+    }
+    return 0;
+}
+
+static int release(struct proxy *px, struct domain *d, char *err, size_t errlen)
+{
+    if (!xs_release_domain(px->xs, d->domid)) {
+        int e = errno ? errno : EIO;
+        snprintf(err, errlen, "xenstored refused RELEASE of domain %u: %s", d->domid, strerror(e));
+        return e;
+    }
+    domain_remove(px, d);
+    return 0;
+}
+
+static bool read_u64(struct proxy *px, const char *path, uint64_t *out)
+{
+    unsigned len;
+    char *v = xs_read(px->xs, XBT_NULL, path, &len);
+    if (!v)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    bool ok = !errno && end != v && *end == '\0';
+    free(v);
+    *out = n;
+    return ok;
+}
+
+/* `insert D`: what a toolstack's INTRODUCE would do, from the store/
+ * nodes libxl wrote for D. */
+static int cmd_insert(struct proxy *px, uint32_t domid, char *err, size_t errlen)
+{
+    char path[64];
+    uint64_t port, gfn;
+    snprintf(path, sizeof(path), "/local/domain/%u/store/port", domid);
+    if (!read_u64(px, path, &port)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return ENOENT;
+    }
+    snprintf(path, sizeof(path), "/local/domain/%u/store/ring-ref", domid);
+    if (!read_u64(px, path, &gfn)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return ENOENT;
+    }
+    if (xs_is_domain_introduced(px->xs, domid)) {
+        snprintf(err, errlen,
+                 "domain %u is already served by xenstored directly; live insertion is "
+                 "not supported yet",
+                 domid);
+        return EBUSY;
+    }
+    return introduce(px, domid, gfn, (uint32_t)port, err, errlen);
+}
+
+static int cmd_trace(struct proxy *px, const char *who, const char *onoff, const char *file,
+                     char *err, size_t errlen)
+{
+    bool on = strcmp(onoff, "on") == 0;
+    if (!on && strcmp(onoff, "off") != 0) {
+        snprintf(err, errlen, "trace: say on or off");
+        return EINVAL;
+    }
+    FILE **slot;
+    char deffile[300];
+    if (strcmp(who, "sockets") == 0) {
+        slot = &px->socket_trace;
+        snprintf(deffile, sizeof(deffile), "%s/trace-sockets.log", px->cfg.run_dir);
+    } else {
+        uint32_t domid;
+        struct domain *d = msg_parse_u32(who, &domid) ? domain_find(px, domid) : NULL;
+        if (!d) {
+            snprintf(err, errlen, "trace: no inserted domain %s", who);
+            return ENOENT;
+        }
+        slot = &d->trace;
+        snprintf(deffile, sizeof(deffile), "%s/trace-dom%u.log", px->cfg.run_dir, domid);
+    }
+    if (*slot) {
+        fclose(*slot);
+        *slot = NULL;
+    }
+    if (on) {
+        const char *path = file ? file : deffile;
+        *slot = fopen(path, "a");
+        if (!*slot) {
+            snprintf(err, errlen, "trace: cannot open %s: %s", path, strerror(errno));
+            return errno;
+        }
+        setvbuf(*slot, NULL, _IOLBF, 0);
+        snprintf(err, errlen, "tracing %s to %s", who, path);
+    } else {
+        snprintf(err, errlen, "tracing %s off", who);
+    }
+    return 0;
+}
+
+static void cmd_list(struct proxy *px, const char *arg, struct msg *reply, const struct msg *req)
+{
+    char *buf = malloc(XENSTORE_PAYLOAD_MAX);
+    if (!buf) {
+        reply_errno(reply, req, ENOMEM);
+        return;
+    }
+    size_t off = 0;
+    uint32_t domid;
+    if (arg && msg_parse_u32(arg, &domid)) {
+        struct domain *d = domain_find(px, domid);
+        if (!d) {
+            free(buf);
+            reply_errno(reply, req, ENOENT);
+            return;
+        }
+        off = domain_describe(d, true, buf, XENSTORE_PAYLOAD_MAX - 1);
+    } else {
+        for (struct domain *d = px->domains; d && off < XENSTORE_PAYLOAD_MAX - 1; d = d->next)
+            off += domain_describe(d, false, buf + off, XENSTORE_PAYLOAD_MAX - 1 - off);
+        if (!px->domains)
+            off = (size_t)snprintf(buf, XENSTORE_PAYLOAD_MAX, "no domains inserted\n");
+    }
+    buf[off] = '\0';
+    reply_text(reply, req, buf);
+    free(buf);
+}
+
+/* A domain id argument: returns false (and fills REPLY) when it is not one. */
+static bool domid_arg(const char *s, uint32_t *domid, struct msg *reply, const struct msg *req)
+{
+    if (s && msg_parse_u32(s, domid) && *domid < DOMID_FIRST_RESERVED)
+        return true;
+    reply_errno(reply, req, EINVAL);
+    return false;
+}
+
+static void finish(struct msg *reply, const struct msg *req, int rc, const char *text)
+{
+    if (rc) {
+        xlog(LOG_LVL_WARN, "%s", text);
+        reply_errno(reply, req, rc);
+    } else {
+        reply_text(reply, req, text[0] ? text : "OK");
+    }
+}
+
+bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply)
+{
+    const char *parts[8] = { 0 };
+    unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts, 8);
+    char text[512] = "";
+    uint32_t domid;
+    int rc;
+    switch (req->hdr.type) {
+    case XS_INTRODUCE: {
+        uint32_t port;
+        uint64_t gfn;
+        char *end;
+        if (n < 3 || !msg_parse_u32(parts[0], &domid) || !msg_parse_u32(parts[2], &port))
+            return false;   /* malformed: xenstored gives its own answer */
+        errno = 0;
+        gfn = strtoull(parts[1], &end, 10);
+        if (errno || *end)
+            return false;
+        if (domain_find(px, domid))
+            return false;   /* a repeated INTRODUCE: xenstored decides */
+        rc = introduce(px, domid, gfn, port, text, sizeof(text));
+        finish(reply, req, rc, "");
+        if (rc)
+            xlog(LOG_LVL_WARN, "%s", text);
+        return true;
+    }
+    case XS_RELEASE: {
+        struct domain *d;
+        if (n < 1 || !msg_parse_u32(parts[0], &domid) || !(d = domain_find(px, domid)))
+            return false;
+        rc = release(px, d, text, sizeof(text));
+        finish(reply, req, rc, "");
+        if (rc)
+            xlog(LOG_LVL_WARN, "%s", text);
+        return true;
+    }
+    case XSP_INSERT:
+        if (domid_arg(n ? parts[0] : NULL, &domid, reply, req)) {
+            rc = cmd_insert(px, domid, text, sizeof(text));
+            finish(reply, req, rc, "");
+        }
+        return true;
+    case XSP_REMOVE:
+        if (domid_arg(n ? parts[0] : NULL, &domid, reply, req)) {
+            struct domain *d = domain_find(px, domid);
+            rc = d ? release(px, d, text, sizeof(text)) : ENOENT;
+            finish(reply, req, rc, "");
+        }
+        return true;
+    case XS_CONTROL:
+        break;
+    default:
+        if (xsp_is_proxy_type(req->hdr.type)) {
+            reply_errno(reply, req, ENOSYS);   /* not implemented yet */
+            return true;
+        }
+        return false;
+    }
+    if (n == 0)
+        return false;
+    const char *cmd = parts[0];
+    if (strcmp(cmd, "insert") == 0 || strcmp(cmd, "remove") == 0) {
+        if (!domid_arg(n > 1 ? parts[1] : NULL, &domid, reply, req))
+            return true;
+        if (cmd[0] == 'i') {
+            rc = cmd_insert(px, domid, text, sizeof(text));
+            if (!rc)
+                snprintf(text, sizeof(text), "domain %u inserted\n", domid);
+        } else {
+            struct domain *d = domain_find(px, domid);
+            if (d)
+                rc = release(px, d, text, sizeof(text));
+            else {
+                rc = ENOENT;
+                snprintf(text, sizeof(text), "domain %u is not inserted", domid);
+            }
+            if (!rc)
+                snprintf(text, sizeof(text), "domain %u removed\n", domid);
+        }
+        if (rc) {   /* say why, as xenstore-control prints the reply */
+            size_t l = strlen(text);
+            if (l + 2 < sizeof(text))
+                strcpy(text + l, "\n");
+            xlog(LOG_LVL_WARN, "%s", text);
+            reply_errno(reply, req, rc);
+            return true;
+        }
+        reply_text(reply, req, text);
+        return true;
+    }
+    if (strcmp(cmd, "list") == 0) {
+        cmd_list(px, n > 1 ? parts[1] : NULL, reply, req);
+        return true;
+    }
+    if (strcmp(cmd, "trace") == 0) {
+        if (n < 3) {
+            reply_errno(reply, req, EINVAL);
+            return true;
+        }
+        rc = cmd_trace(px, parts[1], parts[2], n > 3 ? parts[3] : NULL, text, sizeof(text));
+        if (rc) {
+            xlog(LOG_LVL_WARN, "%s", text);
+            reply_errno(reply, req, rc);
+        } else {
+            strncat(text, "\n", sizeof(text) - strlen(text) - 1);
+            reply_text(reply, req, text);
+        }
+        return true;
+    }
+    return false;
+}
+
+void control_extend_help(struct msg *reply)
+{
+    if (reply->hdr.type != XS_CONTROL)
+        return;
+    /* xenstored's text (without its NUL), then ours */
+    uint32_t len = reply->hdr.len;
+    if (len && msg_body(reply)[len - 1] == '\0')
+        len--;
+    static const char extra[] = "xsproxy:\n" XSP_CONTROL_COMMANDS;
+    if (len + sizeof(extra) > XENSTORE_PAYLOAD_MAX)
+        return;
+    memcpy(msg_body(reply) + len, extra, sizeof(extra));
+    reply->hdr.len = len + (uint32_t)sizeof(extra);
+    reply->got = MSG_HDR_LEN + reply->hdr.len;
+}

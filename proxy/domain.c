@@ -1,0 +1,458 @@
+/*
+ * domain.c - the relay for one inserted domain.
+ *
+ * xsproxy is the server on the guest's ring and the client on the shadow
+ * ring that xenstored maps in its place.  domain_pump() moves requests from
+ * the guest ring to the shadow ring one whole message at a time (taking
+ * from the guest ring only the bytes of the current message, so that what
+ * is not yet taken stays in the guest's memory), and replies and watch
+ * events back, feeding the shadow-state machine on the way.  A guest that
+ * breaks the ring protocol has the same violation passed on to xenstored,
+ * so that it gets exactly what xenstored gives, mirrored back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "proxy.h"
+#include "ring.h"
+#include "xsproxy_wire.h"
+
+#define TO_GUEST_LIMIT (64u * 1024u)   /* then xenstored's replies wait */
+
+struct domain *domain_find(struct proxy *px, uint32_t domid)
+{
+    for (struct domain *d = px->domains; d; d = d->next)
+        if (d->domid == domid)
+            return d;
+    return NULL;
+}
+
+static int set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
+{
+    if (port >= px->by_port_len) {
+        size_t n = px->by_port_len ? px->by_port_len : 64;
+        while (n <= port)
+            n *= 2;
+        struct domain **nb = realloc(px->by_port, n * sizeof(*nb));
+        if (!nb)
+            return -1;
+        memset(nb + px->by_port_len, 0, (n - px->by_port_len) * sizeof(*nb));
+        px->by_port = nb;
+        px->by_port_len = n;
+    }
+    px->by_port[port] = d;
+    return 0;
+}
+
+static int write_claim(const char *path, const char *page, evtchn_port_t port)
+{
+    char tmp[300];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "page=%s\nport=%u\n", page, port);
+    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                  char *err, size_t errlen)
+{
+    if (domain_find(px, domid)) {
+        snprintf(err, errlen, "domain %u is already inserted", domid);
+        return -1;
+    }
+    struct domain *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    d->px = px;
+    d->domid = domid;
+    d->state = DOM_ACTIVE;
+    d->guest_port = d->shadow_port = 0;
+    shadow_init(&d->sh);
+    int shadow_fd = -1;
+
+    d->guest = xengnttab_map_grant_ref(px->xgt, domid, 1, PROT_READ | PROT_WRITE);
+    if (!d->guest) {
+        snprintf(err, errlen, "cannot map domain %u's ring (grant ref 1, gfn %#llx): %s",
+                 domid, (unsigned long long)gfn, strerror(errno));
+        goto fail;
+    }
+    int p = xenevtchn_bind_interdomain(px->xce, domid, port);
+    if (p < 0) {
+        snprintf(err, errlen, "cannot bind domain %u's event channel %u: %s", domid, port,
+                 strerror(errno));
+        goto fail;
+    }
+    d->guest_port = (evtchn_port_t)p;
+
+    snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir, domid);
+    snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, domid);
+    unlink(d->shadow_file);
+    shadow_fd = open(d->shadow_file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (shadow_fd < 0 || ftruncate(shadow_fd, XC_PAGE_SIZE) < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", d->shadow_file, strerror(errno));
+        goto fail;
+    }
+    d->shadow = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
+    close(shadow_fd);
+    shadow_fd = -1;
+    if (d->shadow == MAP_FAILED) {
+        d->shadow = NULL;
+        snprintf(err, errlen, "cannot map %s: %s", d->shadow_file, strerror(errno));
+        goto fail;
+    }
+    p = xenevtchn_bind_unbound_port(px->xce, 0);
+    if (p < 0) {
+        snprintf(err, errlen, "cannot allocate a shadow event channel: %s", strerror(errno));
+        goto fail;
+    }
+    d->shadow_port = (evtchn_port_t)p;
+    if (set_port(px, d->guest_port, d) < 0 || set_port(px, d->shadow_port, d) < 0 ||
+        write_claim(d->claim_file, d->shadow_file, d->shadow_port) < 0) {
+        snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
+        goto fail;
+    }
+    d->next = px->domains;
+    px->domains = d;
+    px->nr_domains++;
+    xlog(LOG_LVL_INFO, "domain %u inserted (guest port %u, shadow port %u)", domid,
+         d->guest_port, d->shadow_port);
+    domain_pump(d);
+    return 0;
+fail:
+    if (shadow_fd >= 0)
+        close(shadow_fd);
+    if (d->guest_port && d->guest_port < px->by_port_len)
+        px->by_port[d->guest_port] = NULL;
+    if (d->shadow_port && d->shadow_port < px->by_port_len)
+        px->by_port[d->shadow_port] = NULL;
+    if (d->guest_port)
+        xenevtchn_unbind(px->xce, d->guest_port);
+    if (d->shadow_port)
+        xenevtchn_unbind(px->xce, d->shadow_port);
+    if (d->guest)
+        xengnttab_unmap(px->xgt, d->guest, 1);
+    if (d->shadow)
+        munmap(d->shadow, XC_PAGE_SIZE);
+    if (d->shadow_file[0])
+        unlink(d->shadow_file);
+    if (d->claim_file[0])
+        unlink(d->claim_file);
+    free(d);
+    xlog(LOG_LVL_WARN, "insert %u: %s", domid, err);
+    return -1;
+}
+
+void domain_remove(struct proxy *px, struct domain *d)
+{
+    for (struct domain **p = &px->domains; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    px->nr_domains--;
+    if (d->guest_port < px->by_port_len)
+        px->by_port[d->guest_port] = NULL;
+    if (d->shadow_port < px->by_port_len)
+        px->by_port[d->shadow_port] = NULL;
+    xenevtchn_unbind(px->xce, d->guest_port);
+    xenevtchn_unbind(px->xce, d->shadow_port);
+    xengnttab_unmap(px->xgt, d->guest, 1);
+    munmap(d->shadow, XC_PAGE_SIZE);
+    unlink(d->claim_file);
+    unlink(d->shadow_file);
+    shadow_clear(&d->sh);
+    bq_free(&d->to_guest);
+    if (d->trace)
+        fclose(d->trace);
+    xlog(LOG_LVL_INFO, "domain %u removed", d->domid);
+    free(d);
+}
+
+void domain_on_port(struct proxy *px, evtchn_port_t port)
+{
+    if (port == px->virq_port) {
+        domain_check_dead(px);
+        return;
+    }
+    if (port < px->by_port_len && px->by_port[port])
+        domain_pump(px->by_port[port]);
+}
+
+void domain_check_dead(struct proxy *px)
+{
+    struct domain *next;
+    for (struct domain *d = px->domains; d; d = next) {
+        next = d->next;
+        xc_dominfo_t info;
+        int n = xc_domain_getinfo(px->xch, d->domid, 1, &info);
+        if (n < 0)
+            continue;
+        if (n != 1 || info.domid != d->domid || info.dying) {
+            xlog(LOG_LVL_INFO, "domain %u died", d->domid);
+            domain_remove(px, d);
+        }
+    }
+}
+
+/* ---- the relay --------------------------------------------------------- */
+
+static void trace(struct domain *d, const char *dir, const struct msg *m, uint32_t guest_tx,
+                  uint32_t backend_tx)
+{
+    if (d->trace) {
+        char who[16];
+        snprintf(who, sizeof(who), "dom%u", d->domid);
+        trace_msg(d->trace, who, dir, m, guest_tx, backend_tx);
+    }
+}
+
+/* The guest violated the ring protocol.  Pass the same violation on to
+ * xenstored so that its reaction (error field, dropped state) is the one
+ * the guest gets, mirrored back; relay nothing more until it reconnects. */
+static void guest_broke(struct domain *d, const char *why)
+{
+    xlog(LOG_LVL_WARN, "domain %u: %s", d->domid, why);
+    d->state = DOM_BROKEN;
+}
+
+static void queue_to_guest(struct domain *d, const struct msg *m)
+{
+    if (bq_push(&d->to_guest, m->bytes, msg_wire_len(m)) < 0)
+        xlog(LOG_LVL_ERROR, "domain %u: out of memory for a reply", d->domid);
+}
+
+/* A whole request from the guest.  Returns false when it must wait (a
+ * reply xsproxy gives itself waits for the earlier replies). */
+static bool guest_request(struct domain *d)
+{
+    struct msg *m = &d->in;
+    if (xsp_is_proxy_type(m->hdr.type)) {
+        /* dom0-only operations: the guest gets EACCES and nothing happens */
+        if (shadow_inflight(&d->sh) > 0)
+            return false;
+        trace(d, "->", m, m->hdr.tx_id, 0);
+        struct msg *reply = malloc(sizeof(*reply));
+        if (reply) {
+            msg_build_error(reply, &m->hdr, "EACCES");
+            trace(d, "<-", reply, reply->hdr.tx_id, 0);
+            queue_to_guest(d, reply);
+            free(reply);
+        }
+        msg_reset(m);
+        return true;
+    }
+    uint32_t guest_tx = m->hdr.tx_id;
+    if (shadow_on_request(&d->sh, m) < 0)
+        return false;   /* out of memory: try again later */
+    trace(d, "->", m, guest_tx, m->hdr.tx_id);
+    d->requests++;
+    d->in_queued = true;
+    d->in_sent = 0;
+    return true;
+}
+
+static void backend_message(struct domain *d)
+{
+    struct msg *m = &d->out;
+    uint32_t backend_tx = m->hdr.tx_id;
+    enum shadow_reply r = shadow_on_reply(&d->sh, m);
+    if (r == SHADOW_EVENT)
+        d->events++;
+    else
+        d->replies++;
+    if (r == SHADOW_UNEXPECTED)
+        xlog(LOG_LVL_WARN, "domain %u: reply %u from xenstored with no request in flight",
+             d->domid, m->hdr.req_id);
+    trace(d, "<-", m, m->hdr.tx_id, backend_tx);
+    queue_to_guest(d, m);
+    msg_reset(m);
+}
+
+static void mirror_fields(struct domain *d)
+{
+    uint32_t f = __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE);
+    if ((d->guest->server_features & f) != f)
+        __atomic_or_fetch(&d->guest->server_features, f, __ATOMIC_RELEASE);
+    uint32_t e = __atomic_load_n(&d->shadow->error, __ATOMIC_ACQUIRE);
+    if (e && d->guest->error != e) {
+        /* xenstored gave up on the connection and dropped its state */
+        __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
+        d->state = DOM_BROKEN;
+        shadow_clear(&d->sh);
+        xenevtchn_notify(d->px->xce, d->guest_port);
+    }
+}
+
+static void start_reconnect(struct domain *d)
+{
+    xlog(LOG_LVL_INFO, "domain %u: ring reconnection", d->domid);
+    d->state = DOM_RECONNECTING;
+    msg_reset(&d->in);
+    d->in_queued = false;
+    d->in_sent = 0;
+    msg_reset(&d->out);
+    bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+    shadow_clear(&d->sh);
+    __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
+    xenevtchn_notify(d->px->xce, d->shadow_port);
+}
+
+/* xenstored has reset the shadow ring: do to the guest's ring what it did
+ * to the shadow, then the guest may go on. */
+static void finish_reconnect(struct domain *d)
+{
+    struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
+    if (__atomic_load_n(&s->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED)
+        return;
+    if (!s->req_cons && !s->req_prod && !s->rsp_cons && !s->rsp_prod) {
+        g->req_cons = g->req_prod = g->rsp_cons = g->rsp_prod = 0;
+    } else {
+        g->req_cons = g->req_prod;
+        g->rsp_prod = g->rsp_cons;
+    }
+    g->error = s->error;
+    __atomic_store_n(&g->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
+    d->state = s->error ? DOM_BROKEN : DOM_ACTIVE;
+    xenevtchn_notify(d->px->xce, d->guest_port);
+    xlog(LOG_LVL_INFO, "domain %u: reconnected", d->domid);
+}
+
+void domain_pump(struct domain *d)
+{
+    if (d->state == DOM_RECONNECTING) {
+        finish_reconnect(d);
+        if (d->state == DOM_RECONNECTING)
+            return;
+    }
+    mirror_fields(d);
+    if (__atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE) == XENSTORE_RECONNECT) {
+        start_reconnect(d);
+        return;
+    }
+    bool notify_guest = false, notify_shadow = false;
+    struct ring_dir greq = ring_req(d->guest), grsp = ring_rsp(d->guest);
+    struct ring_dir sreq = ring_req(d->shadow), srsp = ring_rsp(d->shadow);
+    for (;;) {
+        bool progress = false;
+        /* 1. the guest's next request, only the bytes it is made of */
+        if (d->state == DOM_ACTIVE && !d->in_queued &&
+            shadow_inflight(&d->sh) < d->px->cfg.max_outstanding) {
+            uint32_t want = msg_wanted(&d->in);
+            if (want) {
+                int n = ring_read(greq, d->in.bytes + d->in.got, want);
+                if (n < 0) {
+                    /* pass it on: xenstored sees its request ring overrun */
+                    __atomic_store_n(&d->shadow->req_prod,
+                                     d->shadow->req_cons + XENSTORE_RING_SIZE + 1,
+                                     __ATOMIC_RELEASE);
+                    notify_shadow = true;
+                    guest_broke(d, "request ring indexes out of range");
+                } else if (n > 0) {
+                    d->in.got += (uint32_t)n;
+                    progress = notify_guest = true;
+                }
+            }
+            if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
+                d->in.hdr.len > XENSTORE_PAYLOAD_MAX) {
+                /* pass the bad header on, as the guest wrote it */
+                d->in.got = MSG_HDR_LEN;
+                d->in_queued = true;
+                d->in_sent = 0;
+                guest_broke(d, "message longer than XENSTORE_PAYLOAD_MAX");
+            } else if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
+                       msg_wanted(&d->in) == 0) {
+                d->in.bytes[d->in.got] = 0;
+                if (guest_request(d))
+                    progress = true;
+            }
+        }
+        /* 2. the request on to the shadow ring */
+        if (d->in_queued) {
+            uint32_t total = d->in.got;
+            int n = ring_write(sreq, d->in.bytes + d->in_sent, total - d->in_sent);
+            if (n > 0) {
+                d->in_sent += (uint32_t)n;
+                progress = notify_shadow = true;
+            }
+            if (d->in_sent == total) {
+                d->in_queued = false;
+                d->in_sent = 0;
+                msg_reset(&d->in);
+            }
+        }
+        /* 3. xenstored's replies and events */
+        if (bq_pending(&d->to_guest) < TO_GUEST_LIMIT) {
+            uint32_t want = msg_wanted(&d->out);
+            if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len > XENSTORE_PAYLOAD_MAX) {
+                xlog(LOG_LVL_ERROR, "domain %u: xenstored sent a message of %u bytes",
+                     d->domid, d->out.hdr.len);
+                msg_reset(&d->out);
+                want = msg_wanted(&d->out);
+            }
+            int n = want ? ring_read(srsp, d->out.bytes + d->out.got, want) : 0;
+            if (n > 0) {
+                d->out.got += (uint32_t)n;
+                progress = notify_shadow = true;
+                if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
+                    msg_wanted(&d->out) == 0) {
+                    d->out.bytes[d->out.got] = 0;
+                    backend_message(d);
+                }
+            }
+        }
+        /* 4. on to the guest's response ring */
+        if (bq_pending(&d->to_guest) && d->state != DOM_BROKEN) {
+            int n = ring_write(grsp, bq_head(&d->to_guest), (uint32_t)bq_pending(&d->to_guest));
+            if (n < 0) {
+                __atomic_store_n(&d->shadow->rsp_cons,
+                                 d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1,
+                                 __ATOMIC_RELEASE);
+                notify_shadow = true;
+                guest_broke(d, "response ring indexes out of range");
+            } else if (n > 0) {
+                bq_consume(&d->to_guest, (size_t)n);
+                progress = notify_guest = true;
+            }
+        }
+        if (!progress)
+            break;
+    }
+    if (notify_guest)
+        xenevtchn_notify(d->px->xce, d->guest_port);
+    if (notify_shadow)
+        xenevtchn_notify(d->px->xce, d->shadow_port);
+}
+
+size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t len)
+{
+    static const char *const states[] = { "active", "broken", "reconnecting" };
+    int n = snprintf(buf, len,
+                     "domain %u %s guest-port %u shadow-port %u watches %u transactions %u "
+                     "in-flight %u pending-output %zu requests %llu replies %llu events %llu "
+                     "trace %s\n",
+                     d->domid, states[d->state], d->guest_port, d->shadow_port,
+                     d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh),
+                     bq_pending(&d->to_guest), (unsigned long long)d->requests,
+                     (unsigned long long)d->replies, (unsigned long long)d->events,
+                     d->trace ? "on" : "off");
+    size_t off = n > 0 ? (size_t)n : 0;
+    if (off >= len)
+        return len ? len - 1 : 0;
+    if (detail)
+        off += shadow_describe(&d->sh, buf + off, len - off);
+    return off;
+}

@@ -1,0 +1,39 @@
+/*
+ * xsproxy_wire.h - the xenstore operations xsproxy adds, as wire message
+ * types and as XS_CONTROL commands.  The numbers sit far above upstream's
+ * enum xsd_sockmsg_type (which ends below 32; 0xffff is XS_INVALID), so no
+ * future upstream type can collide with them.
+ */
+#ifndef XSPROXY_WIRE_H
+#define XSPROXY_WIRE_H
+
+#include <xen/io/xs_wire.h>
+
+#define XSP_TYPE_BASE 0x58500000u /* 'X' 'P' */
+
+enum xsp_msg_type {
+    XSP_QUIESCE = XSP_TYPE_BASE + 1,          /* <domid>| */
+    XSP_GET_DOMAIN_WATCHES,                   /* <domid>|<index>| */
+    XSP_ADD_DOMAIN_WATCHES,                   /* <domid>|<path>|<token>|... */
+    XSP_RESTORE_TRANSACTIONS,                 /* <domid>|<txid>|... */
+    XSP_RESUME,                               /* <domid>| */
+    XSP_INSERT,                               /* <domid>| */
+    XSP_REMOVE,                               /* <domid>| */
+    XSP_TYPE_END
+};
+
+static inline int xsp_is_proxy_type(uint32_t type)
+{
+    return type > XSP_TYPE_BASE && type < XSP_TYPE_END;
+}
+
+/* XS_CONTROL commands xsproxy answers itself; any other goes on to
+ * xenstored.  `xenstore-control insert 5` is the same as XSP_INSERT. */
+#define XSP_CONTROL_COMMANDS \
+    "insert <domid>        put xsproxy in front of a domain (reads its store/ nodes)\n" \
+    "remove <domid>        release the domain and free xsproxy's state for it\n" \
+    "list [<domid>]        inserted domains, or one domain's shadow state\n" \
+    "trace <domid>|sockets on|off [<file>]\n" \
+    "                      one line per message of that domain (or of dom0 sockets)\n"
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * proxy.h - xsproxy's process-wide state and the interfaces between its
+ * files: domain.c (the relay between a guest ring and its shadow ring),
+ * client.c (dom0 socket clients), control.c (the operations xsproxy
+ * answers itself), trace.c, log.c and main.c (flags, the libev loop).
+ */
+#ifndef XSPROXY_PROXY_H
+#define XSPROXY_PROXY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <xenctrl.h>
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+#include "msg.h"
+#include "shadow.h"
+
+/* A byte queue: output waiting for a ring or a socket. */
+struct bytequeue {
+    uint8_t *data;
+    size_t off, len, cap;
+};
+int bq_push(struct bytequeue *q, const void *p, size_t n);
+static inline size_t bq_pending(const struct bytequeue *q) { return q->len - q->off; }
+static inline const uint8_t *bq_head(const struct bytequeue *q) { return q->data + q->off; }
+void bq_consume(struct bytequeue *q, size_t n);
+void bq_free(struct bytequeue *q);
+
+struct config {
+    const char *socket_path;    /* where dom0 clients connect */
+    const char *backend_path;   /* xenstored's socket */
+    const char *run_dir;        /* pid file, claims/, shadow/ */
+    const char *pid_file;
+    const char *log_file;       /* NULL: stderr */
+    bool syslog;
+    int log_level;
+    unsigned max_outstanding;   /* requests of one domain at xenstored */
+};
+
+enum domain_state {
+    DOM_ACTIVE,       /* relaying */
+    DOM_BROKEN,       /* the guest broke the ring protocol: nothing relayed
+                         until it reconnects */
+    DOM_RECONNECTING, /* the guest asked for RECONNECTION; xenstored has
+                         been asked too and has not finished */
+};
+
+struct domain {
+    struct domain *next;
+    struct proxy *px;
+    uint32_t domid;
+    enum domain_state state;
+    struct xenstore_domain_interface *guest;    /* the guest's page */
+    struct xenstore_domain_interface *shadow;   /* ours, xenstored's view */
+    evtchn_port_t guest_port;   /* local port bound to the guest's */
+    evtchn_port_t shadow_port;  /* local port xenstored binds to */
+    char shadow_file[256];
+    char claim_file[256];
+    struct msg in;              /* request being read from the guest */
+    bool in_queued;             /* `in` is whole and goes to the shadow */
+    uint32_t in_sent;           /* bytes of `in` written to the shadow */
+    struct msg out;             /* message being read from the shadow */
+    struct bytequeue to_guest;  /* replies and events for the guest ring */
+    struct shadow sh;
+    FILE *trace;
+    uint64_t requests, replies, events;
+};
+
+struct client;
+
+struct proxy {
+    struct ev_loop *loop;
+    struct config cfg;
+    xenevtchn_handle *xce;
+    xengnttab_handle *xgt;
+    xc_interface *xch;
+    struct xs_handle *xs;         /* xsproxy's own connection to xenstored */
+    ev_io evtchn_watcher;
+    evtchn_port_t virq_port;
+    int listen_fd;
+    ev_io listen_watcher;
+    ev_timer scan_timer;
+    struct domain *domains;
+    struct domain **by_port;      /* local port -> domain */
+    size_t by_port_len;
+    unsigned nr_domains;
+    struct client *clients;
+    unsigned next_client_id;
+    FILE *socket_trace;           /* trace of dom0 socket clients */
+    bool stopping;
+};
+
+/* domain.c */
+struct domain *domain_find(struct proxy *px, uint32_t domid);
+/* Put xsproxy in front of DOMID: map its ring, bind its channel, make the
+ * shadow ring and channel, publish the claim.  0 or -1 with a message. */
+int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                  char *err, size_t errlen);
+void domain_remove(struct proxy *px, struct domain *d);
+/* Move whatever can move, in both directions. */
+void domain_pump(struct domain *d);
+void domain_on_port(struct proxy *px, evtchn_port_t port);
+void domain_check_dead(struct proxy *px);
+size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t len);
+
+/* client.c */
+void client_accept(struct proxy *px, int listen_fd);
+void client_close_all(struct proxy *px);
+
+/* control.c: the XS_CONTROL commands and wire types xsproxy implements.
+ * Fills REPLY and returns true when it handled REQ (from dom0). */
+bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply);
+/* Append xsproxy's commands to xenstored's `help` reply. */
+void control_extend_help(struct msg *reply);
+
+/* trace.c */
+void trace_msg(FILE *f, const char *who, const char *dir, const struct msg *m,
+               uint32_t guest_tx, uint32_t backend_tx);
+
+/* log.c */
+enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+void log_init(const struct config *cfg);
+void log_reopen(void);
+void xlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * ring.c - bytes in and out of a xenstore ring direction (see ring.h).
+ * Acquire/release ordering stands in for the rmb/wmb of the ring protocol.
+ */
+#include "ring.h"
+
+#include <string.h>
+
+int ring_avail(struct ring_dir r)
+{
+    XENSTORE_RING_IDX prod = __atomic_load_n(r.prod, __ATOMIC_ACQUIRE);
+    XENSTORE_RING_IDX cons = __atomic_load_n(r.cons, __ATOMIC_ACQUIRE);
+    uint32_t n = prod - cons;
+    return n > XENSTORE_RING_SIZE ? -1 : (int)n;
+}
+
+int ring_space(struct ring_dir r)
+{
+    int n = ring_avail(r);
+    return n < 0 ? -1 : XENSTORE_RING_SIZE - n;
+}
+
+int ring_read(struct ring_dir r, void *dst, uint32_t max)
+{
+    int avail = ring_avail(r);
+    if (avail < 0)
+        return -1;
+    XENSTORE_RING_IDX cons = *r.cons;
+    uint32_t n = (uint32_t)avail < max ? (uint32_t)avail : max;
+    uint32_t first = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(cons);
+    if (first > n)
+        first = n;
+    memcpy(dst, r.buf + MASK_XENSTORE_IDX(cons), first);
+    memcpy((char *)dst + first, r.buf, n - first);
+    __atomic_store_n(r.cons, cons + n, __ATOMIC_RELEASE);
+    return (int)n;
+}
+
+int ring_write(struct ring_dir r, const void *src, uint32_t len)
+{
+    int space = ring_space(r);
+    if (space < 0)
+        return -1;
+    XENSTORE_RING_IDX prod = *r.prod;
+    uint32_t n = (uint32_t)space < len ? (uint32_t)space : len;
+    uint32_t first = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(prod);
+    if (first > n)
+        first = n;
+    memcpy(r.buf + MASK_XENSTORE_IDX(prod), src, first);
+    memcpy(r.buf, (const char *)src + first, n - first);
+    __atomic_store_n(r.prod, prod + n, __ATOMIC_RELEASE);
+    return (int)n;
+}

@@ -1,0 +1,41 @@
+/*
+ * ring.h - moving bytes through one direction of a xenstore ring page.
+ * Pure memory operations on struct xenstore_domain_interface (the caller
+ * notifies the event channel); indexes are free-running and checked, since
+ * the other side of a ring may be hostile.
+ */
+#ifndef XSPROXY_RING_H
+#define XSPROXY_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xen/io/xs_wire.h>
+
+/* One direction: the byte array and its two indexes. */
+struct ring_dir {
+    char *buf;
+    XENSTORE_RING_IDX *cons, *prod;
+};
+
+static inline struct ring_dir ring_req(struct xenstore_domain_interface *i)
+{
+    return (struct ring_dir){ i->req, &i->req_cons, &i->req_prod };
+}
+
+static inline struct ring_dir ring_rsp(struct xenstore_domain_interface *i)
+{
+    return (struct ring_dir){ i->rsp, &i->rsp_cons, &i->rsp_prod };
+}
+
+/* Bytes readable, or -1 when the indexes are out of range (prod - cons >
+ * ring size: XENSTORE_ERROR_RINGIDX). */
+int ring_avail(struct ring_dir r);
+/* Free space for the producer, or -1 as above. */
+int ring_space(struct ring_dir r);
+/* Copy up to MAX readable bytes out and advance cons.  Returns the count,
+ * or -1 for bad indexes. */
+int ring_read(struct ring_dir r, void *dst, uint32_t max);
+/* Copy up to LEN bytes in and advance prod.  Returns the count, -1. */
+int ring_write(struct ring_dir r, const void *src, uint32_t len);
+
+#endif

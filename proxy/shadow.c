@@ -1,0 +1,277 @@
+/*
+ * shadow.c - the shadow-state machine (see shadow.h).
+ *
+ * Transaction ids: xsproxy owns the guest-visible id space.  A new
+ * transaction keeps xenstored's id unless another live transaction already
+ * shows the guest that id (possible after a restore), so that the mapping
+ * is the identity wherever nothing forces otherwise.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "shadow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void shadow_init(struct shadow *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+static void free_inflight(struct inflight *f)
+{
+    free(f->watch_path);
+    free(f->watch_token);
+    f->watch_path = f->watch_token = NULL;
+}
+
+static void clear_watches(struct shadow *s)
+{
+    while (s->watches) {
+        struct shadow_watch *w = s->watches;
+        s->watches = w->next;
+        free(w->path);
+        free(w->token);
+        free(w);
+    }
+    s->nr_watches = 0;
+    s->watch_gencnt++;
+}
+
+static void clear_txs(struct shadow *s)
+{
+    while (s->txs) {
+        struct shadow_tx *t = s->txs;
+        s->txs = t->next;
+        free(t);
+    }
+    s->nr_txs = 0;
+}
+
+void shadow_clear(struct shadow *s)
+{
+    clear_watches(s);
+    clear_txs(s);
+    for (unsigned i = 0; i < s->q_len; i++)
+        free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
+    free(s->q);
+    uint32_t gen = s->watch_gencnt;
+    memset(s, 0, sizeof(*s));
+    s->watch_gencnt = gen;
+}
+
+const struct inflight *shadow_inflight_at(const struct shadow *s, unsigned i)
+{
+    return i < s->q_len ? &s->q[(s->q_head + i) % s->q_cap] : NULL;
+}
+
+static struct shadow_tx *tx_by_guest(const struct shadow *s, uint32_t id)
+{
+    for (struct shadow_tx *t = s->txs; t; t = t->next)
+        if (t->guest_id == id)
+            return t;
+    return NULL;
+}
+
+uint32_t shadow_guest_tx(const struct shadow *s, uint32_t backend_id)
+{
+    for (struct shadow_tx *t = s->txs; t; t = t->next)
+        if (t->backend_id == backend_id)
+            return t->guest_id;
+    return 0;
+}
+
+static int push_inflight(struct shadow *s, const struct inflight *f)
+{
+    if (s->q_len == s->q_cap) {
+        unsigned cap = s->q_cap ? s->q_cap * 2 : 4;
+        struct inflight *nq = malloc(cap * sizeof(*nq));
+        if (!nq)
+            return -1;
+        for (unsigned i = 0; i < s->q_len; i++)
+            nq[i] = s->q[(s->q_head + i) % s->q_cap];
+        free(s->q);
+        s->q = nq;
+        s->q_cap = cap;
+        s->q_head = 0;
+    }
+    s->q[(s->q_head + s->q_len) % s->q_cap] = *f;
+    s->q_len++;
+    return 0;
+}
+
+int shadow_on_request(struct shadow *s, struct msg *m)
+{
+    struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = m->hdr.tx_id };
+    if (m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) {
+        const char *parts[2];
+        if (msg_split(msg_body(m), m->hdr.len, parts, 2) == 2) {
+            f.watch_path = strdup(parts[0]);
+            f.watch_token = strdup(parts[1]);
+            if (!f.watch_path || !f.watch_token) {
+                free_inflight(&f);
+                return -1;
+            }
+        }
+    }
+    if (push_inflight(s, &f) < 0) {
+        free_inflight(&f);
+        return -1;
+    }
+    /* the guest's id becomes xenstored's; an id xsproxy does not know goes
+     * on unchanged and xenstored judges it */
+    struct shadow_tx *t = m->hdr.tx_id ? tx_by_guest(s, m->hdr.tx_id) : NULL;
+    if (t)
+        m->hdr.tx_id = t->backend_id;
+    return 0;
+}
+
+static void add_watch(struct shadow *s, char *path, char *token)
+{
+    struct shadow_watch *w = calloc(1, sizeof(*w));
+    if (!w) {
+        free(path);
+        free(token);
+        return;
+    }
+    w->path = path;
+    w->token = token;
+    struct shadow_watch **tail = &s->watches;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = w;
+    s->nr_watches++;
+    s->watch_gencnt++;
+}
+
+static void remove_watch(struct shadow *s, const char *path, const char *token)
+{
+    for (struct shadow_watch **p = &s->watches; *p; p = &(*p)->next) {
+        struct shadow_watch *w = *p;
+        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
+            *p = w->next;
+            free(w->path);
+            free(w->token);
+            free(w);
+            s->nr_watches--;
+            s->watch_gencnt++;
+            return;
+        }
+    }
+}
+
+static void remove_tx(struct shadow *s, uint32_t guest_id)
+{
+    for (struct shadow_tx **p = &s->txs; *p; p = &(*p)->next) {
+        if ((*p)->guest_id == guest_id) {
+            struct shadow_tx *t = *p;
+            *p = t->next;
+            free(t);
+            s->nr_txs--;
+            return;
+        }
+    }
+}
+
+static uint32_t pick_guest_id(const struct shadow *s, uint32_t backend_id)
+{
+    if (backend_id && !tx_by_guest(s, backend_id))
+        return backend_id;
+    for (uint32_t id = 1;; id++)
+        if (!tx_by_guest(s, id))
+            return id;
+}
+
+static void started_tx(struct shadow *s, struct msg *m)
+{
+    uint32_t backend_id;
+    if (!msg_parse_u32((const char *)msg_body(m), &backend_id))
+        return;   /* not an id: pass xenstored's answer on untouched */
+    struct shadow_tx *t = calloc(1, sizeof(*t));
+    if (!t)
+        return;
+    t->backend_id = backend_id;
+    t->guest_id = pick_guest_id(s, backend_id);
+    t->next = s->txs;
+    s->txs = t;
+    s->nr_txs++;
+    if (t->guest_id != backend_id) {
+        char id[16];
+        int n = snprintf(id, sizeof(id), "%u", t->guest_id);
+        msg_build(m, m->hdr.type, m->hdr.req_id, m->hdr.tx_id, id, (uint32_t)n + 1);
+    }
+}
+
+enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
+{
+    if (m->hdr.type == XS_WATCH_EVENT)
+        return SHADOW_EVENT;
+    if (s->q_len == 0) {
+        s->unexpected++;
+        return SHADOW_UNEXPECTED;
+    }
+    struct inflight f = s->q[s->q_head];
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_len--;
+    if (f.req_id != m->hdr.req_id)
+        s->unexpected++;   /* out of order: xenstored never does this */
+    m->hdr.tx_id = f.guest_tx;
+    bool ok = m->hdr.type != XS_ERROR;
+    switch (f.type) {
+    case XS_TRANSACTION_START:
+        if (ok)
+            started_tx(s, m);
+        break;
+    case XS_TRANSACTION_END:
+        /* xenstored ends the transaction whatever the outcome, except when
+         * it refused the argument itself */
+        if (ok || strcmp((const char *)msg_body(m), "EINVAL") != 0)
+            remove_tx(s, f.guest_tx);
+        break;
+    case XS_WATCH:
+        if (ok && f.watch_path) {
+            add_watch(s, f.watch_path, f.watch_token);
+            f.watch_path = f.watch_token = NULL;
+        }
+        break;
+    case XS_UNWATCH:
+        if (ok && f.watch_path)
+            remove_watch(s, f.watch_path, f.watch_token);
+        break;
+    case XS_RESET_WATCHES:
+        if (ok) {
+            clear_watches(s);
+            clear_txs(s);
+        }
+        break;
+    default:
+        break;
+    }
+    free_inflight(&f);
+    return SHADOW_REPLY;
+}
+
+size_t shadow_describe(const struct shadow *s, char *buf, size_t len)
+{
+    size_t off = 0;
+#define OUT(...)                                                                  \
+    do {                                                                          \
+        int n_ = snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__);     \
+        if (n_ > 0)                                                               \
+            off += (size_t)n_;                                                    \
+    } while (0)
+    OUT("watches %u (gencnt %u)\n", s->nr_watches, s->watch_gencnt);
+    for (const struct shadow_watch *w = s->watches; w; w = w->next)
+        OUT("  watch %s %s\n", w->path, w->token);
+    OUT("transactions %u\n", s->nr_txs);
+    for (const struct shadow_tx *t = s->txs; t; t = t->next)
+        OUT("  tx %u -> xenstored %u\n", t->guest_id, t->backend_id);
+    OUT("in flight %u\n", s->q_len);
+    for (unsigned i = 0; i < s->q_len; i++) {
+        const struct inflight *f = shadow_inflight_at(s, i);
+        OUT("  req %u type %u tx %u\n", f->req_id, f->type, f->guest_tx);
+    }
+#undef OUT
+    return off < len ? off : (len ? len - 1 : 0);
+}

@@ -1,0 +1,67 @@
+/*
+ * xsproxyctl - ask a running xsproxy to insert, remove, list and trace
+ * domains.  Each command is an XS_CONTROL message on xsproxy's socket, so
+ * `xenstore-control insert 5` does the same with XENSTORED_PATH pointing
+ * at xsproxy.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xenstore.h>
+
+static const char usage_text[] =
+    "usage: xsproxyctl [--socket PATH] COMMAND [ARGS...]\n"
+    "  insert DOMID           put xsproxy in front of DOMID\n"
+    "  remove DOMID           release DOMID and free its state\n"
+    "  list [DOMID]           inserted domains, or DOMID's shadow state\n"
+    "  trace DOMID|sockets on|off [FILE]\n"
+    "The socket is PATH, or $XSPROXY_SOCKET, or /run/xsproxy/socket.\n";
+
+int main(int argc, char **argv)
+{
+    const char *sock = getenv("XSPROXY_SOCKET");
+    int i = 1;
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
+        sock = argv[2];
+        i = 3;
+    }
+    if (i >= argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    setenv("XENSTORED_PATH", sock ? sock : "/run/xsproxy/socket", 1);
+    struct xs_handle *xs = xs_open(0);
+    if (!xs) {
+        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n",
+                getenv("XENSTORED_PATH"), strerror(errno));
+        return 1;
+    }
+    /* the arguments after the command, NUL-separated */
+    size_t len = 0;
+    for (int a = i + 1; a < argc; a++)
+        len += strlen(argv[a]) + 1;
+    char *data = calloc(1, len + 1);
+    size_t off = 0;
+    for (int a = i + 1; a < argc; a++) {
+        strcpy(data + off, argv[a]);
+        off += strlen(argv[a]) + 1;
+    }
+    char *reply = xs_control_command(xs, argv[i], data, (unsigned)len);
+    int rc = 0;
+    if (!reply) {
+        fprintf(stderr, "xsproxyctl: %s failed: %s\n", argv[i], strerror(errno));
+        rc = 1;
+    } else {
+        fputs(reply, stdout);
+        free(reply);
+    }
+    free(data);
+    xs_close(xs);
+    return rc;
+}
