@@ -79,6 +79,9 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
     }
     d->px = px;
     d->domid = domid;
+    d->gfn = gfn;
+    d->remote_port = port;
+    d->next_internal_id = 0x80000000u;
     d->state = DOM_ACTIVE;
     d->guest_port = d->shadow_port = 0;
     shadow_init(&d->sh);
@@ -176,6 +179,7 @@ void domain_remove(struct proxy *px, struct domain *d)
     unlink(d->shadow_file);
     shadow_clear(&d->sh);
     bq_free(&d->to_guest);
+    bq_free(&d->inject);
     if (d->trace)
         fclose(d->trace);
     xlog(LOG_LVL_INFO, "domain %u removed", d->domid);
@@ -255,6 +259,19 @@ static bool guest_request(struct domain *d)
         msg_reset(m);
         return true;
     }
+    if (!d->px->backend_up) {
+        /* xenstored is gone: an error now, never silence */
+        trace(d, "->", m, m->hdr.tx_id, 0);
+        struct msg *reply = malloc(sizeof(*reply));
+        if (reply) {
+            msg_build_error(reply, &m->hdr, "EIO");
+            trace(d, "<-", reply, reply->hdr.tx_id, 0);
+            queue_to_guest(d, reply);
+            free(reply);
+        }
+        msg_reset(m);
+        return true;
+    }
     uint32_t guest_tx = m->hdr.tx_id;
     if (shadow_on_request(&d->sh, m) < 0)
         return false;   /* out of memory: try again later */
@@ -270,6 +287,13 @@ static void backend_message(struct domain *d)
     struct msg *m = &d->out;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
+    if (r == SHADOW_INTERNAL) {
+        if (m->hdr.type == XS_ERROR)
+            xlog(LOG_LVL_WARN, "domain %u: xenstored refused a watch xsproxy restored: %s",
+                 d->domid, (const char *)msg_body(m));
+        msg_reset(m);
+        return;
+    }
     if (r == SHADOW_EVENT)
         d->events++;
     else
@@ -349,7 +373,15 @@ void domain_pump(struct domain *d)
     for (;;) {
         bool progress = false;
         /* 1. the guest's next request, only the bytes it is made of */
-        if (d->state == DOM_ACTIVE && !d->in_queued &&
+        /* 0. xsproxy's own requests (watches restored) go first */
+        if (!d->in_queued && bq_pending(&d->inject)) {
+            int n = ring_write(sreq, bq_head(&d->inject), (uint32_t)bq_pending(&d->inject));
+            if (n > 0) {
+                bq_consume(&d->inject, (size_t)n);
+                progress = notify_shadow = true;
+            }
+        }
+        if (d->state == DOM_ACTIVE && !d->in_queued && !bq_pending(&d->inject) &&
             shadow_inflight(&d->sh) < d->px->cfg.max_outstanding) {
             uint32_t want = msg_wanted(&d->in);
             if (want) {
@@ -435,6 +467,66 @@ void domain_pump(struct domain *d)
         xenevtchn_notify(d->px->xce, d->guest_port);
     if (notify_shadow)
         xenevtchn_notify(d->px->xce, d->shadow_port);
+}
+
+void domain_backend_lost(struct domain *d)
+{
+    for (unsigned i = 0; i < shadow_inflight(&d->sh); i++) {
+        const struct inflight *f = shadow_inflight_at(&d->sh, i);
+        if (f->internal)
+            continue;
+        struct msg *reply = malloc(sizeof(*reply));
+        if (!reply)
+            break;
+        struct xsd_sockmsg hdr = { .type = f->type, .req_id = f->req_id, .tx_id = f->guest_tx };
+        msg_build_error(reply, &hdr, "EIO");
+        trace(d, "<-", reply, reply->hdr.tx_id, 0);
+        queue_to_guest(d, reply);
+        free(reply);
+    }
+    shadow_backend_lost(&d->sh);
+    /* a request half written to the dead ring is answered above */
+    if (d->in_queued) {
+        d->in_queued = false;
+        d->in_sent = 0;
+        msg_reset(&d->in);
+    }
+    msg_reset(&d->out);
+    bq_consume(&d->inject, bq_pending(&d->inject));
+    domain_pump(d);
+}
+
+int domain_reintroduce(struct domain *d)
+{
+    /* a fresh xenstored expects a fresh ring */
+    memset(d->shadow, 0, XC_PAGE_SIZE);
+    if (!xs_introduce_domain(d->px->xs, d->domid, d->gfn, d->remote_port)) {
+        xlog(LOG_LVL_ERROR, "domain %u: the new xenstored refused INTRODUCE: %s", d->domid,
+             strerror(errno));
+        return -1;
+    }
+    /* register the guest's watches again, as the guest, in order */
+    unsigned n = 0;
+    for (const struct shadow_watch *w = d->sh.watches; w; w = w->next) {
+        size_t pl = strlen(w->path) + 1, tl = strlen(w->token) + 1;
+        struct msg *m = malloc(sizeof(*m));
+        if (!m || pl + tl > XENSTORE_PAYLOAD_MAX) {
+            free(m);
+            continue;
+        }
+        char buf[XENSTORE_PAYLOAD_MAX];
+        memcpy(buf, w->path, pl);
+        memcpy(buf + pl, w->token, tl);
+        msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
+        if (shadow_on_internal_request(&d->sh, m) == 0)
+            bq_push(&d->inject, m->bytes, msg_wire_len(m));
+        free(m);
+        n++;
+    }
+    xlog(LOG_LVL_INFO, "domain %u: introduced to the new xenstored, %u watches restored",
+         d->domid, n);
+    domain_pump(d);
+    return 0;
 }
 
 size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t len)

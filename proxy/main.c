@@ -317,10 +317,16 @@ int main(int argc, char **argv)
     ev_signal_start(proxy.loop, &sigterm);
     ev_signal_start(proxy.loop, &sigint);
     ev_signal_start(proxy.loop, &sighup);
+    if (backend_start(&proxy) < 0) {
+        xlog(LOG_LVL_ERROR, "cannot reach xenstored at %s: %s", cfg->backend_path,
+             strerror(errno));
+        return 1;
+    }
     xlog(LOG_LVL_INFO, "serving %s in front of %s", cfg->socket_path, cfg->backend_path);
 
     ev_run(proxy.loop, 0);
 
+    backend_stop(&proxy);
     client_close_all(&proxy);
     while (proxy.domains)
         domain_remove(&proxy, proxy.domains);

@@ -56,6 +56,8 @@ struct domain {
     enum domain_state state;
     struct xenstore_domain_interface *guest;    /* the guest's page */
     struct xenstore_domain_interface *shadow;   /* ours, xenstored's view */
+    uint64_t gfn;               /* as introduced, to introduce again */
+    uint32_t remote_port;       /* the guest's store port */
     evtchn_port_t guest_port;   /* local port bound to the guest's */
     evtchn_port_t shadow_port;  /* local port xenstored binds to */
     char shadow_file[256];
@@ -65,6 +67,8 @@ struct domain {
     uint32_t in_sent;           /* bytes of `in` written to the shadow */
     struct msg out;             /* message being read from the shadow */
     struct bytequeue to_guest;  /* replies and events for the guest ring */
+    struct bytequeue inject;    /* xsproxy's own requests for the shadow */
+    uint32_t next_internal_id;
     struct shadow sh;
     FILE *trace;
     uint64_t requests, replies, events;
@@ -91,6 +95,10 @@ struct proxy {
     struct client *clients;
     unsigned next_client_id;
     FILE *socket_trace;           /* trace of dom0 socket clients */
+    bool backend_up;              /* xenstored answers */
+    int probe_fd;                 /* idle connection: EOF = xenstored gone */
+    ev_io probe_watcher;
+    ev_timer reconnect_timer;
     bool stopping;
 };
 
@@ -105,7 +113,15 @@ void domain_remove(struct proxy *px, struct domain *d);
 void domain_pump(struct domain *d);
 void domain_on_port(struct proxy *px, evtchn_port_t port);
 void domain_check_dead(struct proxy *px);
+/* xenstored went away: answer what waits on it with EIO. */
+void domain_backend_lost(struct domain *d);
+/* A new xenstored: introduce D again and register its watches as D. */
+int domain_reintroduce(struct domain *d);
 size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t len);
+
+/* backend.c */
+int backend_start(struct proxy *px);
+void backend_stop(struct proxy *px);
 
 /* client.c */
 void client_accept(struct proxy *px, int listen_fd);

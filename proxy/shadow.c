@@ -127,6 +127,21 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     return 0;
 }
 
+int shadow_on_internal_request(struct shadow *s, const struct msg *m)
+{
+    struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type,
+                          .guest_tx = m->hdr.tx_id, .internal = true };
+    return push_inflight(s, &f);
+}
+
+void shadow_backend_lost(struct shadow *s)
+{
+    for (unsigned i = 0; i < s->q_len; i++)
+        free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
+    s->q_head = s->q_len = 0;
+    clear_txs(s);
+}
+
 static void add_watch(struct shadow *s, char *path, char *token)
 {
     struct shadow_watch *w = calloc(1, sizeof(*w));
@@ -216,6 +231,10 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     s->q_len--;
     if (f.req_id != m->hdr.req_id)
         s->unexpected++;   /* out of order: xenstored never does this */
+    if (f.internal) {
+        free_inflight(&f);
+        return SHADOW_INTERNAL;
+    }
     m->hdr.tx_id = f.guest_tx;
     bool ok = m->hdr.type != XS_ERROR;
     switch (f.type) {

@@ -34,6 +34,8 @@ struct inflight {
     uint32_t guest_tx;     /* put back in the reply's header */
     char *watch_path;      /* WATCH/UNWATCH: what to add or remove on OK */
     char *watch_token;
+    bool internal;         /* xsproxy's own (re-registering a watch): the
+                              reply is not the guest's */
 };
 
 struct shadow {
@@ -47,7 +49,7 @@ struct shadow {
     uint64_t unexpected;     /* replies with no request in flight */
 };
 
-enum shadow_reply { SHADOW_REPLY, SHADOW_EVENT, SHADOW_UNEXPECTED };
+enum shadow_reply { SHADOW_REPLY, SHADOW_EVENT, SHADOW_UNEXPECTED, SHADOW_INTERNAL };
 
 void shadow_init(struct shadow *s);
 /* Forget everything (RECONNECTION, domain removal). */
@@ -60,6 +62,13 @@ int shadow_on_request(struct shadow *s, struct msg *m);
  * in flight, updates the state, and gets the guest's tx id back (and a
  * TRANSACTION_START reply the guest-visible id).  A watch event passes. */
 enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m);
+
+/* A request xsproxy sends as the guest (M's tx id is xenstored's). */
+int shadow_on_internal_request(struct shadow *s, const struct msg *m);
+/* xenstored went away: every request in flight is lost (the caller
+ * answers them first) and so are the transactions; watches stay, to be
+ * registered again with the next xenstored. */
+void shadow_backend_lost(struct shadow *s);
 
 static inline unsigned shadow_inflight(const struct shadow *s) { return s->q_len; }
 const struct inflight *shadow_inflight_at(const struct shadow *s, unsigned i);

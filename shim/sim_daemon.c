@@ -164,30 +164,10 @@ static void print_log_tail(const char *dir)
     fclose(f);
 }
 
-int xssim_up(const char *dir, const struct xssim_up_opts *opts)
+/* Start the daemon on the sim in ABS_DIR and wait for its socket. */
+static int start_daemon(const char *abs_dir, const struct xssim_up_opts *opts)
 {
-    char abs_dir[PATH_MAX], path[PATH_MAX], sock[PATH_MAX], conf[PATH_MAX];
-    struct stat st;
-    if (sim_path(dir, "state", path, sizeof(path)) < 0)
-        return -1;
-    if (stat(path, &st) == 0) {
-        fprintf(stderr, "xssim: %s already holds a sim (run `xssim down` first)\n", dir);
-        errno = EEXIST;
-        return -1;
-    }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return -1;
-    if (!realpath(dir, abs_dir))
-        return -1;
-    if (sim_path(abs_dir, ".xssim", path, sizeof(path)) < 0 || write_text(path, "") < 0)
-        return -1;
-    struct xssim *sim = xssim_create(abs_dir);
-    if (!sim) {
-        fprintf(stderr, "xssim: cannot create a sim in %s: %s\n", abs_dir, strerror(errno));
-        return -1;
-    }
-    xssim_detach(sim);
-
+    char path[PATH_MAX], sock[PATH_MAX], conf[PATH_MAX];
     const char *daemon = opts->daemon_path ? opts->daemon_path
                                            : xssim_daemon_default_path(opts->daemon);
     if (access(daemon, X_OK) < 0) {
@@ -209,7 +189,7 @@ int xssim_up(const char *dir, const struct xssim_up_opts *opts)
         char real_sock[PATH_MAX];
         if (write_oxenstored_conf(abs_dir, conf, sizeof(conf)) < 0 ||
             sim_path(abs_dir, "fs/run/xenstored/socket", real_sock, sizeof(real_sock)) < 0 ||
-            symlink(real_sock, sock) < 0)
+            (unlink(sock) < 0 && errno != ENOENT) || symlink(real_sock, sock) < 0)
             return -1;
     }
 
@@ -279,11 +259,68 @@ int xssim_up(const char *dir, const struct xssim_up_opts *opts)
         struct timespec ts = { 0, 10 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
+    return 0;
+}
+
+int xssim_up(const char *dir, const struct xssim_up_opts *opts)
+{
+    char abs_dir[PATH_MAX], path[PATH_MAX], sock[PATH_MAX];
+    struct stat st;
+    if (sim_path(dir, "state", path, sizeof(path)) < 0)
+        return -1;
+    if (stat(path, &st) == 0) {
+        fprintf(stderr, "xssim: %s already holds a sim (run `xssim down` first)\n", dir);
+        errno = EEXIST;
+        return -1;
+    }
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -1;
+    if (!realpath(dir, abs_dir))
+        return -1;
+    if (sim_path(abs_dir, ".xssim", path, sizeof(path)) < 0 || write_text(path, "") < 0)
+        return -1;
+    struct xssim *sim = xssim_create(abs_dir);
+    if (!sim) {
+        fprintf(stderr, "xssim: cannot create a sim in %s: %s\n", abs_dir, strerror(errno));
+        return -1;
+    }
+    xssim_detach(sim);
+
+    if (start_daemon(abs_dir, opts) < 0 || xssim_socket_path(abs_dir, sock, sizeof(sock)) < 0)
+        return -1;
     char env[2 * PATH_MAX + 64];
     snprintf(env, sizeof(env), "XSSIM_DIR=%s\nXENSTORED_PATH=%s\n", abs_dir, sock);
     if (sim_path(abs_dir, "env", path, sizeof(path)) < 0 || write_text(path, env) < 0)
         return -1;
     return 0;
+}
+
+static void stop_pid(pid_t pid);
+
+int xssim_stop_daemon(const char *dir)
+{
+    char path[PATH_MAX];
+    if (sim_path(dir, "daemon.pid", path, sizeof(path)) < 0)
+        return -1;
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    if (pid > 1)
+        stop_pid(pid);
+    return 0;
+}
+
+int xssim_restart_daemon(const char *dir, const struct xssim_up_opts *opts)
+{
+    char abs_dir[PATH_MAX];
+    if (!realpath(dir, abs_dir))
+        return -1;
+    xssim_stop_daemon(abs_dir);
+    return start_daemon(abs_dir, opts);
 }
 
 int xssim_proxy_socket_path(const char *dir, char *buf, size_t len)

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,32 @@ void sim_close_domain_ports(struct xssim *sim, struct sim_domain *d)
             close_port(sim, d, port);
 }
 
+/* What the kernel does when a process dies: its evtchn handles close, so
+ * their ports close and interdomain peers become unbound (re-bindable by a
+ * restarted daemon).  Run under the lock where a bind may depend on it. */
+static void reap_dead_handles(struct xssim *sim)
+{
+    for (uint32_t slot = 0; slot < SIM_MAX_HANDLES; slot++) {
+        struct sim_handle *hd = &sim->hdr->handles[slot];
+        uint64_t id = atomic_load(&hd->id);
+        if (!id || hd->pid <= 0 || kill(hd->pid, 0) == 0 || errno != ESRCH)
+            continue;
+        struct sim_domain *d = sim_dom(sim, hd->domid);
+        for (uint32_t port = 1; d && port < d->nr_ports; port++) {
+            struct sim_port *p = sim_port(sim, d, port);
+            if (atomic_load(&p->owner) != id)
+                continue;
+            if (hd->domid == 0)
+                close_port(sim, d, port);
+            else
+                atomic_store(&p->owner, 0);   /* a guest's kernel keeps its
+                                                 ports when a test process
+                                                 speaking for it exits */
+        }
+        atomic_store(&hd->id, 0);
+    }
+}
+
 static int alloc_port(struct xssim *sim, struct sim_domain *d)
 {
     for (uint32_t port = 1; port < d->nr_ports; port++)
@@ -146,6 +173,7 @@ struct xssim_evtchn *xssim_evtchn_open(struct xssim *sim, uint32_t domid)
     if (h->sock < 0)
         goto fail;
     sim_lock(sim);
+    reap_dead_handles(sim);
     uint32_t slot = 0;
     for (; slot < SIM_MAX_HANDLES; slot++)
         if (atomic_load(&sim->hdr->handles[slot].id) == 0)
@@ -260,6 +288,8 @@ int xssim_evtchn_bind_interdomain(struct xssim_evtchn *h, uint32_t remote_dom,
         goto out;
     }
     struct sim_port *rp = sim_port(sim, rd, remote_port);
+    if (rp && atomic_load(&rp->state) == PORT_INTERDOMAIN)
+        reap_dead_handles(sim);   /* its peer may have died */
     if (!rp || atomic_load(&rp->state) != PORT_UNBOUND || rp->remote_dom != h->domid) {
         errno = EINVAL;
         goto out;

@@ -27,6 +27,8 @@ static const char usage_text[] =
     "                          needs (eval \"$(xssim up)\")\n"
     "  env                     print that environment again\n"
     "  down                    stop every process of the sim and remove it\n"
+    "  daemon stop|restart [--daemon oxenstored|xenstored]\n"
+    "                          stop the daemon, or start a fresh one in its place\n"
     "  domain create D [--no-introduce]\n"
     "                          create domain D, its /local/domain/D nodes as\n"
     "                          libxl makes them, and introduce it\n"
@@ -450,6 +452,31 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "domain") == 0)
         return cmd_domain(argc - i, argv + i);
+    if (strcmp(cmd, "daemon") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i + 1], "stop") == 0)
+            return xssim_stop_daemon(sim_dir) < 0;
+        if (strcmp(argv[i + 1], "restart") == 0) {
+            struct xssim_up_opts opts = { .daemon = XSSIM_OXENSTORED };
+            char path[PATH_MAX], name[32] = "";
+            snprintf(path, sizeof(path), "%s/daemon", sim_dir);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                if (!fgets(name, sizeof(name), f))
+                    name[0] = '\0';
+                fclose(f);
+            }
+            if (strncmp(name, "xenstored", 9) == 0)
+                opts.daemon = XSSIM_XENSTORED;
+            if (i + 3 < argc && strcmp(argv[i + 2], "--daemon") == 0)
+                opts.daemon = strcmp(argv[i + 3], "xenstored") == 0 ? XSSIM_XENSTORED
+                                                                    : XSSIM_OXENSTORED;
+            if (xssim_restart_daemon(sim_dir, &opts) < 0) {
+                fprintf(stderr, "xssim: daemon restart failed: %s\n", strerror(errno));
+                return 1;
+            }
+            return 0;
+        }
+    }
     if (strcmp(cmd, "guest") == 0)
         return cmd_guest(argc - i, argv + i);
     usage();

@@ -110,6 +110,10 @@ struct xssim_up_opts {
  * Writes DIR/daemon.pid and DIR/env.  Returns 0 or -1 + errno (with a
  * message on stderr). */
 int xssim_up(const char *dir, const struct xssim_up_opts *opts);
+/* Stop the sim's daemon (as if it crashed, but with SIGTERM first), and
+ * start a fresh one on the same sim: domains stay, the store is empty. */
+int xssim_stop_daemon(const char *dir);
+int xssim_restart_daemon(const char *dir, const struct xssim_up_opts *opts);
 /* Start xsproxy (PROXY_PATH, or the one beside the calling program) in
  * front of the sim's daemon: socket DIR/proxy/socket, run dir DIR/proxy,
  * log DIR/proxy/xsproxy.log.  Rewrites DIR/env so that XENSTORED_PATH
