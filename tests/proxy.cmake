@@ -1,0 +1,24 @@
+# proxy.cmake - the xsproxy core suites (issue 3): differential runs of a
+# scripted workload directly and through xsproxy, bad input, stock tools,
+# domain insertion/removal, and unit tests of the protocol library.
+# Included by tests/CMakeLists.txt, which defines xsproxy_test().
+
+# Pure unit tests of proxy/msg.c, ring.c, shadow.c: no daemon.
+xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
+target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
+
+# Support shared by the daemon suites: Store (direct or proxied sim), raw
+# ring and socket connections, the differential recorder and workload.
+add_library(xsproxy_workload STATIC workload.cc)
+target_link_libraries(xsproxy_workload PUBLIC xstest_support)
+add_dependencies(xsproxy_workload xsproxy xsproxyctl xssim xsshim)
+
+xsproxy_test(test_proxy_diff test_proxy_diff.cc)
+target_link_libraries(test_proxy_diff PRIVATE xsproxy_workload)
+
+xsproxy_test(test_proxy_badinput test_proxy_badinput.cc)
+target_link_libraries(test_proxy_badinput PRIVATE xsproxy_workload)
+target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+
+xsproxy_test(test_proxy_tools test_proxy_tools.cc)
+target_link_libraries(test_proxy_tools PRIVATE xsproxy_workload)
