@@ -1,0 +1,12 @@
+# The foundation's suites: the sim's hypervisor semantics, both daemons on
+# the sim (dom0 over the socket, guests on rings, the upstream test-xenstore),
+# teardown, and the xsbench benchmark (a program, not a ctest test).
+xsproxy_test(test_sim_evtchn test_sim_evtchn.cc)
+xsproxy_test(test_dom0 test_dom0.cc)
+xsproxy_test(test_guests test_guests.cc)
+xsproxy_test(test_xenstore_suite test_xenstore_suite.cc)
+xsproxy_test(test_teardown test_teardown.cc)
+
+# The benchmark: a program, not a test (it prints figures, never judges them).
+add_executable(xsbench xsbench.cc)
+target_link_libraries(xsbench PRIVATE xstest_support)
