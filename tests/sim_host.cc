@@ -309,6 +309,49 @@ SimHost::SimHost(xssim_daemon daemon) : daemon_(daemon), dir_(make_temp_dir("xss
         return;
     }
     ok_ = true;
+    start_watchdog();
+}
+
+// A child that waits on a pipe whose only write end this process holds
+// (close-on-exec, so no spawned program keeps it).  Normal teardown writes a
+// byte after removing the sim: the watchdog just exits.  EOF means this
+// process died without teardown: the watchdog runs xssim_down.
+void SimHost::start_watchdog()
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        report_failure(std::string("watchdog pipe: ") + strerror(errno));
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        report_failure(std::string("watchdog fork: ") + strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        // keep only the read end (and stdio): other hosts' write ends would
+        // keep their watchdogs waiting
+        if (fds[0] != 3) {
+            dup2(fds[0], 3);
+            close(fds[0]);
+        }
+        if (close_range(4, ~0u, 0) < 0)
+            for (int fd = 4; fd < 1024; fd++)
+                close(fd);
+        signal(SIGINT, SIG_IGN);   // a ^C to the test must not skip cleanup
+        char c;
+        ssize_t n;
+        while ((n = read(3, &c, 1)) < 0 && errno == EINTR)
+            ;
+        if (n != 1)
+            xssim_down(dir_.c_str());
+        _exit(0);
+    }
+    close(fds[0]);
+    watchdog_ = pid;
+    watchdog_fd_ = fds[1];
 }
 
 SimHost::~SimHost()
@@ -337,6 +380,18 @@ void SimHost::down()
         report_failure("the sim directory " + dir_ + " survived teardown");
     if (pid > 0 && pid_alive(pid))
         report_failure("the daemon (pid " + std::to_string(pid) + ") survived teardown");
+    if (watchdog_fd_ >= 0) {
+        if (write(watchdog_fd_, "k", 1) != 1)   // "keep calm": nothing to clean
+            report_failure(std::string("telling the watchdog: ") + strerror(errno));
+        close(watchdog_fd_);
+        watchdog_fd_ = -1;
+    }
+    if (watchdog_ > 0) {
+        if (!wait_pid_gone(watchdog_, 10000))   // reaps it
+            report_failure("the sim's watchdog (pid " + std::to_string(watchdog_) +
+                           ") did not finish");
+        watchdog_ = -1;
+    }
     dir_.clear();
     ok_ = false;
 }

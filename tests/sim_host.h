@@ -77,7 +77,8 @@ bool path_exists(const std::string &path);
 std::string read_text(const std::string &path);
 
 // A simulated host: temp dir, sim, daemon (die_with_parent), torn down and
-// checked by the destructor.
+// checked by the destructor.  A watchdog process removes the sim if this
+// process dies without tearing it down (a crash, _exit, SIGKILL).
 class SimHost {
 public:
     explicit SimHost(xssim_daemon daemon);
@@ -121,6 +122,9 @@ private:
     std::string dir_;
     bool ok_ = false;
     struct xssim *sim_ = nullptr;
+    pid_t watchdog_ = -1;     // runs xssim_down if we die before down()
+    int watchdog_fd_ = -1;    // the pipe's write end, held only here
+    void start_watchdog();
 };
 
 // Parameters and test names for suites run against both daemons.
