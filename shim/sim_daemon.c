@@ -427,7 +427,19 @@ static int alive(pid_t pid)
     pid_t r = waitpid(pid, &status, WNOHANG);
     if (r == pid)
         return 0;   /* reaped our own child */
-    return kill(pid, 0) == 0;
+    if (kill(pid, 0) < 0)
+        return 0;
+    /* a zombie someone else has yet to reap is gone for our purposes */
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
 }
 
 static void stop_pid(pid_t pid)

@@ -70,8 +70,15 @@ static void wake_owner(struct xssim *sim, uint64_t owner, uint32_t port)
         /* The owner's queue is full, so it is awake anyway: tell it to
          * rescan its ports. */
         struct sim_handle *hd = &sim->hdr->handles[SIM_HANDLE_SLOT(owner)];
-        if (atomic_load(&hd->id) == owner)
+        if (atomic_load(&hd->id) == owner) {
             atomic_store(&hd->overflow, 1);
+            /* The owner may have drained its queue between the failed send
+             * and the flag: kick it once more.  If that fails too, the queue
+             * is still full, so the owner will call pending() and see the
+             * flag. */
+            uint32_t kick = 0;
+            sendto(s, &kick, sizeof(kick), MSG_DONTWAIT, (struct sockaddr *)&addr, alen);
+        }
     }
     /* ECONNREFUSED: the owner died; whoever adopts the port re-raises it. */
 }
@@ -470,6 +477,12 @@ int xssim_evtchn_pending(struct xssim_evtchn *h)
 
 int xssim_evtchn_unmask(struct xssim_evtchn *h, uint32_t port)
 {
-    /* pending() already re-armed the port; unmask only checks it */
-    return owned_port(h, port, NULL) ? 0 : -1;
+    /* pending() already re-armed the port.  A port unbound since it fired
+     * is ignored, as Linux's evtchn driver does: daemons unmask what
+     * pending() returned, even if handling it closed the port. */
+    if (!sim_port(h->sim, sim_dom(h->sim, h->domid), port)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
 }
