@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -21,13 +22,18 @@ static int connect_probe(const char *path)
     if (strlen(path) >= sizeof(a.sun_path))
         return -1;
     strcpy(a.sun_path, path);
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    /* a blocking connect: a busy xenstored's full listen queue means
+     * "wait", not "gone" */
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -1;
     if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int e = errno;
         close(s);
+        errno = e;
         return -1;
     }
+    fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
     return s;
 }
 
@@ -103,7 +109,12 @@ int backend_start(struct proxy *px)
     px->reconnect_timer.repeat = 0.2;
     px->reconnect_timer.data = px;
     px->probe_watcher.data = px;
-    px->probe_fd = connect_probe(px->cfg.backend_path);
+    for (int i = 0; i < 50; i++) {
+        px->probe_fd = connect_probe(px->cfg.backend_path);
+        if (px->probe_fd >= 0)
+            break;
+        usleep(100 * 1000);
+    }
     if (px->probe_fd < 0)
         return -1;
     ev_io_init(&px->probe_watcher, probe_cb, px->probe_fd, EV_READ);

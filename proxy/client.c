@@ -19,12 +19,14 @@
 
 #define CLIENT_OUT_LIMIT (1u << 20)   /* stop reading xenstored beyond this */
 
-enum req_kind { REQ_FORWARDED, REQ_LOCAL, REQ_HELP };
+enum req_kind { REQ_FORWARDED, REQ_LOCAL, REQ_HELP, REQ_INTRODUCE, REQ_REINTRODUCE, REQ_RELEASE };
 
 struct client_req {
     struct client_req *next;
     enum req_kind kind;
-    struct msg *reply;   /* REQ_LOCAL: the reply, ready */
+    struct xsd_sockmsg hdr;   /* the request's, for an error reply */
+    uint32_t domid;           /* REQ_INTRODUCE, REQ_RELEASE */
+    struct msg *reply;        /* REQ_LOCAL: the reply, ready */
 };
 
 struct client {
@@ -36,6 +38,8 @@ struct client {
     struct msg in, bin;
     struct bytequeue to_client, to_backend;
     struct client_req *q_head, **q_tail;
+    bool raw;   /* the client sent what xenstored must judge unparsed:
+                   from then on bytes pass both ways untouched */
 };
 
 static void client_free(struct client *c);
@@ -68,12 +72,15 @@ static void send_to_client(struct client *c, const struct msg *m)
     bq_push(&c->to_client, m->bytes, msg_wire_len(m));
 }
 
-static struct client_req *enqueue(struct client *c, enum req_kind kind)
+static struct client_req *enqueue(struct client *c, enum req_kind kind,
+                                  const struct xsd_sockmsg *hdr)
 {
     struct client_req *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->kind = kind;
+    if (hdr)
+        r->hdr = *hdr;
     *c->q_tail = r;
     c->q_tail = &r->next;
     return r;
@@ -104,7 +111,7 @@ static void flush_local(struct client *c)
 
 static void reply_local(struct client *c, struct msg *reply)
 {
-    struct client_req *r = enqueue(c, REQ_LOCAL);
+    struct client_req *r = enqueue(c, REQ_LOCAL, &reply->hdr);
     if (!r) {
         free(reply);
         return;
@@ -116,6 +123,11 @@ static void reply_local(struct client *c, struct msg *reply)
 /* xenstored is not there: every request waiting on it gets EIO. */
 static void backend_lost(struct client *c)
 {
+    if (c->raw) {
+        /* xenstored judged what the client sent and closed: so do we */
+        client_free(c);
+        return;
+    }
     if (c->backend_fd >= 0) {
         ev_io_stop(c->px->loop, &c->be_rd);
         ev_io_stop(c->px->loop, &c->be_wr);
@@ -128,12 +140,15 @@ static void backend_lost(struct client *c)
     for (struct client_req *r = c->q_head; r; r = r->next) {
         if (r->kind == REQ_LOCAL)
             continue;
+        if (r->kind == REQ_INTRODUCE) {
+            struct domain *d = domain_find(c->px, r->domid);
+            if (d)
+                domain_remove(c->px, d);   /* never introduced */
+        }
         r->kind = REQ_LOCAL;
         r->reply = calloc(1, sizeof(*r->reply));
-        if (r->reply) {
-            struct xsd_sockmsg hdr = { 0 };
-            msg_build_error(r->reply, &hdr, "EIO");
-        }
+        if (r->reply)
+            msg_build_error(r->reply, &r->hdr, "EIO");
     }
     flush_local(c);
 }
@@ -192,14 +207,35 @@ static void client_request(struct client *c, struct msg *m)
         reply_local(c, reply);
         return;
     }
-    free(reply);
-    bool help = false;
+    enum req_kind kind = REQ_FORWARDED;
+    uint32_t domid = 0;
     if (m->hdr.type == XS_CONTROL) {
         const char *parts[1];
-        help = msg_split(msg_body(m), m->hdr.len, parts, 1) == 1 && strcmp(parts[0], "help") == 0;
+        if (msg_split(msg_body(m), m->hdr.len, parts, 1) == 1 && strcmp(parts[0], "help") == 0)
+            kind = REQ_HELP;
+    } else if (m->hdr.type == XS_INTRODUCE || m->hdr.type == XS_RELEASE) {
+        /* Passed on this client's own connection, so that its replies and
+         * the @introduceDomain / @releaseDomain events it watches come in
+         * xenstored's order.  INTRODUCE inserts the domain first (xenstored
+         * must find the claim); its reply says whether that stands. */
+        char err[256];
+        int rc = control_introduce_release(c->px, m, &domid, err, sizeof(err));
+        if (rc > 0) {
+            xlog(LOG_LVL_WARN, "%s", err);
+            msg_build_error(reply, &m->hdr, msg_errno_name(rc));
+            reply_local(c, reply);
+            return;
+        }
+        if (rc == 0)
+            kind = m->hdr.type == XS_INTRODUCE ? REQ_INTRODUCE : REQ_RELEASE;
+        else if (rc == -2)
+            kind = REQ_REINTRODUCE;
     }
-    if (!enqueue(c, help ? REQ_HELP : REQ_FORWARDED))
+    free(reply);
+    struct client_req *r = enqueue(c, kind, &m->hdr);
+    if (!r)
         return;
+    r->domid = domid;
     bq_push(&c->to_backend, m->bytes, msg_wire_len(m));
     want_write(c);
 }
@@ -208,8 +244,16 @@ static void backend_message(struct client *c, struct msg *m)
 {
     if (m->hdr.type != XS_WATCH_EVENT) {
         struct client_req *r = dequeue(c);
+        struct domain *d = r ? domain_find(c->px, r->domid) : NULL;
         if (r && r->kind == REQ_HELP)
             control_extend_help(m);
+        else if (r && r->kind == REQ_INTRODUCE && m->hdr.type == XS_ERROR && d)
+            domain_remove(c->px, d);
+        else if (r && r->kind == REQ_RELEASE && m->hdr.type != XS_ERROR && d)
+            domain_remove(c->px, d);
+        else if (r && r->kind == REQ_REINTRODUCE && d)
+            domain_pump(d);   /* see what xenstored did to the ring before
+                                 the toolstack (and then the guest) goes on */
         free(r);
     }
     send_to_client(c, m);
@@ -224,6 +268,19 @@ static bool feed(struct client *c, struct msg *m, const uint8_t *buf, size_t n, 
         uint32_t used;
         enum msg_feed r = msg_feed(m, buf + off, (uint32_t)(n - off), &used);
         off += used;
+        if (r == MSGF_BAD_LEN && from_client && ensure_backend(c)) {
+            /* xenstored's call: oxenstored answers EINVAL and reads on, C
+             * xenstored drops the connection.  Pass it, and all that
+             * follows, on unparsed. */
+            xlog(LOG_LVL_WARN, "conn%u: message longer than XENSTORE_PAYLOAD_MAX; "
+                 "passing the connection through unparsed", c->id);
+            c->raw = true;
+            bq_push(&c->to_backend, m->bytes, m->got);
+            bq_push(&c->to_backend, buf + off, n - off);
+            msg_reset(m);
+            want_write(c);
+            return true;
+        }
         if (r == MSGF_BAD_LEN)
             return false;
         if (r == MSGF_DONE) {
@@ -248,7 +305,10 @@ static void client_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
         client_free(c);
         return;
     }
-    if (n > 0 && !feed(c, &c->in, buf, (size_t)n, true)) {
+    if (n > 0 && c->raw) {
+        bq_push(&c->to_backend, buf, (size_t)n);
+        want_write(c);
+    } else if (n > 0 && !feed(c, &c->in, buf, (size_t)n, true)) {
         xlog(LOG_LVL_WARN, "conn%u: message longer than XENSTORE_PAYLOAD_MAX; closing", c->id);
         client_free(c);
     }
@@ -282,7 +342,11 @@ static void backend_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
         backend_lost(c);
         return;
     }
-    if (n > 0 && !feed(c, &c->bin, buf, (size_t)n, false)) {
+    if (n > 0 && c->raw) {
+        flush_local(c);
+        bq_push(&c->to_client, buf, (size_t)n);
+        want_write(c);
+    } else if (n > 0 && !feed(c, &c->bin, buf, (size_t)n, false)) {
         xlog(LOG_LVL_ERROR, "conn%u: bad message from xenstored", c->id);
         backend_lost(c);
         return;

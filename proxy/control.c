@@ -4,8 +4,9 @@
  * commands (insert, remove, list, trace; `help` is xenstored's list plus
  * these).  Anything else goes on to xenstored.
  *
- * INTRODUCE and RELEASE are passed to xenstored on xsproxy's own
- * connection, synchronously: the reply tells whether the insertion stands.
+ * An INTRODUCE or RELEASE from a client goes to xenstored on that client's
+ * connection (client.c tracks the reply); `insert` and `remove` use
+ * xsproxy's own connection, synchronously.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -142,6 +143,31 @@ static int cmd_trace(struct proxy *px, const char *who, const char *onoff, const
     return 0;
 }
 
+int control_introduce_release(struct proxy *px, const struct msg *req, uint32_t *domid,
+                              char *err, size_t errlen)
+{
+    const char *parts[3] = { 0 };
+    unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts, 3);
+    if (n < 1 || !msg_parse_u32(parts[0], domid))
+        return -1;   /* malformed: xenstored gives its own answer */
+    if (req->hdr.type == XS_RELEASE)
+        return domain_find(px, *domid) ? 0 : -1;
+    uint32_t port;
+    char *end;
+    if (domain_find(px, *domid))
+        return -2;   /* a repeated INTRODUCE: xenstored decides */
+    if (n < 3 || !msg_parse_u32(parts[2], &port) || *domid == 0 ||
+        *domid >= DOMID_FIRST_RESERVED)
+        return -1;
+    errno = 0;
+    uint64_t gfn = strtoull(parts[1], &end, 10);
+    if (errno || *end)
+        return -1;
+    if (domain_insert(px, *domid, gfn, port, err, errlen) < 0)
+        return EINVAL;
+    return 0;
+}
+
 static void cmd_list(struct proxy *px, const char *arg, struct msg *reply, const struct msg *req)
 {
     char *buf = malloc(XENSTORE_PAYLOAD_MAX);
@@ -197,34 +223,6 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply)
     uint32_t domid;
     int rc;
     switch (req->hdr.type) {
-    case XS_INTRODUCE: {
-        uint32_t port;
-        uint64_t gfn;
-        char *end;
-        if (n < 3 || !msg_parse_u32(parts[0], &domid) || !msg_parse_u32(parts[2], &port))
-            return false;   /* malformed: xenstored gives its own answer */
-        errno = 0;
-        gfn = strtoull(parts[1], &end, 10);
-        if (errno || *end)
-            return false;
-        if (domain_find(px, domid))
-            return false;   /* a repeated INTRODUCE: xenstored decides */
-        rc = introduce(px, domid, gfn, port, text, sizeof(text));
-        finish(reply, req, rc, "");
-        if (rc)
-            xlog(LOG_LVL_WARN, "%s", text);
-        return true;
-    }
-    case XS_RELEASE: {
-        struct domain *d;
-        if (n < 1 || !msg_parse_u32(parts[0], &domid) || !(d = domain_find(px, domid)))
-            return false;
-        rc = release(px, d, text, sizeof(text));
-        finish(reply, req, rc, "");
-        if (rc)
-            xlog(LOG_LVL_WARN, "%s", text);
-        return true;
-    }
     case XSP_INSERT:
         if (domid_arg(n ? parts[0] : NULL, &domid, reply, req)) {
             rc = cmd_insert(px, domid, text, sizeof(text));

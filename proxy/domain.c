@@ -23,7 +23,6 @@
 #include "ring.h"
 #include "xsproxy_wire.h"
 
-#define TO_GUEST_LIMIT (64u * 1024u)   /* then xenstored's replies wait */
 
 struct domain *domain_find(struct proxy *px, uint32_t domid)
 {
@@ -306,6 +305,54 @@ static void backend_message(struct domain *d)
     msg_reset(m);
 }
 
+/* A reply or event too big for a ring (a large READ or DIRECTORY, a long
+ * watch path): it cannot be whole in the shadow ring, so once its header is
+ * in, translate the header and let the rest through as it arrives.  Only
+ * small replies carry what the shadow state needs from a body. */
+static void start_streaming(struct domain *d)
+{
+    struct msg *m = &d->out;
+    uint32_t backend_tx = m->hdr.tx_id;
+    enum shadow_reply r = shadow_on_reply(&d->sh, m);
+    if (r == SHADOW_EVENT)
+        d->events++;
+    else
+        d->replies++;
+    d->out_streaming = true;
+    (void)backend_tx;
+    bq_push(&d->to_guest, m->bytes, MSG_HDR_LEN);
+}
+
+static void end_streaming(struct domain *d)
+{
+    trace(d, "<-", &d->out, d->out.hdr.tx_id, d->out.hdr.tx_id);
+    d->out_streaming = false;
+    msg_reset(&d->out);
+}
+
+/* The shadow's response ring is consumed in step with the guest's: its
+ * rsp_cons trails xsproxy's read position by what is still on its way to,
+ * or unread on, the guest's ring.  So xenstored sees the guest's own
+ * back-pressure, and keeps (and coalesces) what the guest is slow to take
+ * exactly as it would directly; and xsproxy holds at most a ring's worth of
+ * a domain's output.  True when rsp_cons moved. */
+static bool sync_shadow_cons(struct domain *d)
+{
+    if (d->rsp_corrupt)
+        return false;
+    uint32_t g_occ = d->guest->rsp_prod - d->guest->rsp_cons;
+    if (g_occ > XENSTORE_RING_SIZE)
+        return false;   /* the guest broke its ring: step 4 deals with it */
+    uint32_t held = g_occ + (uint32_t)bq_pending(&d->to_guest) +
+                    (d->out_streaming ? 0 : d->out.got);
+    XENSTORE_RING_IDX cur = d->shadow->rsp_cons;
+    XENSTORE_RING_IDX want = d->out_rd - held;
+    if ((int32_t)(want - cur) <= 0 || (int32_t)(d->out_rd - want) < 0)
+        return false;
+    __atomic_store_n(&d->shadow->rsp_cons, want, __ATOMIC_RELEASE);
+    return true;
+}
+
 static void mirror_fields(struct domain *d)
 {
     uint32_t f = __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE);
@@ -329,10 +376,49 @@ static void start_reconnect(struct domain *d)
     d->in_queued = false;
     d->in_sent = 0;
     msg_reset(&d->out);
+    d->out_streaming = false;
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
     shadow_clear(&d->sh);
     __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
     xenevtchn_notify(d->px->xce, d->shadow_port);
+}
+
+/* Do to the guest's ring what xenstored did to the shadow ring when it
+ * emptied it: zero the indexes, or move each consumer up to its producer. */
+static void mirror_ring_reset(struct domain *d)
+{
+    struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
+    if (!s->req_cons && !s->req_prod && !s->rsp_cons && !s->rsp_prod) {
+        g->req_cons = g->req_prod = g->rsp_cons = g->rsp_prod = 0;
+    } else {
+        g->req_cons = g->req_prod;
+        g->rsp_prod = g->rsp_cons;
+    }
+}
+
+/* xenstored emptied the shadow ring on its own (C xenstored's reset of a
+ * connection on a repeated INTRODUCE): its response ring no longer holds
+ * what xsproxy read.  Everything of the connection is gone at xenstored;
+ * the guest gets the same. */
+static bool shadow_ring_was_reset(struct domain *d)
+{
+    XENSTORE_RING_IDX sc = d->shadow->rsp_cons, sp = d->shadow->rsp_prod;
+    if (d->rsp_corrupt || sp - sc > XENSTORE_RING_SIZE)
+        return false;
+    if (d->out_rd - sc <= sp - sc)
+        return false;
+    xlog(LOG_LVL_INFO, "domain %u: xenstored reset the connection", d->domid);
+    msg_reset(&d->in);
+    d->in_queued = false;
+    d->in_sent = 0;
+    msg_reset(&d->out);
+    d->out_streaming = false;
+    bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+    shadow_clear(&d->sh);
+    mirror_ring_reset(d);
+    d->out_rd = d->shadow->rsp_cons;
+    xenevtchn_notify(d->px->xce, d->guest_port);
+    return true;
 }
 
 /* xenstored has reset the shadow ring: do to the guest's ring what it did
@@ -342,13 +428,10 @@ static void finish_reconnect(struct domain *d)
     struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
     if (__atomic_load_n(&s->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED)
         return;
-    if (!s->req_cons && !s->req_prod && !s->rsp_cons && !s->rsp_prod) {
-        g->req_cons = g->req_prod = g->rsp_cons = g->rsp_prod = 0;
-    } else {
-        g->req_cons = g->req_prod;
-        g->rsp_prod = g->rsp_cons;
-    }
+    mirror_ring_reset(d);
     g->error = s->error;
+    d->out_rd = s->rsp_cons;
+    d->rsp_corrupt = false;
     __atomic_store_n(&g->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
     d->state = s->error ? DOM_BROKEN : DOM_ACTIVE;
     xenevtchn_notify(d->px->xce, d->guest_port);
@@ -363,6 +446,7 @@ void domain_pump(struct domain *d)
             return;
     }
     mirror_fields(d);
+    shadow_ring_was_reset(d);
     if (__atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE) == XENSTORE_RECONNECT) {
         start_reconnect(d);
         return;
@@ -370,6 +454,17 @@ void domain_pump(struct domain *d)
     bool notify_guest = false, notify_shadow = false;
     struct ring_dir greq = ring_req(d->guest), grsp = ring_rsp(d->guest);
     struct ring_dir sreq = ring_req(d->shadow), srsp = ring_rsp(d->shadow);
+    if (!d->rsp_corrupt && ring_space(grsp) < 0) {
+        /* The guest broke its response ring.  Pass it on before relaying
+         * anything more: xenstored finds its response ring overrun when it
+         * next writes, and reacts as it would to the guest. */
+        d->rsp_corrupt = true;
+        __atomic_store_n(&d->shadow->rsp_cons, d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1,
+                         __ATOMIC_RELEASE);
+        bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+        notify_shadow = true;
+        xlog(LOG_LVL_WARN, "domain %u: response ring indexes out of range", d->domid);
+    }
     for (;;) {
         bool progress = false;
         /* 1. the guest's next request, only the bytes it is made of */
@@ -426,40 +521,52 @@ void domain_pump(struct domain *d)
                 msg_reset(&d->in);
             }
         }
-        /* 3. xenstored's replies and events */
-        if (bq_pending(&d->to_guest) < TO_GUEST_LIMIT) {
+        /* 3. xenstored's replies and events, read no faster than the
+         * guest takes them (see sync_shadow_cons) */
+        if (!d->rsp_corrupt) {
+            int gfree = ring_space(grsp);
+            uint32_t held = (uint32_t)bq_pending(&d->to_guest) +
+                            (d->out_streaming ? 0 : d->out.got);
+            uint32_t budget = gfree > 0 && (uint32_t)gfree > held ? (uint32_t)gfree - held : 0;
             uint32_t want = msg_wanted(&d->out);
             if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len > XENSTORE_PAYLOAD_MAX) {
                 xlog(LOG_LVL_ERROR, "domain %u: xenstored sent a message of %u bytes",
                      d->domid, d->out.hdr.len);
                 msg_reset(&d->out);
-                want = msg_wanted(&d->out);
+                want = 0;
             }
-            int n = want ? ring_read(srsp, d->out.bytes + d->out.got, want) : 0;
+            uint32_t take = want < budget ? want : budget;
+            int n = take ? ring_peek(srsp, d->out_rd, d->out.bytes + d->out.got, take) : 0;
             if (n > 0) {
+                if (d->out_streaming)
+                    bq_push(&d->to_guest, d->out.bytes + d->out.got, (size_t)n);
                 d->out.got += (uint32_t)n;
-                progress = notify_shadow = true;
+                d->out_rd += (uint32_t)n;
+                progress = true;
+                if (!d->out_streaming && d->out.got == MSG_HDR_LEN &&
+                    d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
+                    MSG_HDR_LEN + d->out.hdr.len > XENSTORE_RING_SIZE)
+                    start_streaming(d);
                 if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
                     msg_wanted(&d->out) == 0) {
                     d->out.bytes[d->out.got] = 0;
-                    backend_message(d);
+                    if (d->out_streaming)
+                        end_streaming(d);
+                    else
+                        backend_message(d);
                 }
             }
         }
         /* 4. on to the guest's response ring */
-        if (bq_pending(&d->to_guest) && d->state != DOM_BROKEN) {
+        if (bq_pending(&d->to_guest) && d->state != DOM_BROKEN && !d->rsp_corrupt) {
             int n = ring_write(grsp, bq_head(&d->to_guest), (uint32_t)bq_pending(&d->to_guest));
-            if (n < 0) {
-                __atomic_store_n(&d->shadow->rsp_cons,
-                                 d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1,
-                                 __ATOMIC_RELEASE);
-                notify_shadow = true;
-                guest_broke(d, "response ring indexes out of range");
-            } else if (n > 0) {
+            if (n > 0) {
                 bq_consume(&d->to_guest, (size_t)n);
                 progress = notify_guest = true;
             }
         }
+        if (sync_shadow_cons(d))
+            notify_shadow = true;
         if (!progress)
             break;
     }
@@ -492,6 +599,7 @@ void domain_backend_lost(struct domain *d)
         msg_reset(&d->in);
     }
     msg_reset(&d->out);
+    d->out_streaming = false;
     bq_consume(&d->inject, bq_pending(&d->inject));
     domain_pump(d);
 }
@@ -500,6 +608,8 @@ int domain_reintroduce(struct domain *d)
 {
     /* a fresh xenstored expects a fresh ring */
     memset(d->shadow, 0, XC_PAGE_SIZE);
+    d->out_rd = 0;
+    d->rsp_corrupt = false;
     if (!xs_introduce_domain(d->px->xs, d->domid, d->gfn, d->remote_port)) {
         xlog(LOG_LVL_ERROR, "domain %u: the new xenstored refused INTRODUCE: %s", d->domid,
              strerror(errno));

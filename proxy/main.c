@@ -292,22 +292,10 @@ int main(int argc, char **argv)
              strerror(errno));
         return 1;
     }
-    proxy.listen_fd = listen_on(cfg->socket_path);
-    if (proxy.listen_fd < 0) {
-        xlog(LOG_LVL_ERROR, "cannot listen on %s: %s", cfg->socket_path, strerror(errno));
-        return 1;
-    }
-    FILE *pf = fopen(cfg->pid_file, "w");
-    if (pf) {
-        fprintf(pf, "%d\n", (int)getpid());
-        fclose(pf);
-    }
 
     proxy.loop = ev_default_loop(EVFLAG_AUTO);
     ev_io_init(&proxy.evtchn_watcher, evtchn_cb, efd, EV_READ);
     ev_io_start(proxy.loop, &proxy.evtchn_watcher);
-    ev_io_init(&proxy.listen_watcher, listen_cb, proxy.listen_fd, EV_READ);
-    ev_io_start(proxy.loop, &proxy.listen_watcher);
     ev_timer_init(&proxy.scan_timer, scan_cb, 1.0, 1.0);
     ev_timer_start(proxy.loop, &proxy.scan_timer);
     ev_signal sigterm, sigint, sighup;
@@ -322,6 +310,19 @@ int main(int argc, char **argv)
              strerror(errno));
         return 1;
     }
+    /* listen last: a client that can connect finds xsproxy ready */
+    proxy.listen_fd = listen_on(cfg->socket_path);
+    if (proxy.listen_fd < 0) {
+        xlog(LOG_LVL_ERROR, "cannot listen on %s: %s", cfg->socket_path, strerror(errno));
+        return 1;
+    }
+    FILE *pf = fopen(cfg->pid_file, "w");
+    if (pf) {
+        fprintf(pf, "%d\n", (int)getpid());
+        fclose(pf);
+    }
+    ev_io_init(&proxy.listen_watcher, listen_cb, proxy.listen_fd, EV_READ);
+    ev_io_start(proxy.loop, &proxy.listen_watcher);
     xlog(LOG_LVL_INFO, "serving %s in front of %s", cfg->socket_path, cfg->backend_path);
 
     ev_run(proxy.loop, 0);

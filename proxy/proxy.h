@@ -66,6 +66,12 @@ struct domain {
     bool in_queued;             /* `in` is whole and goes to the shadow */
     uint32_t in_sent;           /* bytes of `in` written to the shadow */
     struct msg out;             /* message being read from the shadow */
+    bool out_streaming;         /* `out` is too big for a ring: its bytes go
+                                   on to the guest as they come */
+    XENSTORE_RING_IDX out_rd;   /* how far xsproxy has read the shadow's
+                                   response ring; its rsp_cons trails this by
+                                   what the guest has not taken yet */
+    bool rsp_corrupt;           /* the guest broke its response ring */
     struct bytequeue to_guest;  /* replies and events for the guest ring */
     struct bytequeue inject;    /* xsproxy's own requests for the shadow */
     uint32_t next_internal_id;
@@ -130,6 +136,12 @@ void client_close_all(struct proxy *px);
 /* control.c: the XS_CONTROL commands and wire types xsproxy implements.
  * Fills REPLY and returns true when it handled REQ (from dom0). */
 bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply);
+/* An INTRODUCE or RELEASE from a dom0 client: -1 when xsproxy has no part
+ * in it (pass it on), 0 when it must be passed on and its reply tracked
+ * (INTRODUCE: the domain is inserted already), -2 for an INTRODUCE of a
+ * domain already inserted, or an errno to answer. */
+int control_introduce_release(struct proxy *px, const struct msg *req, uint32_t *domid,
+                              char *err, size_t errlen);
 /* Append xsproxy's commands to xenstored's `help` reply. */
 void control_extend_help(struct msg *reply);
 

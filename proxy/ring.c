@@ -36,6 +36,21 @@ int ring_read(struct ring_dir r, void *dst, uint32_t max)
     return (int)n;
 }
 
+int ring_peek(struct ring_dir r, XENSTORE_RING_IDX pos, void *dst, uint32_t max)
+{
+    XENSTORE_RING_IDX prod = __atomic_load_n(r.prod, __ATOMIC_ACQUIRE);
+    XENSTORE_RING_IDX cons = __atomic_load_n(r.cons, __ATOMIC_ACQUIRE);
+    if (prod - cons > XENSTORE_RING_SIZE || pos - cons > prod - cons)
+        return -1;
+    uint32_t n = prod - pos < max ? prod - pos : max;
+    uint32_t first = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(pos);
+    if (first > n)
+        first = n;
+    memcpy(dst, r.buf + MASK_XENSTORE_IDX(pos), first);
+    memcpy((char *)dst + first, r.buf, n - first);
+    return (int)n;
+}
+
 int ring_write(struct ring_dir r, const void *src, uint32_t len)
 {
     int space = ring_space(r);

@@ -35,6 +35,9 @@ int ring_space(struct ring_dir r);
 /* Copy up to MAX readable bytes out and advance cons.  Returns the count,
  * or -1 for bad indexes. */
 int ring_read(struct ring_dir r, void *dst, uint32_t max);
+/* Copy up to MAX bytes from position POS (between cons and prod) without
+ * consuming them.  Returns the count, or -1 for bad indexes or POS. */
+int ring_peek(struct ring_dir r, XENSTORE_RING_IDX pos, void *dst, uint32_t max);
 /* Copy up to LEN bytes in and advance prod.  Returns the count, -1. */
 int ring_write(struct ring_dir r, const void *src, uint32_t len);
 

@@ -700,7 +700,9 @@ TEST_P(XsproxyDomains, ProxyStartsWhileXenstoredsListenQueueIsFull)
         fillers.push_back(fd);
     }
     pid_t proxy = -1;
-    std::thread starter([&] { proxy = xssim_start_proxy(store.dir().c_str(), nullptr, true); });
+    // not die_with_parent: that follows the starting thread, which ends here;
+    // the sim's teardown stops xsproxy (it is in DIR/pids)
+    std::thread starter([&] { proxy = xssim_start_proxy(store.dir().c_str(), nullptr, false); });
     sleep_ms(300);
     kill(daemon, SIGCONT);
     starter.join();
