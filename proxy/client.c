@@ -19,7 +19,10 @@
 
 #define CLIENT_OUT_LIMIT (1u << 20)   /* stop reading xenstored beyond this */
 
-enum req_kind { REQ_FORWARDED, REQ_LOCAL, REQ_HELP, REQ_INTRODUCE, REQ_REINTRODUCE, REQ_RELEASE };
+enum req_kind {
+    REQ_FORWARDED, REQ_LOCAL, REQ_HELP, REQ_INTRODUCE, REQ_REINTRODUCE, REQ_RELEASE,
+    REQ_DEFERRED,   /* xsproxy answers later (QUIESCE, ADD_DOMAIN_WATCHES) */
+};
 
 struct client_req {
     struct client_req *next;
@@ -138,7 +141,7 @@ static void backend_lost(struct client *c)
     bq_consume(&c->to_backend, bq_pending(&c->to_backend));
     msg_reset(&c->bin);
     for (struct client_req *r = c->q_head; r; r = r->next) {
-        if (r->kind == REQ_LOCAL)
+        if (r->kind == REQ_LOCAL || r->kind == REQ_DEFERRED)
             continue;
         if (r->kind == REQ_INTRODUCE) {
             struct domain *d = domain_find(c->px, r->domid);
@@ -198,8 +201,16 @@ static void client_request(struct client *c, struct msg *m)
     struct msg *reply = malloc(sizeof(*reply));
     if (!reply)
         return;
-    if (control_handle(c->px, m, reply)) {
-        reply_local(c, reply);
+    struct wait_for wait = { .kind = WAIT_NONE };
+    if (control_handle(c->px, m, reply, &wait)) {
+        if (wait.kind == WAIT_NONE) {
+            reply_local(c, reply);
+            return;
+        }
+        free(reply);
+        struct client_req *r = enqueue(c, REQ_DEFERRED, &m->hdr);
+        if (r)
+            waiter_add(c->px, c, r, &m->hdr, &wait);
         return;
     }
     if (!ensure_backend(c)) {
@@ -242,21 +253,47 @@ static void client_request(struct client *c, struct msg *m)
 
 static void backend_message(struct client *c, struct msg *m)
 {
-    if (m->hdr.type != XS_WATCH_EVENT) {
-        struct client_req *r = dequeue(c);
-        struct domain *d = r ? domain_find(c->px, r->domid) : NULL;
-        if (r && r->kind == REQ_HELP)
-            control_extend_help(m);
-        else if (r && r->kind == REQ_INTRODUCE && m->hdr.type == XS_ERROR && d)
-            domain_remove(c->px, d);
-        else if (r && r->kind == REQ_RELEASE && m->hdr.type != XS_ERROR && d)
-            domain_remove(c->px, d);
-        else if (r && r->kind == REQ_REINTRODUCE && d)
-            domain_pump(d);   /* see what xenstored did to the ring before
-                                 the toolstack (and then the guest) goes on */
-        free(r);
+    if (m->hdr.type == XS_WATCH_EVENT) {
+        send_to_client(c, m);
+        return;
     }
-    send_to_client(c, m);
+    /* the oldest request xenstored has not answered yet */
+    struct client_req *r = c->q_head;
+    while (r && (r->kind == REQ_LOCAL || r->kind == REQ_DEFERRED))
+        r = r->next;
+    if (!r) {
+        xlog(LOG_LVL_WARN, "conn%u: a reply from xenstored with no request", c->id);
+        send_to_client(c, m);
+        return;
+    }
+    struct domain *d = domain_find(c->px, r->domid);
+    if (r->kind == REQ_HELP)
+        control_extend_help(m);
+    else if (r->kind == REQ_INTRODUCE && m->hdr.type == XS_ERROR && d)
+        domain_remove(c->px, d);
+    else if (r->kind == REQ_RELEASE && m->hdr.type != XS_ERROR && d)
+        domain_remove(c->px, d);
+    else if (r->kind == REQ_REINTRODUCE && d)
+        domain_pump(d);   /* see what xenstored did to the ring before the
+                             toolstack (and then the guest) goes on */
+    if (r == c->q_head) {
+        free(dequeue(c));
+        send_to_client(c, m);
+    } else {
+        /* an answer xsproxy owes comes first: keep this one until then */
+        r->reply = malloc(sizeof(*r->reply));
+        if (r->reply)
+            memcpy(r->reply, m, sizeof(*m));
+        r->kind = REQ_LOCAL;
+    }
+    flush_local(c);
+}
+
+void client_complete(struct client *c, void *req, struct msg *reply)
+{
+    struct client_req *r = req;
+    r->reply = reply;
+    r->kind = REQ_LOCAL;
     flush_local(c);
 }
 
@@ -399,6 +436,7 @@ void client_accept(struct proxy *px, int listen_fd)
 static void client_free(struct client *c)
 {
     struct proxy *px = c->px;
+    waiters_drop_client(px, c);
     for (struct client **p = &px->clients; *p; p = &(*p)->next)
         if (*p == c) {
             *p = c->next;

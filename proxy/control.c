@@ -215,10 +215,88 @@ static void finish(struct msg *reply, const struct msg *req, int rc, const char 
     }
 }
 
-bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply)
+/* The migration operations, from the wire type or the XS_CONTROL command
+ * (ARGS are what follows the domid).  Returns false when OP is none. */
+static bool migration_op(struct proxy *px, const char *op, const char *dom,
+                         const char *const *args, unsigned nargs, const struct msg *req,
+                         struct msg *reply, struct wait_for *wait)
 {
-    const char *parts[8] = { 0 };
-    unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts, 8);
+    uint32_t domid;
+    if (strcmp(op, "quiesce") && strcmp(op, "resume") && strcmp(op, "get-domain-watches") &&
+        strcmp(op, "add-domain-watches"))
+        return false;
+    if (!domid_arg(dom, &domid, reply, req))
+        return true;
+    struct domain *d = domain_find(px, domid);
+    if (!d) {
+        reply_errno(reply, req, ENOENT);
+        return true;
+    }
+    if (strcmp(op, "quiesce") == 0) {
+        /* take nothing more from the ring; answer once all that was passed
+         * on has been answered */
+        d->quiesce = true;
+        xlog(LOG_LVL_INFO, "domain %u: quiesce", domid);
+        wait->kind = WAIT_QUIESCED;
+        wait->domid = domid;
+        domain_pump(d);
+    } else if (strcmp(op, "resume") == 0) {
+        d->quiesce = false;
+        xlog(LOG_LVL_INFO, "domain %u: resume", domid);
+        reply_text(reply, req, "OK");
+        domain_pump(d);
+    } else if (strcmp(op, "get-domain-watches") == 0) {
+        uint32_t index = 0;
+        if (nargs > 0 && !msg_parse_u32(args[0], &index)) {
+            reply_errno(reply, req, EINVAL);
+            return true;
+        }
+        char *buf = malloc(XENSTORE_PAYLOAD_MAX);
+        if (!buf) {
+            reply_errno(reply, req, ENOMEM);
+            return true;
+        }
+        uint32_t len = shadow_watch_page(&d->sh, index, buf, XENSTORE_PAYLOAD_MAX);
+        if (req->hdr.type == XS_CONTROL) {
+            /* for people (xenstore-control prints up to the first NUL): a
+             * line for the gencnt, then "<path> <token>" lines */
+            for (uint32_t i = 0; i + 1 < len; i++)
+                if (buf[i] == '\0')
+                    buf[i] = '\n';
+            msg_build(reply, req->hdr.type, req->hdr.req_id, req->hdr.tx_id, buf, len);
+            /* path and token share a line */
+            char *b = (char *)msg_body(reply);
+            bool path = true;
+            for (char *nl = strchr(b, '\n'); nl && nl < b + len - 1; nl = strchr(nl + 1, '\n')) {
+                if (!path)
+                    *nl = ' ';
+                path = !path;
+            }
+        } else {
+            msg_build(reply, req->hdr.type, req->hdr.req_id, req->hdr.tx_id, buf, len);
+        }
+        free(buf);
+    } else {   /* add-domain-watches */
+        if (nargs == 0 || nargs % 2) {
+            reply_errno(reply, req, EINVAL);
+            return true;
+        }
+        if (domain_add_watches(d, args, nargs) < 0) {
+            reply_errno(reply, req, E2BIG);
+            return true;
+        }
+        wait->kind = WAIT_INJECTED;
+        wait->domid = domid;
+    }
+    return true;
+}
+
+bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
+                    struct wait_for *wait)
+{
+    const char *parts[XENSTORE_PAYLOAD_MAX / 2] = { 0 };
+    unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts,
+                           XENSTORE_PAYLOAD_MAX / 2);
     char text[512] = "";
     uint32_t domid;
     int rc;
@@ -236,6 +314,16 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply)
             finish(reply, req, rc, "");
         }
         return true;
+    case XSP_QUIESCE:
+    case XSP_RESUME:
+    case XSP_GET_DOMAIN_WATCHES:
+    case XSP_ADD_DOMAIN_WATCHES: {
+        static const char *const ops[] = { "quiesce", "get-domain-watches",
+                                           "add-domain-watches", NULL, "resume" };
+        const char *op = ops[req->hdr.type - XSP_QUIESCE];
+        return migration_op(px, op, n ? parts[0] : NULL, parts + 1, n ? n - 1 : 0, req, reply,
+                            wait);
+    }
     case XS_CONTROL:
         break;
     default:
@@ -277,6 +365,9 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply)
         reply_text(reply, req, text);
         return true;
     }
+    if (migration_op(px, cmd, n > 1 ? parts[1] : NULL, parts + 2, n > 2 ? n - 2 : 0, req, reply,
+                     wait))
+        return true;
     if (strcmp(cmd, "list") == 0) {
         cmd_list(px, n > 1 ? parts[1] : NULL, reply, req);
         return true;

@@ -183,6 +183,8 @@ void domain_remove(struct proxy *px, struct domain *d)
         fclose(d->trace);
     xlog(LOG_LVL_INFO, "domain %u removed", d->domid);
     free(d);
+    if (px->waiters)
+        waiters_check(px);   /* whoever waited on it gets ENOENT */
 }
 
 void domain_on_port(struct proxy *px, evtchn_port_t port)
@@ -287,9 +289,13 @@ static void backend_message(struct domain *d)
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
     if (r == SHADOW_INTERNAL) {
-        if (m->hdr.type == XS_ERROR)
-            xlog(LOG_LVL_WARN, "domain %u: xenstored refused a watch xsproxy restored: %s",
+        if (m->hdr.type == XS_ERROR) {
+            xlog(LOG_LVL_WARN, "domain %u: xenstored refused a watch xsproxy registered: %s",
                  d->domid, (const char *)msg_body(m));
+            if (!d->inject_error[0])
+                snprintf(d->inject_error, sizeof(d->inject_error), "%s",
+                         (const char *)msg_body(m));
+        }
         msg_reset(m);
         return;
     }
@@ -476,7 +482,7 @@ void domain_pump(struct domain *d)
                 progress = notify_shadow = true;
             }
         }
-        if (d->state == DOM_ACTIVE && !d->in_queued && !bq_pending(&d->inject) &&
+        if (d->state == DOM_ACTIVE && !d->quiesce && !d->in_queued && !bq_pending(&d->inject) &&
             shadow_inflight(&d->sh) < d->px->cfg.max_outstanding) {
             uint32_t want = msg_wanted(&d->in);
             if (want) {
@@ -528,6 +534,9 @@ void domain_pump(struct domain *d)
             uint32_t held = (uint32_t)bq_pending(&d->to_guest) +
                             (d->out_streaming ? 0 : d->out.got);
             uint32_t budget = gfree > 0 && (uint32_t)gfree > held ? (uint32_t)gfree - held : 0;
+            if (d->quiesce)
+                budget = XENSTORE_PAYLOAD_MAX + MSG_HDR_LEN;   /* gather it all: it
+                                                     is what a save carries */
             uint32_t want = msg_wanted(&d->out);
             if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len > XENSTORE_PAYLOAD_MAX) {
                 xlog(LOG_LVL_ERROR, "domain %u: xenstored sent a message of %u bytes",
@@ -574,6 +583,39 @@ void domain_pump(struct domain *d)
         xenevtchn_notify(d->px->xce, d->guest_port);
     if (notify_shadow)
         xenevtchn_notify(d->px->xce, d->shadow_port);
+    if (d->px->waiters)
+        waiters_check(d->px);
+}
+
+bool domain_is_quiesced(const struct domain *d)
+{
+    return d->quiesce && !d->in_queued && shadow_inflight(&d->sh) == 0 &&
+           !bq_pending(&d->inject) && d->out.got == 0;
+}
+
+int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
+{
+    d->inject_error[0] = '\0';
+    for (unsigned i = 0; i + 1 < n; i += 2) {
+        size_t pl = strlen(parts[i]) + 1, tl = strlen(parts[i + 1]) + 1;
+        if (pl + tl > XENSTORE_PAYLOAD_MAX)
+            return -1;
+        struct msg *m = malloc(sizeof(*m));
+        if (!m)
+            return -1;
+        char buf[XENSTORE_PAYLOAD_MAX];
+        memcpy(buf, parts[i], pl);
+        memcpy(buf + pl, parts[i + 1], tl);
+        msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
+        int rc = shadow_on_internal_request(&d->sh, m, true);
+        if (rc == 0)
+            rc = bq_push(&d->inject, m->bytes, msg_wire_len(m));
+        free(m);
+        if (rc < 0)
+            return -1;
+    }
+    domain_pump(d);
+    return 0;
 }
 
 void domain_backend_lost(struct domain *d)
@@ -628,7 +670,7 @@ int domain_reintroduce(struct domain *d)
         memcpy(buf, w->path, pl);
         memcpy(buf + pl, w->token, tl);
         msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
-        if (shadow_on_internal_request(&d->sh, m) == 0)
+        if (shadow_on_internal_request(&d->sh, m, false) == 0)
             bq_push(&d->inject, m->bytes, msg_wire_len(m));
         free(m);
         n++;
@@ -643,10 +685,12 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
 {
     static const char *const states[] = { "active", "broken", "reconnecting" };
     int n = snprintf(buf, len,
-                     "domain %u %s guest-port %u shadow-port %u watches %u transactions %u "
+                     "domain %u %s%s guest-port %u shadow-port %u watches %u transactions %u "
                      "in-flight %u pending-output %zu requests %llu replies %llu events %llu "
                      "trace %s\n",
-                     d->domid, states[d->state], d->guest_port, d->shadow_port,
+                     d->domid, states[d->state],
+                     d->quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
+                     d->guest_port, d->shadow_port,
                      d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh),
                      bq_pending(&d->to_guest), (unsigned long long)d->requests,
                      (unsigned long long)d->replies, (unsigned long long)d->events,

@@ -72,6 +72,10 @@ struct domain {
                                    response ring; its rsp_cons trails this by
                                    what the guest has not taken yet */
     bool rsp_corrupt;           /* the guest broke its response ring */
+    bool quiesce;               /* QUIESCE: take nothing more from the
+                                   guest's ring until RESUME */
+    char inject_error[16];      /* first error xenstored gave xsproxy's own
+                                   requests (ADD_DOMAIN_WATCHES) */
     struct bytequeue to_guest;  /* replies and events for the guest ring */
     struct bytequeue inject;    /* xsproxy's own requests for the shadow */
     uint32_t next_internal_id;
@@ -81,6 +85,26 @@ struct domain {
 };
 
 struct client;
+
+/* An answer xsproxy owes a dom0 client until a domain reaches a state. */
+enum wait_kind {
+    WAIT_NONE,
+    WAIT_QUIESCED,   /* QUIESCE: everything passed on has been answered */
+    WAIT_INJECTED,   /* ADD_DOMAIN_WATCHES: xenstored answered them all */
+};
+
+struct wait_for {
+    enum wait_kind kind;
+    uint32_t domid;
+};
+
+struct waiter {
+    struct waiter *next;
+    struct client *c;
+    void *req;                 /* the client's queue entry */
+    struct xsd_sockmsg hdr;    /* the request's header, for the reply */
+    struct wait_for what;
+};
 
 struct proxy {
     struct ev_loop *loop;
@@ -99,6 +123,7 @@ struct proxy {
     size_t by_port_len;
     unsigned nr_domains;
     struct client *clients;
+    struct waiter *waiters;
     unsigned next_client_id;
     FILE *socket_trace;           /* trace of dom0 socket clients */
     bool backend_up;              /* xenstored answers */
@@ -119,6 +144,16 @@ void domain_remove(struct proxy *px, struct domain *d);
 void domain_pump(struct domain *d);
 void domain_on_port(struct proxy *px, evtchn_port_t port);
 void domain_check_dead(struct proxy *px);
+/* QUIESCE has taken effect: nothing passed on is unanswered. */
+bool domain_is_quiesced(const struct domain *d);
+/* Register watches as D (ADD_DOMAIN_WATCHES): PARTS are path, token, ... */
+int domain_add_watches(struct domain *d, const char *const *parts, unsigned n);
+/* Answer the waiters whose domain has reached what they wait for (D NULL:
+ * all domains; a waiter whose domain is gone gets ENOENT). */
+void waiters_check(struct proxy *px);
+void waiter_add(struct proxy *px, struct client *c, void *req, const struct xsd_sockmsg *hdr,
+                const struct wait_for *what);
+void waiters_drop_client(struct proxy *px, struct client *c);
 /* xenstored went away: answer what waits on it with EIO. */
 void domain_backend_lost(struct domain *d);
 /* A new xenstored: introduce D again and register its watches as D. */
@@ -132,10 +167,14 @@ void backend_stop(struct proxy *px);
 /* client.c */
 void client_accept(struct proxy *px, int listen_fd);
 void client_close_all(struct proxy *px);
+/* Give a deferred request its reply (takes REPLY). */
+void client_complete(struct client *c, void *req, struct msg *reply);
 
 /* control.c: the XS_CONTROL commands and wire types xsproxy implements.
- * Fills REPLY and returns true when it handled REQ (from dom0). */
-bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply);
+ * Fills REPLY and returns true when it handled REQ (from dom0); when the
+ * answer must wait, sets WAIT instead and the client defers it. */
+bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
+                    struct wait_for *wait);
 /* An INTRODUCE or RELEASE from a dom0 client: -1 when xsproxy has no part
  * in it (pass it on), 0 when it must be passed on and its reply tracked
  * (INTRODUCE: the domain is inserted already), -2 for an INTRODUCE of a

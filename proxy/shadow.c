@@ -127,11 +127,56 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     return 0;
 }
 
-int shadow_on_internal_request(struct shadow *s, const struct msg *m)
+static void add_watch(struct shadow *s, char *path, char *token);
+
+int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_watch)
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type,
                           .guest_tx = m->hdr.tx_id, .internal = true };
-    return push_inflight(s, &f);
+    if (adds_watch && m->hdr.type == XS_WATCH) {
+        const char *parts[2];
+        if (msg_split(m->bytes + MSG_HDR_LEN, m->hdr.len, parts, 2) == 2) {
+            f.watch_path = strdup(parts[0]);
+            f.watch_token = strdup(parts[1]);
+            if (!f.watch_path || !f.watch_token) {
+                free_inflight(&f);
+                return -1;
+            }
+        }
+    }
+    if (push_inflight(s, &f) < 0) {
+        free_inflight(&f);
+        return -1;
+    }
+    return 0;
+}
+
+unsigned shadow_internal_inflight(const struct shadow *s)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->q_len; i++)
+        n += s->q[(s->q_head + i) % s->q_cap].internal;
+    return n;
+}
+
+uint32_t shadow_watch_page(const struct shadow *s, uint32_t index, char *buf, uint32_t len)
+{
+    int n = snprintf(buf, len, "%u", s->watch_gencnt);
+    if (n < 0 || (uint32_t)n + 1 > len)
+        return 0;
+    uint32_t off = (uint32_t)n + 1;
+    uint32_t i = 0;
+    for (const struct shadow_watch *w = s->watches; w; w = w->next, i++) {
+        if (i < index)
+            continue;
+        size_t pl = strlen(w->path) + 1, tl = strlen(w->token) + 1;
+        if (off + pl + tl > len)
+            break;   /* cut at a watch boundary */
+        memcpy(buf + off, w->path, pl);
+        memcpy(buf + off + pl, w->token, tl);
+        off += (uint32_t)(pl + tl);
+    }
+    return off;
 }
 
 void shadow_backend_lost(struct shadow *s)
@@ -232,6 +277,10 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     if (f.req_id != m->hdr.req_id)
         s->unexpected++;   /* out of order: xenstored never does this */
     if (f.internal) {
+        if (f.type == XS_WATCH && m->hdr.type != XS_ERROR && f.watch_path) {
+            add_watch(s, f.watch_path, f.watch_token);
+            f.watch_path = f.watch_token = NULL;
+        }
         free_inflight(&f);
         return SHADOW_INTERNAL;
     }

@@ -63,8 +63,16 @@ int shadow_on_request(struct shadow *s, struct msg *m);
  * TRANSACTION_START reply the guest-visible id).  A watch event passes. */
 enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m);
 
-/* A request xsproxy sends as the guest (M's tx id is xenstored's). */
-int shadow_on_internal_request(struct shadow *s, const struct msg *m);
+/* A request xsproxy sends as the guest (M's tx id is xenstored's); its
+ * reply is xsproxy's, not the guest's.  With ADDS_WATCH, an OK to a WATCH
+ * adds the watch to the shadow (ADD_DOMAIN_WATCHES); without, the watch is
+ * known already (registered again with a new xenstored). */
+int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_watch);
+/* Internal requests still waiting for xenstored. */
+unsigned shadow_internal_inflight(const struct shadow *s);
+/* GET_DOMAIN_WATCHES: "<gencnt>\0" then "<path>\0<token>\0" for the watches
+ * from INDEX on, as many whole ones as fit in LEN.  Returns the length. */
+uint32_t shadow_watch_page(const struct shadow *s, uint32_t index, char *buf, uint32_t len);
 /* xenstored went away: every request in flight is lost (the caller
  * answers them first) and so are the transactions; watches stay, to be
  * registered again with the next xenstored. */

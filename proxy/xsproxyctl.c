@@ -59,6 +59,8 @@ int main(int argc, char **argv)
         rc = 1;
     } else {
         fputs(reply, stdout);
+        if (!*reply || reply[strlen(reply) - 1] != '\n')
+            putchar('\n');
         free(reply);
     }
     free(data);

@@ -22,3 +22,8 @@ target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy
 
 xsproxy_test(test_proxy_tools test_proxy_tools.cc)
 target_link_libraries(test_proxy_tools PRIVATE xsproxy_workload)
+
+# The migration operations (QUIESCE, RESUME, GET/ADD_DOMAIN_WATCHES).
+xsproxy_test(test_proxy_migration test_proxy_migration.cc)
+target_link_libraries(test_proxy_migration PRIVATE xsproxy_workload)
+target_include_directories(test_proxy_migration PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)

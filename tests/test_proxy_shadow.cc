@@ -400,7 +400,7 @@ TEST(XsproxyShadow, InternalRequestsAreSwallowedInOrder)
     // xsproxy registers the watch again as the guest, between guest requests
     sh.request(XS_READ, 2, 0, str0("x"));
     auto internal = make(XS_WATCH, 0x80000000u, 0, str0("a") + str0("1"));
-    ASSERT_EQ(0, shadow_on_internal_request(&sh.s, internal.get()));
+    ASSERT_EQ(0, shadow_on_internal_request(&sh.s, internal.get(), false));
     sh.request(XS_READ, 3, 0, str0("y"));
     ASSERT_EQ(3u, shadow_inflight(&sh.s));
     EXPECT_TRUE(shadow_inflight_at(&sh.s, 1)->internal);
@@ -411,10 +411,44 @@ TEST(XsproxyShadow, InternalRequestsAreSwallowedInOrder)
     EXPECT_EQ(3u, r->hdr.req_id);
     EXPECT_EQ((WatchList{ { "a", "1" } }), sh.watches()) << "not recorded twice";
     // a refused internal request changes nothing either
-    ASSERT_EQ(0, shadow_on_internal_request(&sh.s, internal.get()));
+    ASSERT_EQ(0, shadow_on_internal_request(&sh.s, internal.get(), false));
     sh.reply(XS_ERROR, 0x80000000u, 0, str0("EEXIST"), SHADOW_INTERNAL);
     EXPECT_EQ(1u, sh.s.nr_watches);
     EXPECT_EQ(0u, sh.s.unexpected);
+}
+
+TEST(XsproxyShadow, AddedWatchesAreRecordedOnlyWhenXenstoredTakesThem)
+{
+    Shadow sh;
+    // ADD_DOMAIN_WATCHES: xsproxy's own WATCH, recorded on OK only
+    auto ok = make(XS_WATCH, 0x80000001u, 0, str0("p") + str0("t"));
+    ASSERT_EQ(0, shadow_on_internal_request(&sh.s, ok.get(), true));
+    auto refused = make(XS_WATCH, 0x80000002u, 0, str0("q") + str0("u"));
+    ASSERT_EQ(0, shadow_on_internal_request(&sh.s, refused.get(), true));
+    EXPECT_EQ(2u, shadow_internal_inflight(&sh.s));
+    sh.reply(XS_WATCH, 0x80000001u, 0, str0("OK"), SHADOW_INTERNAL);
+    sh.reply(XS_ERROR, 0x80000002u, 0, str0("EEXIST"), SHADOW_INTERNAL);
+    EXPECT_EQ((WatchList{ { "p", "t" } }), sh.watches());
+    EXPECT_EQ(0u, shadow_internal_inflight(&sh.s));
+}
+
+TEST(XsproxyShadow, WatchPagesAreCutAtWatchBoundaries)
+{
+    Shadow sh;
+    for (int i = 0; i < 5; i++) {
+        std::string p = "path" + std::to_string(i), t = "tok" + std::to_string(i);
+        sh.request(XS_WATCH, (uint32_t)i + 1, 0, str0(p) + str0(t));
+        sh.reply(XS_WATCH, (uint32_t)i + 1, 0, str0("OK"));
+    }
+    char buf[64];
+    uint32_t gen = sh.s.watch_gencnt;
+    std::string g = std::to_string(gen);
+    // room for the gencnt and two watches ("pathN\0tokN\0" is 11 bytes)
+    uint32_t len = shadow_watch_page(&sh.s, 1, buf, (uint32_t)(g.size() + 1 + 22 + 5));
+    EXPECT_EQ(str0(g) + str0("path1") + str0("tok1") + str0("path2") + str0("tok2"),
+              std::string(buf, len));
+    len = shadow_watch_page(&sh.s, 9, buf, sizeof(buf));
+    EXPECT_EQ(str0(g), std::string(buf, len));
 }
 
 TEST(XsproxyShadow, BackendLostKeepsWatchesDropsTransactionsAndRequests)

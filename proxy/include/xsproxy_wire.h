@@ -34,6 +34,13 @@ static inline int xsp_is_proxy_type(uint32_t type)
     "remove <domid>        release the domain and free xsproxy's state for it\n" \
     "list [<domid>]        inserted domains, or one domain's shadow state\n" \
     "trace <domid>|sockets on|off [<file>]\n" \
-    "                      one line per message of that domain (or of dom0 sockets)\n"
+    "                      one line per message of that domain (or of dom0 sockets)\n" \
+    "quiesce <domid>       finish what was passed on, then take nothing more from\n" \
+    "                      the domain's ring (answered once quiesced)\n" \
+    "resume <domid>        serve the domain's ring again\n" \
+    "get-domain-watches <domid> [<index>]\n" \
+    "                      the domain's watches: gencnt, then path and token\n" \
+    "add-domain-watches <domid> <path> <token> ...\n" \
+    "                      register watches as the domain\n"
 
 #endif

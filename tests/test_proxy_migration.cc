@@ -1,0 +1,285 @@
+// test_proxy_migration.cc - the operations xsproxy adds for migration, on
+// both daemons: QUIESCE holds a guest's requests on its ring (whole or
+// partly written) and RESUME serves each exactly once; GET_DOMAIN_WATCHES
+// pages a domain's watches with a gencnt; ADD_DOMAIN_WATCHES registers
+// watches as the domain; guests cannot use any of them.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim_host.h"
+#include "workload.h"
+#include "xsproxy_wire.h"
+
+namespace xstest {
+namespace {
+
+class XsproxyMigrationOps : public ::testing::TestWithParam<xssim_daemon> {
+protected:
+    void SetUp() override
+    {
+        store_ = std::make_unique<Store>(GetParam(), true);
+        ASSERT_TRUE(store_->ok());
+        ASSERT_TRUE(store_->create_domain(5));
+        guest_ = store_->guest(5);
+        ASSERT_TRUE(guest_);
+        dom0_ = store_->dom0();
+        ASSERT_TRUE(dom0_);
+    }
+
+    // A dom0 operation; returns the reply (type 0xffffffff when none).
+    WireMsg op(uint32_t type, const std::vector<std::string> &args)
+    {
+        WireMsg r;
+        r.type = 0xffffffffu;
+        EXPECT_TRUE(dom0_->request(type, 0, nul_join(args), &r)) << dom0_->error();
+        return r;
+    }
+
+    std::string read(const std::string &path)
+    {
+        WireMsg r = op(XS_READ, { path });
+        return r.type == XS_ERROR ? "ERR:" + r.body : r.body;
+    }
+
+    uint32_t ring_unread()
+    {
+        auto *ring = guest_->ring();
+        return __atomic_load_n(&ring->req_prod, __ATOMIC_ACQUIRE) -
+               __atomic_load_n(&ring->req_cons, __ATOMIC_ACQUIRE);
+    }
+
+    static WireMsg msg(uint32_t type, uint32_t req_id, const std::vector<std::string> &parts)
+    {
+        WireMsg m;
+        m.type = type;
+        m.req_id = req_id;
+        m.body = nul_join(parts);
+        return m;
+    }
+
+    std::unique_ptr<Store> store_;
+    std::unique_ptr<RingConn> guest_;
+    std::unique_ptr<SockConn> dom0_;
+};
+
+TEST_P(XsproxyMigrationOps, QuiesceHoldsRequestsOnTheRingAndResumeServesEachOnce)
+{
+    WireMsg r;
+    ASSERT_TRUE(guest_->request(XS_WRITE, 0, std::string("data/n\0", 7) + "0", &r));
+    ASSERT_EQ((uint32_t)XS_WRITE, r.type);
+    ASSERT_EQ(0, store_->xsproxyctl({ "trace", "5", "on", store_->dir() + "/t5" }).exit_code);
+
+    WireMsg q = op(XSP_QUIESCE, { "5" });
+    ASSERT_EQ(XSP_QUIESCE, q.type) << escape(q.body);
+
+    // three requests the guest sends while quiesced stay in its ring
+    uint32_t before = ring_unread();
+    std::vector<WireMsg> reqs = {
+        msg(XS_WRITE, 101, { "data/a", "1" }),
+        msg(XS_WRITE, 102, { "data/b", "2" }),
+        msg(XS_WRITE, 103, { "data/n", "3" }),
+    };
+    reqs[0].body.pop_back();   // a WRITE's value has no NUL
+    reqs[1].body.pop_back();
+    reqs[2].body.pop_back();
+    uint32_t bytes = 0;
+    for (auto &m : reqs) {
+        ASSERT_TRUE(guest_->send(m));
+        bytes += 16 + (uint32_t)m.body.size();
+    }
+    sleep_ms(200);
+    EXPECT_EQ(before + bytes, ring_unread()) << "xsproxy took bytes from a quiesced ring";
+    EXPECT_EQ("0", read("/local/domain/5/data/n"));
+    EXPECT_EQ("ERR:ENOENT", read("/local/domain/5/data/a").substr(0, 10));
+    WireMsg none;
+    EXPECT_EQ(0, guest_->recv(&none, 100)) << "a reply while quiesced";
+    RunResult l = store_->xsproxyctl({ "list" });
+    EXPECT_NE(std::string::npos, l.out.find("quiesced")) << l.out;
+
+    // RESUME: each is served, once, in order
+    WireMsg res = op(XSP_RESUME, { "5" });
+    ASSERT_EQ(XSP_RESUME, res.type) << escape(res.body);
+    for (uint32_t id = 101; id <= 103; id++) {
+        WireMsg rep;
+        ASSERT_EQ(1, guest_->recv(&rep, 5000)) << guest_->error();
+        EXPECT_EQ(id, rep.req_id);
+        EXPECT_EQ((uint32_t)XS_WRITE, rep.type) << escape(rep.body);
+    }
+    EXPECT_EQ(0, ring_unread());
+    EXPECT_EQ("1", read("/local/domain/5/data/a"));
+    EXPECT_EQ("3", read("/local/domain/5/data/n"));
+    std::string trace = read_text(store_->dir() + "/t5");
+    size_t writes = 0;
+    for (size_t p = trace.find("-> WRITE"); p != std::string::npos;
+         p = trace.find("-> WRITE", p + 1))
+        writes++;
+    EXPECT_EQ(3u, writes) << trace;
+}
+
+TEST_P(XsproxyMigrationOps, QuiesceAnswersOnlyOnceEverythingPassedOnIsAnswered)
+{
+    // a burst, then QUIESCE at once: every request xsproxy took is answered
+    // before the QUIESCE reply; the rest stay on the ring
+    const int n = 40;
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "data/k%02d", i);
+        WireMsg m = msg(XS_WRITE, 1000 + i, { key, "v" });
+        m.body.pop_back();
+        ASSERT_TRUE(guest_->send(m));
+    }
+    WireMsg q = op(XSP_QUIESCE, { "5" });
+    ASSERT_EQ(XSP_QUIESCE, q.type) << escape(q.body);
+    std::vector<uint32_t> seen;
+    WireMsg rep;
+    while (guest_->recv(&rep, 200) == 1)
+        seen.push_back(rep.req_id);
+    uint32_t held = ring_unread();
+    // what was taken was answered; what was not is still whole on the ring
+    const uint32_t per = 16 + 9 + 1;   // header, "data/kNN\0", "v"
+    for (size_t i = 0; i < seen.size(); i++)
+        EXPECT_EQ(1000u + i, seen[i]);
+    EXPECT_EQ(0u, held % per) << "a request was cut";
+    EXPECT_EQ((size_t)n, seen.size() + held / per);
+    ASSERT_EQ(XSP_RESUME, op(XSP_RESUME, { "5" }).type);
+    while (seen.size() < (size_t)n && guest_->recv(&rep, 5000) == 1)
+        seen.push_back(rep.req_id);
+    ASSERT_EQ((size_t)n, seen.size());
+    for (int i = 0; i < n; i++)
+        EXPECT_EQ(1000u + i, seen[i]) << "reply " << i;
+    EXPECT_EQ(0, guest_->recv(&rep, 200)) << "a request was served twice";
+}
+
+TEST_P(XsproxyMigrationOps, APartlyWrittenRequestIsNeitherLostNorReadTwice)
+{
+    WireMsg m = msg(XS_WRITE, 77, { "data/p", "partial" });
+    m.body.pop_back();
+    std::string wire(16, '\0');
+    uint32_t hdr[4] = { m.type, m.req_id, 0, (uint32_t)m.body.size() };
+    memcpy(&wire[0], hdr, 16);
+    wire += m.body;
+    // the first 10 bytes, then QUIESCE, then the rest
+    ASSERT_TRUE(guest_->send_bytes(wire.data(), 10));
+    sleep_ms(100);
+    ASSERT_EQ(XSP_QUIESCE, op(XSP_QUIESCE, { "5" }).type);
+    uint32_t before = ring_unread();
+    ASSERT_TRUE(guest_->send_bytes(wire.data() + 10, wire.size() - 10));
+    sleep_ms(200);
+    EXPECT_EQ(before + wire.size() - 10, ring_unread());
+    EXPECT_EQ("ERR:ENOENT", read("/local/domain/5/data/p").substr(0, 10));
+    ASSERT_EQ(XSP_RESUME, op(XSP_RESUME, { "5" }).type);
+    WireMsg rep;
+    ASSERT_EQ(1, guest_->recv(&rep, 5000)) << guest_->error();
+    EXPECT_EQ(77u, rep.req_id);
+    EXPECT_EQ((uint32_t)XS_WRITE, rep.type) << escape(rep.body);
+    EXPECT_EQ("partial", read("/local/domain/5/data/p"));
+    EXPECT_EQ(0, guest_->recv(&rep, 200));
+}
+
+TEST_P(XsproxyMigrationOps, GetDomainWatchesPagesAtWatchBoundaries)
+{
+    std::vector<std::pair<std::string, std::string>> want;
+    for (int i = 0; i < 60; i++) {
+        std::string path = "data/" + std::string(80, 'a' + i % 26) + std::to_string(i);
+        std::string token = "tok" + std::to_string(i);
+        WireMsg r;
+        ASSERT_TRUE(guest_->request(XS_WATCH, 0, nul_join({ path, token }), &r));
+        ASSERT_EQ((uint32_t)XS_WATCH, r.type) << escape(r.body);
+        want.emplace_back(path, token);
+    }
+    std::vector<std::pair<std::string, std::string>> got;
+    std::string gencnt;
+    int pages = 0;
+    while (got.size() < want.size() && pages < 10) {
+        WireMsg r = op(XSP_GET_DOMAIN_WATCHES, { "5", std::to_string(got.size()) });
+        ASSERT_EQ(XSP_GET_DOMAIN_WATCHES, r.type) << escape(r.body);
+        ASSERT_LE(r.body.size(), 4096u);
+        std::vector<std::string> parts;
+        for (size_t p = 0; p < r.body.size();) {
+            size_t e = r.body.find('\0', p);
+            ASSERT_NE(std::string::npos, e) << "not NUL-terminated";
+            parts.push_back(r.body.substr(p, e - p));
+            p = e + 1;
+        }
+        ASSERT_FALSE(parts.empty());
+        if (gencnt.empty())
+            gencnt = parts[0];
+        EXPECT_EQ(gencnt, parts[0]) << "the list did not change between pages";
+        ASSERT_EQ(1u, parts.size() % 2) << "cut inside a watch";
+        for (size_t i = 1; i + 1 < parts.size(); i += 2)
+            got.emplace_back(parts[i], parts[i + 1]);
+        pages++;
+    }
+    EXPECT_GT(pages, 1) << "the test needs more than one page";
+    EXPECT_EQ(want, got);
+    // past the end: an empty list; a new watch: a new gencnt
+    WireMsg r = op(XSP_GET_DOMAIN_WATCHES, { "5", "1000" });
+    EXPECT_EQ(gencnt + std::string(1, '\0'), r.body);
+    WireMsg w;
+    ASSERT_TRUE(guest_->request(XS_WATCH, 0, nul_join({ "data/new", "t" }), &w));
+    r = op(XSP_GET_DOMAIN_WATCHES, { "5", "1000" });
+    EXPECT_NE(gencnt + std::string(1, '\0'), r.body);
+}
+
+TEST_P(XsproxyMigrationOps, AddDomainWatchesRegistersAsTheDomain)
+{
+    WireMsg r = op(XSP_ADD_DOMAIN_WATCHES,
+                   { "5", "data/x", "rel", "/local/domain/5/data/y", "abs" });
+    ASSERT_EQ(XSP_ADD_DOMAIN_WATCHES, r.type) << escape(r.body);
+    // each fires once on registration, to the guest, with its path as given
+    std::vector<std::string> events;
+    WireMsg ev;
+    while (events.size() < 2 && guest_->next_event(&ev, 3000) == 1)
+        events.push_back(ev.body);
+    ASSERT_EQ(2u, events.size());
+    EXPECT_EQ(nul_join({ "data/x", "rel" }), events[0]);
+    EXPECT_EQ(nul_join({ "/local/domain/5/data/y", "abs" }), events[1]);
+    ASSERT_EQ((uint32_t)XS_WRITE, op(XS_WRITE, { "/local/domain/5/data/x", "1" }).type);
+    ASSERT_EQ(1, guest_->next_event(&ev, 3000));
+    EXPECT_EQ(nul_join({ "data/x", "rel" }), ev.body);
+    // they are the domain's: xsproxy's shadow lists them, and the guest can
+    // remove them itself
+    r = op(XSP_GET_DOMAIN_WATCHES, { "5", "0" });
+    EXPECT_NE(std::string::npos, r.body.find(nul_join({ "data/x", "rel" })));
+    WireMsg u;
+    ASSERT_TRUE(guest_->request(XS_UNWATCH, 0, nul_join({ "data/x", "rel" }), &u));
+    EXPECT_EQ((uint32_t)XS_UNWATCH, u.type) << escape(u.body);
+    // a watch xenstored refuses (the guest cannot see dom0's node under
+    // oxenstored's permission rules, or a duplicate) gives an error
+    r = op(XSP_ADD_DOMAIN_WATCHES, { "5", "/local/domain/5/data/y", "abs" });
+    EXPECT_EQ((uint32_t)XS_ERROR, r.type) << "a duplicate watch: " << escape(r.body);
+}
+
+TEST_P(XsproxyMigrationOps, GuestsCannotUseThemAndUnknownDomainsAreENOENT)
+{
+    for (uint32_t type : { XSP_QUIESCE, XSP_RESUME, XSP_GET_DOMAIN_WATCHES,
+                           XSP_ADD_DOMAIN_WATCHES }) {
+        WireMsg r;
+        ASSERT_TRUE(guest_->request(type, 0, nul_join({ "5", "data", "t" }), &r));
+        EXPECT_EQ((uint32_t)XS_ERROR, r.type);
+        EXPECT_EQ(std::string("EACCES") + '\0', r.body);
+    }
+    // nothing happened: the guest is still served
+    WireMsg r;
+    ASSERT_TRUE(guest_->request(XS_WRITE, 0, std::string("data/still\0", 11) + "yes", &r));
+    EXPECT_EQ((uint32_t)XS_WRITE, r.type);
+    EXPECT_EQ(std::string("ENOENT") + '\0', op(XSP_QUIESCE, { "9" }).body);
+    EXPECT_EQ(std::string("EINVAL") + '\0', op(XSP_QUIESCE, { "x" }).body);
+    // and through XS_CONTROL, as xenstore-control sends them
+    RunResult q = store_->xsproxyctl({ "quiesce", "5" });
+    EXPECT_EQ(0, q.exit_code) << q.err;
+    RunResult w = store_->xsproxyctl({ "get-domain-watches", "5" });
+    EXPECT_EQ(0, w.exit_code) << w.err;
+    RunResult s = store_->xsproxyctl({ "resume", "5" });
+    EXPECT_EQ(0, s.exit_code) << s.err;
+    ASSERT_TRUE(guest_->request(XS_READ, 0, nul_join({ "data/still" }), &r));
+    EXPECT_EQ("yes", r.body);
+}
+
+INSTANTIATE_TEST_SUITE_P(Daemons, XsproxyMigrationOps, both_daemons(), DaemonName());
+
+}  // namespace
+}  // namespace xstest
