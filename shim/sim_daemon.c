@@ -424,22 +424,9 @@ pid_t xssim_start_proxy(const char *dir, const char *proxy_path, bool die_with_p
 static int alive(pid_t pid)
 {
     int status;
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid)
+    if (waitpid(pid, &status, WNOHANG) == pid)
         return 0;   /* reaped our own child */
-    if (kill(pid, 0) < 0)
-        return 0;
-    /* a zombie someone else has yet to reap is gone for our purposes */
-    char path[64], buf[256];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *close_paren = strrchr(buf, ')');
-    return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+    return sim_pid_alive(pid);
 }
 
 static void stop_pid(pid_t pid)

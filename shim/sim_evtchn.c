@@ -142,7 +142,7 @@ static void reap_dead_handles(struct xssim *sim)
     for (uint32_t slot = 0; slot < SIM_MAX_HANDLES; slot++) {
         struct sim_handle *hd = &sim->hdr->handles[slot];
         uint64_t id = atomic_load(&hd->id);
-        if (!id || hd->pid <= 0 || kill(hd->pid, 0) == 0 || errno != ESRCH)
+        if (!id || hd->pid <= 0 || sim_pid_alive(hd->pid))
             continue;
         struct sim_domain *d = sim_dom(sim, hd->domid);
         for (uint32_t port = 1; d && port < d->nr_ports; port++) {

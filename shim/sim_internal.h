@@ -99,6 +99,10 @@ void sim_close_domain_ports(struct xssim *sim, struct sim_domain *d);
 /* Raise VIRQ_DOM_EXC on every dom0 port bound to it. Locked. */
 void sim_raise_dom_exc(struct xssim *sim);
 
+/* Is PID a live process?  A zombie nobody has reaped yet is not: its
+ * evtchn handles are closed already, as the kernel does on exit. */
+bool sim_pid_alive(pid_t pid);
+
 /* Paths inside the sim directory: DIR/SUB, into BUF. */
 int sim_path(const char *dir, const char *sub, char *buf, size_t len);
 

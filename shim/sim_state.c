@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdint.h>
@@ -49,6 +50,24 @@ static int mkdir_p(const char *path)
     if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
         return -1;
     return 0;
+}
+
+bool sim_pid_alive(pid_t pid)
+{
+    if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+        return false;
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno != ENOENT;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return !(paren && paren[1] == ' ' && paren[2] == 'Z');
 }
 
 void sim_lock(struct xssim *sim)
