@@ -255,6 +255,7 @@ static void backend_message(struct client *c, struct msg *m)
 {
     if (m->hdr.type == XS_WATCH_EVENT) {
         send_to_client(c, m);
+        want_write(c);
         return;
     }
     /* the oldest request xenstored has not answered yet */
@@ -264,6 +265,7 @@ static void backend_message(struct client *c, struct msg *m)
     if (!r) {
         xlog(LOG_LVL_WARN, "conn%u: a reply from xenstored with no request", c->id);
         send_to_client(c, m);
+        want_write(c);
         return;
     }
     struct domain *d = domain_find(c->px, r->domid);
