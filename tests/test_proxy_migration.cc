@@ -142,8 +142,10 @@ TEST_P(XsproxyMigrationOps, QuiesceAnswersOnlyOnceEverythingPassedOnIsAnswered)
     const uint32_t per = 16 + 9 + 1;   // header, "data/kNN\0", "v"
     for (size_t i = 0; i < seen.size(); i++)
         EXPECT_EQ(1000u + i, seen[i]);
-    EXPECT_EQ(0u, held % per) << "a request was cut";
-    EXPECT_EQ((size_t)n, seen.size() + held / per);
+    // the guest may have been part-way through writing the last request it
+    // got onto the ring (40 of them do not fit in 1024 bytes): xsproxy then
+    // holds the part it read, and the rest is on the ring
+    EXPECT_EQ((size_t)n, seen.size() + (held + per - 1) / per);
     ASSERT_EQ(XSP_RESUME, op(XSP_RESUME, { "5" }).type);
     while (seen.size() < (size_t)n && guest_->recv(&rep, 5000) == 1)
         seen.push_back(rep.req_id);
