@@ -37,7 +37,7 @@ static int introduce(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t po
         snprintf(err, errlen, "cannot insert domain %u", domid);
         return EINVAL;
     }
-    if (domain_insert(px, domid, gfn, port, err, errlen) < 0)
+    if (domain_insert(px, domid, gfn, port, false, err, errlen) < 0)
         return EINVAL;
     if (!xs_introduce_domain(px->xs, domid, gfn, port)) {
         int e = errno ? errno : EIO;
@@ -163,7 +163,7 @@ int control_introduce_release(struct proxy *px, const struct msg *req, uint32_t 
     uint64_t gfn = strtoull(parts[1], &end, 10);
     if (errno || *end)
         return -1;
-    if (domain_insert(px, *domid, gfn, port, err, errlen) < 0)
+    if (domain_insert(px, *domid, gfn, port, false, err, errlen) < 0)
         return EINVAL;
     return 0;
 }
@@ -368,6 +368,33 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
     if (migration_op(px, cmd, n > 1 ? parts[1] : NULL, parts + 2, n > 2 ? n - 2 : 0, req, reply,
                      wait))
         return true;
+    if (strcmp(cmd, "save") == 0 || strcmp(cmd, "restore") == 0) {
+        char msgbuf[512] = "";
+        if (n < 3 || !domid_arg(parts[1], &domid, reply, req)) {
+            if (n < 3)
+                reply_errno(reply, req, EINVAL);
+            return true;
+        }
+        if (cmd[0] == 's') {
+            struct domain *d = domain_find(px, domid);
+            rc = d ? migrate_save(px, d, parts[2], msgbuf, sizeof(msgbuf)) : ENOENT;
+        } else {
+            uint32_t from = UINT32_MAX;
+            if (n > 3 && !msg_parse_u32(parts[3], &from)) {
+                reply_errno(reply, req, EINVAL);
+                return true;
+            }
+            rc = migrate_restore(px, domid, parts[2], from, msgbuf, sizeof(msgbuf));
+        }
+        if (rc) {
+            xlog(LOG_LVL_WARN, "%s %u: %s", cmd, domid, msgbuf);
+            reply_errno(reply, req, rc);
+        } else {
+            xlog(LOG_LVL_INFO, "%s", msgbuf);
+            reply_text(reply, req, msgbuf);
+        }
+        return true;
+    }
     if (strcmp(cmd, "list") == 0) {
         cmd_list(px, n > 1 ? parts[1] : NULL, reply, req);
         return true;

@@ -65,7 +65,7 @@ static int write_claim(const char *path, const char *page, evtchn_port_t port)
 }
 
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
-                  char *err, size_t errlen)
+                  bool quiesced, char *err, size_t errlen)
 {
     if (domain_find(px, domid)) {
         snprintf(err, errlen, "domain %u is already inserted", domid);
@@ -81,6 +81,7 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
     d->gfn = gfn;
     d->remote_port = port;
     d->next_internal_id = 0x80000000u;
+    d->quiesce = quiesced;
     d->state = DOM_ACTIVE;
     d->guest_port = d->shadow_port = 0;
     shadow_init(&d->sh);
@@ -359,6 +360,24 @@ static bool sync_shadow_cons(struct domain *d)
     return true;
 }
 
+/* Keep track of message boundaries in what goes to the guest (a save
+ * records how much of a partly written reply is still to come). */
+static void note_written(struct domain *d, uint32_t n)
+{
+    const uint8_t *p = bq_head(&d->to_guest);
+    while (n) {
+        if (d->g_msg_left == 0) {
+            struct xsd_sockmsg hdr;
+            memcpy(&hdr, p, sizeof(hdr));
+            d->g_msg_left = MSG_HDR_LEN + (hdr.len <= XENSTORE_PAYLOAD_MAX ? hdr.len : 0);
+        }
+        uint32_t take = n < d->g_msg_left ? n : d->g_msg_left;
+        d->g_msg_left -= take;
+        n -= take;
+        p += take;
+    }
+}
+
 static void mirror_fields(struct domain *d)
 {
     uint32_t f = __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE);
@@ -384,6 +403,7 @@ static void start_reconnect(struct domain *d)
     msg_reset(&d->out);
     d->out_streaming = false;
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+    d->g_msg_left = 0;
     shadow_clear(&d->sh);
     __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
     xenevtchn_notify(d->px->xce, d->shadow_port);
@@ -420,6 +440,7 @@ static bool shadow_ring_was_reset(struct domain *d)
     msg_reset(&d->out);
     d->out_streaming = false;
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+    d->g_msg_left = 0;
     shadow_clear(&d->sh);
     mirror_ring_reset(d);
     d->out_rd = d->shadow->rsp_cons;
@@ -468,6 +489,7 @@ void domain_pump(struct domain *d)
         __atomic_store_n(&d->shadow->rsp_cons, d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1,
                          __ATOMIC_RELEASE);
         bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+        d->g_msg_left = 0;
         notify_shadow = true;
         xlog(LOG_LVL_WARN, "domain %u: response ring indexes out of range", d->domid);
     }
@@ -570,6 +592,7 @@ void domain_pump(struct domain *d)
         if (bq_pending(&d->to_guest) && d->state != DOM_BROKEN && !d->rsp_corrupt) {
             int n = ring_write(grsp, bq_head(&d->to_guest), (uint32_t)bq_pending(&d->to_guest));
             if (n > 0) {
+                note_written(d, (uint32_t)n);
                 bq_consume(&d->to_guest, (size_t)n);
                 progress = notify_guest = true;
             }

@@ -72,6 +72,8 @@ struct domain {
                                    response ring; its rsp_cons trails this by
                                    what the guest has not taken yet */
     bool rsp_corrupt;           /* the guest broke its response ring */
+    uint32_t g_msg_left;        /* bytes of the message at the head of
+                                   to_guest not yet on the guest's ring */
     bool quiesce;               /* QUIESCE: take nothing more from the
                                    guest's ring until RESUME */
     char inject_error[16];      /* first error xenstored gave xsproxy's own
@@ -138,7 +140,7 @@ struct domain *domain_find(struct proxy *px, uint32_t domid);
 /* Put xsproxy in front of DOMID: map its ring, bind its channel, make the
  * shadow ring and channel, publish the claim.  0 or -1 with a message. */
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
-                  char *err, size_t errlen);
+                  bool quiesced, char *err, size_t errlen);
 void domain_remove(struct proxy *px, struct domain *d);
 /* Move whatever can move, in both directions. */
 void domain_pump(struct domain *d);
@@ -159,6 +161,12 @@ void domain_backend_lost(struct domain *d);
 /* A new xenstored: introduce D again and register its watches as D. */
 int domain_reintroduce(struct domain *d);
 size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t len);
+
+/* migrate.c: `save D FILE` (D quiesced) and `restore D FILE [S]`.  0, or
+ * an errno with a message in ERR. */
+int migrate_save(struct proxy *px, struct domain *d, const char *file, char *err, size_t errlen);
+int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
+                    char *err, size_t errlen);
 
 /* backend.c */
 int backend_start(struct proxy *px);

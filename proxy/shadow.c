@@ -124,6 +124,11 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     struct shadow_tx *t = m->hdr.tx_id ? tx_by_guest(s, m->hdr.tx_id) : NULL;
     if (t)
         m->hdr.tx_id = t->backend_id;
+    if (t && t->doomed && m->hdr.type == XS_TRANSACTION_END) {
+        /* abort it at xenstored; the guest learns it conflicted */
+        s->q[(s->q_head + s->q_len - 1) % s->q_cap].force_eagain = true;
+        msg_build(m, m->hdr.type, m->hdr.req_id, m->hdr.tx_id, "F", 2);
+    }
     return 0;
 }
 
@@ -149,6 +154,13 @@ int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_
         return -1;
     }
     return 0;
+}
+
+int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_id)
+{
+    struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = 0,
+                          .internal = true, .restore_tx = guest_id };
+    return push_inflight(s, &f);
 }
 
 unsigned shadow_internal_inflight(const struct shadow *s)
@@ -277,6 +289,19 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     if (f.req_id != m->hdr.req_id)
         s->unexpected++;   /* out of order: xenstored never does this */
     if (f.internal) {
+        uint32_t backend_id;
+        if (f.restore_tx && m->hdr.type == XS_TRANSACTION_START &&
+            msg_parse_u32((const char *)msg_body(m), &backend_id)) {
+            struct shadow_tx *t = calloc(1, sizeof(*t));
+            if (t) {
+                t->guest_id = f.restore_tx;
+                t->backend_id = backend_id;
+                t->doomed = true;
+                t->next = s->txs;
+                s->txs = t;
+                s->nr_txs++;
+            }
+        }
         if (f.type == XS_WATCH && m->hdr.type != XS_ERROR && f.watch_path) {
             add_watch(s, f.watch_path, f.watch_token);
             f.watch_path = f.watch_token = NULL;
@@ -296,6 +321,8 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
          * it refused the argument itself */
         if (ok || strcmp((const char *)msg_body(m), "EINVAL") != 0)
             remove_tx(s, f.guest_tx);
+        if (f.force_eagain)
+            msg_build(m, XS_ERROR, m->hdr.req_id, m->hdr.tx_id, "EAGAIN", 7);
         break;
     case XS_WATCH:
         if (ok && f.watch_path) {

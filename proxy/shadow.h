@@ -26,6 +26,8 @@ struct shadow_tx {
     struct shadow_tx *next;
     uint32_t guest_id;     /* what the guest uses */
     uint32_t backend_id;   /* what xenstored gave */
+    bool doomed;           /* restored from a migration stream without its
+                              history: it ends in EAGAIN (the seed's rule) */
 };
 
 struct inflight {
@@ -34,6 +36,10 @@ struct inflight {
     uint32_t guest_tx;     /* put back in the reply's header */
     char *watch_path;      /* WATCH/UNWATCH: what to add or remove on OK */
     char *watch_token;
+    bool force_eagain;     /* a doomed transaction's END: xenstored aborts
+                              it, the guest gets EAGAIN */
+    uint32_t restore_tx;   /* an internal TRANSACTION_START recreating the
+                              guest's transaction of this id */
     bool internal;         /* xsproxy's own (re-registering a watch): the
                               reply is not the guest's */
 };
@@ -68,6 +74,10 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m);
  * adds the watch to the shadow (ADD_DOMAIN_WATCHES); without, the watch is
  * known already (registered again with a new xenstored). */
 int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_watch);
+/* Recreate the guest's transaction GUEST_ID (from a migration stream):
+ * M is xsproxy's own TRANSACTION_START; on its reply the guest's id maps to
+ * the new transaction, which ends in EAGAIN. */
+int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_id);
 /* Internal requests still waiting for xenstored. */
 unsigned shadow_internal_inflight(const struct shadow *s);
 /* GET_DOMAIN_WATCHES: "<gencnt>\0" then "<path>\0<token>\0" for the watches

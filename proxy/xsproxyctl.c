@@ -17,6 +17,10 @@ static const char usage_text[] =
     "  remove DOMID           release DOMID and free its state\n"
     "  list [DOMID]           inserted domains, or DOMID's shadow state\n"
     "  trace DOMID|sockets on|off [FILE]\n"
+    "  quiesce DOMID | resume DOMID\n"
+    "  get-domain-watches DOMID [INDEX] | add-domain-watches DOMID PATH TOKEN...\n"
+    "  save DOMID FILE        (quiesced) its state as a migration stream\n"
+    "  restore DOMID FILE [--from-domid S]\n"
     "The socket is PATH, or $XSPROXY_SOCKET, or /run/xsproxy/socket.\n";
 
 int main(int argc, char **argv)
@@ -41,6 +45,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n",
                 getenv("XENSTORED_PATH"), strerror(errno));
         return 1;
+    }
+    /* FILE arguments are xsproxy's to open: make them absolute */
+    char absbuf[2][4096];
+    if (strcmp(argv[i], "save") == 0 || strcmp(argv[i], "restore") == 0) {
+        if (i + 2 < argc && argv[i + 2][0] != '/' && realpath(".", absbuf[0])) {
+            snprintf(absbuf[1], sizeof(absbuf[1]), "%.3000s/%.1000s", absbuf[0], argv[i + 2]);
+            argv[i + 2] = absbuf[1];
+        }
+        if (i + 4 < argc && strcmp(argv[i + 3], "--from-domid") == 0) {
+            argv[i + 3] = argv[i + 4];   /* restore D FILE S */
+            argc--;
+        }
     }
     /* the arguments after the command, NUL-separated */
     size_t len = 0;

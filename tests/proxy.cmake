@@ -27,3 +27,8 @@ target_link_libraries(test_proxy_tools PRIVATE xsproxy_workload)
 xsproxy_test(test_proxy_migration test_proxy_migration.cc)
 target_link_libraries(test_proxy_migration PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_migration PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+
+# A guest migrated between two simulated hosts, every daemon pairing.
+xsproxy_test(test_proxy_migrate_hosts test_proxy_migrate_hosts.cc)
+target_link_libraries(test_proxy_migrate_hosts PRIVATE xsproxy_workload)
+target_include_directories(test_proxy_migrate_hosts PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)

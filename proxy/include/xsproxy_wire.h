@@ -41,6 +41,9 @@ static inline int xsp_is_proxy_type(uint32_t type)
     "get-domain-watches <domid> [<index>]\n" \
     "                      the domain's watches: gencnt, then path and token\n" \
     "add-domain-watches <domid> <path> <token> ...\n" \
-    "                      register watches as the domain\n"
+    "                      register watches as the domain\n" \
+    "save <domid> <file>   a quiesced domain's state as a migration stream\n" \
+    "restore <domid> <file> [<from-domid>]\n" \
+    "                      insert a domain from a stream, then serve its ring\n"
 
 #endif
