@@ -243,6 +243,20 @@ static void queue_to_guest(struct domain *d, const struct msg *m)
 
 /* A whole request from the guest.  Returns false when it must wait (a
  * reply xsproxy gives itself waits for the earlier replies). */
+/* Answer the guest's request M with the error NAME, without xenstored. */
+static void error_locally(struct domain *d, struct msg *m, const char *name)
+{
+    trace(d, "->", m, m->hdr.tx_id, 0);
+    struct msg *reply = malloc(sizeof(*reply));
+    if (reply) {
+        msg_build_error(reply, &m->hdr, name);
+        trace(d, "<-", reply, reply->hdr.tx_id, 0);
+        queue_to_guest(d, reply);
+        free(reply);
+    }
+    msg_reset(m);
+}
+
 static bool guest_request(struct domain *d)
 {
     struct msg *m = &d->in;
@@ -250,28 +264,11 @@ static bool guest_request(struct domain *d)
         /* dom0-only operations: the guest gets EACCES and nothing happens */
         if (shadow_inflight(&d->sh) > 0)
             return false;
-        trace(d, "->", m, m->hdr.tx_id, 0);
-        struct msg *reply = malloc(sizeof(*reply));
-        if (reply) {
-            msg_build_error(reply, &m->hdr, "EACCES");
-            trace(d, "<-", reply, reply->hdr.tx_id, 0);
-            queue_to_guest(d, reply);
-            free(reply);
-        }
-        msg_reset(m);
+        error_locally(d, m, "EACCES");
         return true;
     }
     if (!d->px->backend_up) {
-        /* xenstored is gone: an error now, never silence */
-        trace(d, "->", m, m->hdr.tx_id, 0);
-        struct msg *reply = malloc(sizeof(*reply));
-        if (reply) {
-            msg_build_error(reply, &m->hdr, "EIO");
-            trace(d, "<-", reply, reply->hdr.tx_id, 0);
-            queue_to_guest(d, reply);
-            free(reply);
-        }
-        msg_reset(m);
+        error_locally(d, m, "EIO");   /* xenstored is gone: never silence */
         return true;
     }
     uint32_t guest_tx = m->hdr.tx_id;

@@ -237,30 +237,8 @@ int xssim_evtchn_fd(struct xssim_evtchn *h)
     return h->sock;
 }
 
-int xssim_evtchn_bind_unbound(struct xssim_evtchn *h, uint32_t remote_dom)
-{
-    struct xssim *sim = h->sim;
-    sim_lock(sim);
-    int port = -1;
-    struct sim_domain *d = sim_dom(sim, h->domid);
-    if (!d || !sim_dom(sim, remote_dom)) {
-        errno = ESRCH;
-        goto out;
-    }
-    port = alloc_port(sim, d);
-    if (port < 0)
-        goto out;
-    struct sim_port *p = sim_port(sim, d, (uint32_t)port);
-    p->remote_dom = remote_dom;
-    p->remote_port = 0;
-    atomic_store(&p->owner, h->id);
-    atomic_store(&p->state, PORT_UNBOUND);
-out:
-    sim_unlock(sim);
-    return port;
-}
-
-int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote)
+/* An unbound port in DOM for REMOTE, owned by OWNER (0: nobody yet). */
+static int alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote, uint64_t owner)
 {
     sim_lock(sim);
     int port = -1;
@@ -275,11 +253,21 @@ int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote)
     struct sim_port *p = sim_port(sim, d, (uint32_t)port);
     p->remote_dom = remote;
     p->remote_port = 0;
-    atomic_store(&p->owner, 0);
+    atomic_store(&p->owner, owner);
     atomic_store(&p->state, PORT_UNBOUND);
 out:
     sim_unlock(sim);
     return port;
+}
+
+int xssim_evtchn_bind_unbound(struct xssim_evtchn *h, uint32_t remote_dom)
+{
+    return alloc_unbound(h->sim, h->domid, remote_dom, h->id);
+}
+
+int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote)
+{
+    return alloc_unbound(sim, dom, remote, 0);
 }
 
 int xssim_evtchn_bind_interdomain(struct xssim_evtchn *h, uint32_t remote_dom,
