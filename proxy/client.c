@@ -472,6 +472,8 @@ void client_close_all(struct proxy *px)
 
 int bq_push(struct bytequeue *q, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;   /* P may be NULL then */
     if (q->off && q->off == q->len)
         q->off = q->len = 0;
     if (q->len + n > q->cap) {
