@@ -281,11 +281,45 @@ static bool guest_request(struct domain *d)
     return true;
 }
 
+static void reset_out(struct domain *d)
+{
+    msg_reset(&d->out);
+    d->out_streaming = false;
+    d->out_discard = false;
+}
+
+/* A restored transaction's TRANSACTION_START or a replayed operation was
+ * answered: send what of the replays can go now, and once every one is
+ * answered serve the guest's ring, which waited so that none of its
+ * requests overtakes its transactions' replay. */
+static void replay_progress(struct domain *d)
+{
+    struct msg *m = malloc(sizeof(*m));
+    while (m && shadow_next_replay(&d->sh, m, d->next_internal_id)) {
+        d->next_internal_id++;
+        bq_push(&d->inject, m->bytes, msg_wire_len(m));
+    }
+    free(m);
+    if (!d->restoring || shadow_replays_pending(&d->sh) || shadow_internal_inflight(&d->sh))
+        return;
+    d->restoring = false;
+    d->quiesce = false;
+    for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
+        xlog(LOG_LVL_INFO, "domain %u: transaction %u %s", d->domid, t->guest_id,
+             t->doomed ? "ends in EAGAIN (not replayable, or its replay got another answer)"
+                       : "replayed: it goes on");
+}
+
 static void backend_message(struct domain *d)
 {
     struct msg *m = &d->out;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
+    if (r == SHADOW_INTERNAL_TX) {
+        msg_reset(m);
+        replay_progress(d);
+        return;
+    }
     if (r == SHADOW_INTERNAL) {
         if (m->hdr.type == XS_ERROR) {
             xlog(LOG_LVL_WARN, "domain %u: xenstored refused a watch xsproxy registered: %s",
@@ -318,20 +352,28 @@ static void start_streaming(struct domain *d)
     struct msg *m = &d->out;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
+    d->out_streaming = true;
+    (void)backend_tx;
+    if (r == SHADOW_INTERNAL || r == SHADOW_INTERNAL_TX) {
+        d->out_discard = true;   /* xsproxy's own: nothing for the guest */
+        return;
+    }
     if (r == SHADOW_EVENT)
         d->events++;
     else
         d->replies++;
-    d->out_streaming = true;
-    (void)backend_tx;
     bq_push(&d->to_guest, m->bytes, MSG_HDR_LEN);
 }
 
 static void end_streaming(struct domain *d)
 {
-    trace(d, "<-", &d->out, d->out.hdr.tx_id, d->out.hdr.tx_id);
-    d->out_streaming = false;
-    msg_reset(&d->out);
+    shadow_on_streamed_end(&d->sh, &d->out);
+    bool own = d->out_discard;
+    if (!own)
+        trace(d, "<-", &d->out, d->out.hdr.tx_id, d->out.hdr.tx_id);
+    reset_out(d);
+    if (own)
+        replay_progress(d);
 }
 
 /* The shadow's response ring is consumed in step with the guest's: its
@@ -397,8 +439,7 @@ static void start_reconnect(struct domain *d)
     msg_reset(&d->in);
     d->in_queued = false;
     d->in_sent = 0;
-    msg_reset(&d->out);
-    d->out_streaming = false;
+    reset_out(d);
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
     d->g_msg_left = 0;
     shadow_clear(&d->sh);
@@ -434,8 +475,7 @@ static bool shadow_ring_was_reset(struct domain *d)
     msg_reset(&d->in);
     d->in_queued = false;
     d->in_sent = 0;
-    msg_reset(&d->out);
-    d->out_streaming = false;
+    reset_out(d);
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
     d->g_msg_left = 0;
     shadow_clear(&d->sh);
@@ -566,7 +606,7 @@ void domain_pump(struct domain *d)
             uint32_t take = want < budget ? want : budget;
             int n = take ? ring_peek(srsp, d->out_rd, d->out.bytes + d->out.got, take) : 0;
             if (n > 0) {
-                if (d->out_streaming)
+                if (d->out_streaming && !d->out_discard)
                     bq_push(&d->to_guest, d->out.bytes + d->out.got, (size_t)n);
                 d->out.got += (uint32_t)n;
                 d->out_rd += (uint32_t)n;
@@ -660,9 +700,13 @@ void domain_backend_lost(struct domain *d)
         d->in_sent = 0;
         msg_reset(&d->in);
     }
-    msg_reset(&d->out);
-    d->out_streaming = false;
+    reset_out(d);
     bq_consume(&d->inject, bq_pending(&d->inject));
+    if (d->restoring) {
+        /* its transactions went with xenstored: nothing to wait for */
+        d->restoring = false;
+        d->quiesce = false;
+    }
     domain_pump(d);
 }
 

@@ -15,8 +15,11 @@
  * transactions recreated, its pending output queued; then it is resumed
  * and the requests held on its ring are served.
  *
- * Restored transactions end in EAGAIN (the seed design's rule): xsproxy
- * does not yet record what a transaction read and wrote to replay it.
+ * Open transactions travel as their logs (xsproxy's TX_OP records: each
+ * operation with the answer it got).  On restore each is replayed into a
+ * new xenstored transaction, as the guest, before the guest's ring is
+ * served again; it goes on when every answer is the same, else its end is
+ * EAGAIN (README, "Transactions across a migration").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -152,9 +155,28 @@ int migrate_save(struct proxy *px, struct domain *d, const char *file, char *err
     for (const struct shadow_watch *w = d->sh.watches; !rc && w; w = w->next)
         if (xsrec_add_watch(&s, SAVE_CONN_ID, w->path, w->token) < 0)
             rc = ENOMEM;
-    for (const struct shadow_tx *t = d->sh.txs; !rc && t; t = t->next)
+    for (const struct shadow_tx *t = d->sh.txs; !rc && t; t = t->next) {
         if (xsrec_add_tx(&s, SAVE_CONN_ID, t->guest_id) < 0)
             rc = ENOMEM;
+        struct xsrec_tx_op op = { .conn_id = SAVE_CONN_ID, .tx_id = t->guest_id };
+        if (!rc && (t->log_cut || t->doomed)) {
+            op.req_type = XSREC_TX_OP_CUT;   /* it can only end in EAGAIN */
+            if (xsrec_add_tx_op(&s, &op) < 0)
+                rc = ENOMEM;
+            continue;
+        }
+        for (unsigned i = 0; !rc && i < t->nops; i++) {
+            const struct tx_op *o = &t->ops[i];
+            op.req_type = o->type;
+            op.rsp_type = o->rsp_type;
+            op.req = o->req;
+            op.req_len = o->req_len;
+            op.rsp = o->rsp;
+            op.rsp_len = o->rsp_len;
+            if (xsrec_add_tx_op(&s, &op) < 0)
+                rc = ENOMEM;
+        }
+    }
     bq_free(&out);
     /* the subtree, as one transaction sees it */
     char base[64];
@@ -215,6 +237,112 @@ static char *map_path(const char *path, uint32_t from, uint32_t to)
         return out;
     }
     return strdup(path);
+}
+
+/* A permission list ("b5\0r0\0...") with domain FROM written as TO,
+ * appended to OUT.  False when it does not fit. */
+static bool map_perms(const char *const *parts, unsigned n, uint32_t from, uint32_t to,
+                      char *out, size_t cap, size_t *len)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t id;
+        int w;
+        if (parts[i][0] && msg_parse_u32(parts[i] + 1, &id) && id == from)
+            w = snprintf(out + *len, cap - *len, "%c%u", parts[i][0], to);
+        else
+            w = snprintf(out + *len, cap - *len, "%s", parts[i]);
+        if (w < 0 || (size_t)w + 1 > cap - *len)
+            return false;
+        *len += (size_t)w + 1;
+    }
+    return true;
+}
+
+/* One logged operation with the source's domain id mapped to this host's:
+ * the path it names (absolute paths under /local/domain/FROM), the
+ * permissions SET_PERMS sets and GET_PERMS answered.  Values and directory
+ * listings stay as they are (a listing of /local/domain then differs, and
+ * the transaction ends in EAGAIN: the conservative side).  False when the
+ * mapped payload would not fit a message. */
+static bool map_op(const struct xsrec_tx_op *in, uint32_t from, uint32_t to, struct tx_op *out,
+                   char req[XENSTORE_PAYLOAD_MAX], char rsp[XENSTORE_PAYLOAD_MAX])
+{
+    const char *parts[XENSTORE_PAYLOAD_MAX / 2];
+    unsigned n = msg_split(in->req, (uint32_t)in->req_len, parts, XENSTORE_PAYLOAD_MAX / 2);
+    size_t len = 0;
+    if (n == 0)
+        return false;
+    char *path = map_path(parts[0], from, to);
+    if (!path)
+        return false;
+    /* the path, then the rest as it was (WRITE's value may hold NULs) */
+    size_t plen = strlen(path) + 1, rest = in->req_len - (strlen(parts[0]) + 1);
+    if (in->req_len < strlen(parts[0]) + 1)
+        rest = 0;
+    bool ok = plen + rest <= XENSTORE_PAYLOAD_MAX;
+    if (ok) {
+        memcpy(req, path, plen);
+        len = plen;
+        if (in->req_type == XS_SET_PERMS)
+            ok = map_perms(parts + 1, n - 1, from, to, req, XENSTORE_PAYLOAD_MAX, &len);
+        else {
+            memcpy(req + len, in->req + (in->req_len - rest), rest);
+            len += rest;
+        }
+    }
+    free(path);
+    if (!ok)
+        return false;
+    out->type = in->req_type;
+    out->rsp_type = in->rsp_type;
+    out->req = (uint8_t *)req;
+    out->req_len = (uint32_t)len;
+    out->rsp = (uint8_t *)rsp;
+    if (in->req_type == XS_GET_PERMS && in->rsp_type == XS_GET_PERMS) {
+        unsigned k = msg_split(in->rsp, (uint32_t)in->rsp_len, parts, XENSTORE_PAYLOAD_MAX / 2);
+        len = 0;
+        if (!map_perms(parts, k, from, to, rsp, XENSTORE_PAYLOAD_MAX, &len))
+            return false;
+        out->rsp_len = (uint32_t)len;
+    } else {
+        memcpy(rsp, in->rsp, in->rsp_len);
+        out->rsp_len = (uint32_t)in->rsp_len;
+    }
+    return true;
+}
+
+/* Recreate the guest's transaction TX_ID from the stream: its log mapped to
+ * this host, sent after xsproxy's own TRANSACTION_START for it. */
+static void restore_tx(struct domain *d, const struct xsrec_stream *s, uint32_t conn_id,
+                       uint32_t tx_id, uint32_t from, uint32_t to)
+{
+    unsigned nops = 0;
+    for (size_t i = 0; i < s->ntx_ops; i++)
+        nops += s->tx_ops[i].conn_id == conn_id && s->tx_ops[i].tx_id == tx_id;
+    struct tx_op *ops = calloc(nops ? nops : 1, sizeof(*ops));
+    char (*bufs)[XENSTORE_PAYLOAD_MAX] = calloc(2 * (size_t)(nops ? nops : 1), sizeof(*bufs));
+    bool replayable = ops && bufs;
+    unsigned k = 0;
+    for (size_t i = 0; replayable && i < s->ntx_ops; i++) {
+        const struct xsrec_tx_op *op = &s->tx_ops[i];
+        if (op->conn_id != conn_id || op->tx_id != tx_id)
+            continue;
+        if (op->req_type == XSREC_TX_OP_CUT ||
+            !map_op(op, from, to, &ops[k], bufs[2 * k], bufs[2 * k + 1]))
+            replayable = false;
+        k++;
+    }
+    struct msg *m = malloc(sizeof(*m));
+    if (m) {
+        msg_build(m, XS_TRANSACTION_START, d->next_internal_id++, 0, "", 1);
+        if (shadow_on_restore_tx(&d->sh, m, tx_id, ops, replayable ? k : 0, replayable) == 0)
+            bq_push(&d->inject, m->bytes, msg_wire_len(m));
+        else
+            xlog(LOG_LVL_ERROR, "domain %u: cannot recreate transaction %u", d->domid, tx_id);
+    }
+    free(m);
+    free(ops);
+    free(bufs);
 }
 
 static int read_file(const char *path, uint8_t **buf, size_t *len)
@@ -381,15 +509,8 @@ int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t
             domain_add_watches(d, pair, 2);
         free(p);
     }
-    for (size_t i = 0; i < s.ntxs; i++) {
-        struct msg *m = malloc(sizeof(*m));
-        if (!m)
-            break;
-        msg_build(m, XS_TRANSACTION_START, d->next_internal_id++, 0, "", 1);
-        if (shadow_on_restore_tx(&d->sh, m, s.txs[i].tx_id) == 0)
-            bq_push(&d->inject, m->bytes, msg_wire_len(m));
-        free(m);
-    }
+    for (size_t i = 0; i < s.ntxs; i++)
+        restore_tx(d, &s, s.txs[i].conn_id, s.txs[i].tx_id, from_domid, domid);
     if (c) {
         bq_push(&d->to_guest, c->out_data, c->out_len);
         d->g_msg_left = (uint32_t)c->out_resp_len;
@@ -398,8 +519,11 @@ int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t
             d->in.got = (uint32_t)c->in_len;
         }
     }
-    /* 4. serve it */
-    d->quiesce = false;
+    /* 4. serve it, once its transactions are replayed */
+    if (s.ntxs)
+        d->restoring = true;
+    else
+        d->quiesce = false;
     domain_pump(d);
     snprintf(err, errlen, "domain %u restored from %s (domain %u there): %zu nodes, %zu watches, "
              "%zu transactions\n", domid, file, from_domid, s.nnodes, s.nwatches, s.ntxs);

@@ -68,6 +68,8 @@ struct domain {
     struct msg out;             /* message being read from the shadow */
     bool out_streaming;         /* `out` is too big for a ring: its bytes go
                                    on to the guest as they come */
+    bool out_discard;           /* ... except that it answers xsproxy's own
+                                   request, so they go nowhere */
     XENSTORE_RING_IDX out_rd;   /* how far xsproxy has read the shadow's
                                    response ring; its rsp_cons trails this by
                                    what the guest has not taken yet */
@@ -76,6 +78,8 @@ struct domain {
                                    to_guest not yet on the guest's ring */
     bool quiesce;               /* QUIESCE: take nothing more from the
                                    guest's ring until RESUME */
+    bool restoring;             /* restored: the guest's ring waits until its
+                                   transactions are replayed */
     char inject_error[16];      /* first error xenstored gave xsproxy's own
                                    requests (ADD_DOMAIN_WATCHES) */
     struct bytequeue to_guest;  /* replies and events for the guest ring */

@@ -23,7 +23,27 @@ static void free_inflight(struct inflight *f)
 {
     free(f->watch_path);
     free(f->watch_token);
+    free(f->tx_req);
     f->watch_path = f->watch_token = NULL;
+    f->tx_req = NULL;
+}
+
+static void free_log(struct shadow_tx *t)
+{
+    for (unsigned i = 0; i < t->nops; i++) {
+        free(t->ops[i].req);
+        free(t->ops[i].rsp);
+    }
+    free(t->ops);
+    t->ops = NULL;
+    t->nops = t->cap_ops = 0;
+    t->log_bytes = 0;
+}
+
+static void free_tx(struct shadow_tx *t)
+{
+    free_log(t);
+    free(t);
 }
 
 static void clear_watches(struct shadow *s)
@@ -44,7 +64,7 @@ static void clear_txs(struct shadow *s)
     while (s->txs) {
         struct shadow_tx *t = s->txs;
         s->txs = t->next;
-        free(t);
+        free_tx(t);
     }
     s->nr_txs = 0;
 }
@@ -56,6 +76,7 @@ void shadow_clear(struct shadow *s)
     for (unsigned i = 0; i < s->q_len; i++)
         free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     free(s->q);
+    free_inflight(&s->streamed);
     uint32_t gen = s->watch_gencnt;
     memset(s, 0, sizeof(*s));
     s->watch_gencnt = gen;
@@ -101,9 +122,37 @@ static int push_inflight(struct shadow *s, const struct inflight *f)
     return 0;
 }
 
+/* The operations a transaction's log keeps: those that read or change the
+ * store, whose answers a replay compares. */
+static bool logged_type(uint32_t type)
+{
+    switch (type) {
+    case XS_READ: case XS_WRITE: case XS_MKDIR: case XS_RM: case XS_DIRECTORY:
+    case XS_DIRECTORY_PART: case XS_GET_PERMS: case XS_SET_PERMS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static uint8_t *dup_bytes(const void *p, size_t n)
+{
+    uint8_t *q = malloc(n ? n : 1);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
 int shadow_on_request(struct shadow *s, struct msg *m)
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = m->hdr.tx_id };
+    struct shadow_tx *lt = m->hdr.tx_id ? tx_by_guest(s, m->hdr.tx_id) : NULL;
+    if (lt && !lt->log_cut && logged_type(m->hdr.type)) {
+        f.tx_req = dup_bytes(msg_body(m), m->hdr.len);
+        f.tx_req_len = m->hdr.len;
+        if (!f.tx_req)
+            return -1;
+    }
     if (m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) {
         const char *parts[2];
         if (msg_split(msg_body(m), m->hdr.len, parts, 2) == 2) {
@@ -156,11 +205,74 @@ int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_
     return 0;
 }
 
-int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_id)
+int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_id,
+                         const struct tx_op *ops, unsigned nops, bool replayable)
 {
+    if (tx_by_guest(s, guest_id))
+        return -1;   /* a stream defines each transaction once */
+    struct shadow_tx *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -1;
+    t->guest_id = guest_id;
+    t->doomed = !replayable;
+    t->log_cut = !replayable;
+    if (replayable && nops) {
+        t->ops = calloc(nops, sizeof(*t->ops));
+        t->cap_ops = nops;
+        for (unsigned i = 0; t->ops && i < nops; i++) {
+            struct tx_op *o = &t->ops[t->nops];
+            *o = ops[i];
+            o->req = dup_bytes(ops[i].req, ops[i].req_len);
+            o->rsp = dup_bytes(ops[i].rsp, ops[i].rsp_len);
+            t->nops++;
+            t->log_bytes += ops[i].req_len + ops[i].rsp_len;
+            if (!o->req || !o->rsp)
+                break;
+        }
+        if (!t->ops || t->nops < nops || !t->ops[nops - 1].req || !t->ops[nops - 1].rsp) {
+            free_tx(t);
+            return -1;
+        }
+    }
+    t->replaying = replayable && nops > 0;
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = 0,
                           .internal = true, .restore_tx = guest_id };
-    return push_inflight(s, &f);
+    if (push_inflight(s, &f) < 0) {
+        free_tx(t);
+        return -1;
+    }
+    /* known now, so no other can take its id; usable once it has xenstored's */
+    t->next = s->txs;
+    s->txs = t;
+    s->nr_txs++;
+    return 0;
+}
+
+int shadow_next_replay(struct shadow *s, struct msg *m, uint32_t req_id)
+{
+    for (struct shadow_tx *t = s->txs; t; t = t->next) {
+        if (!t->replaying || !t->backend_id)
+            continue;
+        const struct tx_op *o = &t->ops[t->replay_next];
+        msg_build(m, o->type, req_id, t->backend_id, o->req, o->req_len);
+        struct inflight f = { .req_id = req_id, .type = o->type, .guest_tx = t->guest_id,
+                              .internal = true, .replay_tx = t->guest_id,
+                              .replay_op = t->replay_next };
+        if (push_inflight(s, &f) < 0)
+            return 0;
+        if (++t->replay_next == t->nops)
+            t->replaying = false;
+        return 1;
+    }
+    return 0;
+}
+
+unsigned shadow_replays_pending(const struct shadow *s)
+{
+    unsigned n = 0;
+    for (const struct shadow_tx *t = s->txs; t; t = t->next)
+        n += t->replaying;
+    return n;
 }
 
 unsigned shadow_internal_inflight(const struct shadow *s)
@@ -196,6 +308,8 @@ void shadow_backend_lost(struct shadow *s)
     for (unsigned i = 0; i < s->q_len; i++)
         free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     s->q_head = s->q_len = 0;
+    free_inflight(&s->streamed);
+    s->has_streamed = false;
     clear_txs(s);
 }
 
@@ -239,7 +353,7 @@ static void remove_tx(struct shadow *s, uint32_t guest_id)
         if ((*p)->guest_id == guest_id) {
             struct shadow_tx *t = *p;
             *p = t->next;
-            free(t);
+            free_tx(t);
             s->nr_txs--;
             return;
         }
@@ -275,6 +389,118 @@ static void started_tx(struct shadow *s, struct msg *m)
     }
 }
 
+/* Add the answered operation F (its payload moves to the log) to its
+ * transaction's log, or cut the log when it grows too big. */
+static void log_op(struct shadow *s, struct inflight *f, const struct msg *m)
+{
+    struct shadow_tx *t = tx_by_guest(s, f->guest_tx);
+    if (!t || t->log_cut)
+        return;
+    size_t add = f->tx_req_len + m->hdr.len;
+    if (t->log_bytes + add > SHADOW_TX_LOG_MAX) {
+        free_log(t);
+        t->log_cut = true;
+        return;
+    }
+    if (t->nops == t->cap_ops) {
+        unsigned cap = t->cap_ops ? 2 * t->cap_ops : 8;
+        struct tx_op *n = realloc(t->ops, cap * sizeof(*n));
+        if (!n) {
+            free_log(t);
+            t->log_cut = true;
+            return;
+        }
+        t->ops = n;
+        t->cap_ops = cap;
+    }
+    uint8_t *rsp = dup_bytes(m->bytes + MSG_HDR_LEN, m->hdr.len);
+    if (!rsp) {
+        free_log(t);
+        t->log_cut = true;
+        return;
+    }
+    t->ops[t->nops++] = (struct tx_op){ .type = f->type, .rsp_type = m->hdr.type,
+                                        .req_len = f->tx_req_len, .rsp_len = m->hdr.len,
+                                        .req = f->tx_req, .rsp = rsp };
+    f->tx_req = NULL;
+    t->log_bytes += add;
+}
+
+/* Skip DIRECTORY_PART's first field, the node's generation count: it is
+ * xenstored's own, and differs between hosts without meaning a change. */
+static const uint8_t *answer(const struct tx_op *o, const uint8_t *body, uint32_t len,
+                             uint32_t type, uint32_t *alen)
+{
+    *alen = len;
+    if (o->type != XS_DIRECTORY_PART || type == XS_ERROR)
+        return body;
+    const uint8_t *nul = memchr(body, 0, len);
+    if (!nul)
+        return body;
+    *alen = len - (uint32_t)(nul + 1 - body);
+    return nul + 1;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Two DIRECTORY answers name the same children, in whatever order (C
+ * xenstored and oxenstored list them in different orders). */
+static bool same_children(const uint8_t *a, uint32_t la, const uint8_t *b, uint32_t lb)
+{
+    if (la != lb)
+        return false;
+    const char **pa = malloc((la + 1) * sizeof(*pa)), **pb = malloc((lb + 1) * sizeof(*pb));
+    unsigned na = pa ? msg_split(a, la, pa, la + 1) : 0;
+    unsigned nb = pb ? msg_split(b, lb, pb, lb + 1) : 0;
+    bool same = pa && pb && na == nb;
+    if (same) {
+        qsort(pa, na, sizeof(*pa), cmp_names);
+        qsort(pb, nb, sizeof(*pb), cmp_names);
+        for (unsigned i = 0; same && i < na; i++)
+            same = strcmp(pa[i], pb[i]) == 0;
+    }
+    free(pa);
+    free(pb);
+    return same;
+}
+
+/* A replayed operation's answer: the transaction goes on only if it is
+ * the answer the guest got on the source. */
+static void check_replay(struct shadow *s, const struct inflight *f, const struct msg *m)
+{
+    struct shadow_tx *t = tx_by_guest(s, f->replay_tx);
+    if (!t || f->replay_op >= t->nops)
+        return;
+    const struct tx_op *o = &t->ops[f->replay_op];
+    uint32_t la, lb;
+    const uint8_t *a = answer(o, o->rsp, o->rsp_len, o->rsp_type, &la);
+    const uint8_t *b = answer(o, m->bytes + MSG_HDR_LEN, m->hdr.len, m->hdr.type, &lb);
+    bool same;
+    if (o->rsp_type != m->hdr.type)
+        same = false;
+    else if (o->type == XS_DIRECTORY && m->hdr.type == XS_DIRECTORY)
+        same = same_children(a, la, b, lb);
+    else
+        same = la == lb && (!la || !memcmp(a, b, la));
+    if (!same)
+        t->doomed = true;
+}
+
+void shadow_on_streamed_end(struct shadow *s, const struct msg *m)
+{
+    if (!s->has_streamed)
+        return;
+    if (s->streamed.replay_tx)
+        check_replay(s, &s->streamed, m);
+    else if (s->streamed.tx_req)
+        log_op(s, &s->streamed, m);
+    free_inflight(&s->streamed);
+    s->has_streamed = false;
+}
+
 enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
 {
     if (m->hdr.type == XS_WATCH_EVENT)
@@ -288,27 +514,36 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     s->q_len--;
     if (f.req_id != m->hdr.req_id)
         s->unexpected++;   /* out of order: xenstored never does this */
+    bool whole = m->got >= msg_wire_len(m);
+    if (!whole && (f.replay_tx || f.tx_req)) {
+        /* its body is still on the way: finish when it is whole */
+        free_inflight(&s->streamed);
+        s->streamed = f;
+        s->has_streamed = true;
+        f.tx_req = NULL;
+    }
     if (f.internal) {
         uint32_t backend_id;
-        if (f.restore_tx && m->hdr.type == XS_TRANSACTION_START &&
-            msg_parse_u32((const char *)msg_body(m), &backend_id)) {
-            struct shadow_tx *t = calloc(1, sizeof(*t));
-            if (t) {
-                t->guest_id = f.restore_tx;
+        if (f.restore_tx) {
+            struct shadow_tx *t = tx_by_guest(s, f.restore_tx);
+            if (t && m->hdr.type == XS_TRANSACTION_START &&
+                msg_parse_u32((const char *)msg_body(m), &backend_id) && backend_id)
                 t->backend_id = backend_id;
-                t->doomed = true;
-                t->next = s->txs;
-                s->txs = t;
-                s->nr_txs++;
-            }
+            else if (t)
+                remove_tx(s, f.restore_tx);   /* xenstored refused a new one */
         }
+        if (f.replay_tx && whole)
+            check_replay(s, &f, m);
+        bool tx = f.restore_tx || f.replay_tx;
         if (f.type == XS_WATCH && m->hdr.type != XS_ERROR && f.watch_path) {
             add_watch(s, f.watch_path, f.watch_token);
             f.watch_path = f.watch_token = NULL;
         }
         free_inflight(&f);
-        return SHADOW_INTERNAL;
+        return tx ? SHADOW_INTERNAL_TX : SHADOW_INTERNAL;
     }
+    if (f.tx_req && whole)
+        log_op(s, &f, m);
     m->hdr.tx_id = f.guest_tx;
     bool ok = m->hdr.type != XS_ERROR;
     switch (f.type) {
@@ -360,8 +595,14 @@ size_t shadow_describe(const struct shadow *s, char *buf, size_t len)
     for (const struct shadow_watch *w = s->watches; w; w = w->next)
         OUT("  watch %s %s\n", w->path, w->token);
     OUT("transactions %u\n", s->nr_txs);
-    for (const struct shadow_tx *t = s->txs; t; t = t->next)
-        OUT("  tx %u -> xenstored %u\n", t->guest_id, t->backend_id);
+    for (const struct shadow_tx *t = s->txs; t; t = t->next) {
+        OUT("  tx %u -> xenstored %u, ", t->guest_id, t->backend_id);
+        if (t->log_cut)
+            OUT("log cut short");
+        else
+            OUT("%u operations logged", t->nops);
+        OUT("%s%s\n", t->replaying ? ", replaying" : "", t->doomed ? ", ends in EAGAIN" : "");
+    }
     OUT("in flight %u\n", s->q_len);
     for (unsigned i = 0; i < s->q_len; i++) {
         const struct inflight *f = shadow_inflight_at(s, i);

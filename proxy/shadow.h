@@ -22,12 +22,33 @@ struct shadow_watch {
     char *token;
 };
 
+/* One operation of a transaction with xenstored's answer: the log a
+ * migrated transaction is replayed from (payloads as on the wire). */
+struct tx_op {
+    uint32_t type, rsp_type;
+    uint32_t req_len, rsp_len;
+    uint8_t *req, *rsp;
+};
+
+/* A transaction's log is kept up to this many octets of payloads; a longer
+ * one is cut and the transaction cannot be replayed (it ends in EAGAIN if
+ * migrated).  Drivers' transactions are a handful of small operations. */
+#define SHADOW_TX_LOG_MAX (64u * 1024u)
+
 struct shadow_tx {
     struct shadow_tx *next;
     uint32_t guest_id;     /* what the guest uses */
-    uint32_t backend_id;   /* what xenstored gave */
-    bool doomed;           /* restored from a migration stream without its
-                              history: it ends in EAGAIN (the seed's rule) */
+    uint32_t backend_id;   /* what xenstored gave (0: being restarted) */
+    bool doomed;           /* it ends in EAGAIN: migrated without a usable
+                              log, or its replay got another answer */
+    struct tx_op *ops;     /* every READ, WRITE, MKDIR, RM, DIRECTORY,
+                              DIRECTORY_PART, GET_PERMS, SET_PERMS in order */
+    unsigned nops, cap_ops;
+    size_t log_bytes;
+    bool log_cut;          /* the log outgrew SHADOW_TX_LOG_MAX, or a reply
+                              was too big to keep: not replayable */
+    unsigned replay_next;  /* restored: ops[replay_next..] still to replay */
+    bool replaying;        /* restored and its replay not yet all sent */
 };
 
 struct inflight {
@@ -40,6 +61,12 @@ struct inflight {
                               it, the guest gets EAGAIN */
     uint32_t restore_tx;   /* an internal TRANSACTION_START recreating the
                               guest's transaction of this id */
+    uint32_t replay_tx;    /* an internal request replaying op REPLAY_OP of
+                              the guest's transaction of this id */
+    unsigned replay_op;
+    uint8_t *tx_req;       /* an operation in a transaction: its payload, to
+                              log with the reply */
+    uint32_t tx_req_len;
     bool internal;         /* xsproxy's own (re-registering a watch): the
                               reply is not the guest's */
 };
@@ -53,9 +80,19 @@ struct shadow {
     struct inflight *q;      /* FIFO: xenstored answers a connection in order */
     unsigned q_head, q_len, q_cap;
     uint64_t unexpected;     /* replies with no request in flight */
+    struct inflight streamed;  /* a logged or replayed request whose reply is
+                                  too big for a ring: finished by
+                                  shadow_on_streamed_end */
+    bool has_streamed;
 };
 
-enum shadow_reply { SHADOW_REPLY, SHADOW_EVENT, SHADOW_UNEXPECTED, SHADOW_INTERNAL };
+enum shadow_reply {
+    SHADOW_REPLY,        /* the guest's */
+    SHADOW_EVENT,
+    SHADOW_UNEXPECTED,   /* no request in flight */
+    SHADOW_INTERNAL,     /* xsproxy's own (a watch it registered) */
+    SHADOW_INTERNAL_TX,  /* xsproxy's own, restoring a transaction */
+};
 
 void shadow_init(struct shadow *s);
 /* Forget everything (RECONNECTION, domain removal). */
@@ -74,10 +111,24 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m);
  * adds the watch to the shadow (ADD_DOMAIN_WATCHES); without, the watch is
  * known already (registered again with a new xenstored). */
 int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_watch);
-/* Recreate the guest's transaction GUEST_ID (from a migration stream):
- * M is xsproxy's own TRANSACTION_START; on its reply the guest's id maps to
- * the new transaction, which ends in EAGAIN. */
-int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_id);
+/* Recreate the guest's transaction GUEST_ID from a migration stream, with
+ * its log OPS (payloads already mapped to this host's domain id; copied),
+ * or, when REPLAYABLE is false, as a transaction that ends in EAGAIN.
+ * M is xsproxy's own TRANSACTION_START for it; once xenstored answers,
+ * shadow_next_replay gives the log's operations to send in the new
+ * transaction.  The transaction goes on only if each gets the answer it got
+ * on the source; otherwise its TRANSACTION_END is aborted and the guest
+ * gets EAGAIN.  0, or -1 when out of memory. */
+int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_id,
+                         const struct tx_op *ops, unsigned nops, bool replayable);
+/* The next replay request to send (built in M with REQ_ID and remembered
+ * as in flight): 1, or 0 when there is none now. */
+int shadow_next_replay(struct shadow *s, struct msg *m, uint32_t req_id);
+/* Restored transactions whose replay is not all sent yet. */
+unsigned shadow_replays_pending(const struct shadow *s);
+/* The whole of a reply shadow_on_reply saw only the header of (it was
+ * streamed): log it or compare it, as its request needs. */
+void shadow_on_streamed_end(struct shadow *s, const struct msg *m);
 /* Internal requests still waiting for xenstored. */
 unsigned shadow_internal_inflight(const struct shadow *s);
 /* GET_DOMAIN_WATCHES: "<gencnt>\0" then "<path>\0<token>\0" for the watches

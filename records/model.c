@@ -44,6 +44,11 @@ void xsrec_stream_free(struct xsrec_stream *s)
     }
     for (size_t i = 0; i < s->nnodes; i++)
         free_node(&s->nodes[i]);
+    for (size_t i = 0; i < s->ntx_ops; i++) {
+        free((void *)s->tx_ops[i].req);
+        free((void *)s->tx_ops[i].rsp);
+    }
+    free(s->tx_ops);
     free(s->conns);
     free(s->watches);
     free(s->txs);
@@ -133,9 +138,33 @@ int xsrec_add_node(struct xsrec_stream *s, const struct xsrec_node *n)
     return 0;
 }
 
+int xsrec_add_tx_op(struct xsrec_stream *s, const struct xsrec_tx_op *op)
+{
+    if (reserve((void **)&s->tx_ops, s->ntx_ops, sizeof(*s->tx_ops)))
+        return -1;
+    struct xsrec_tx_op copy = *op;
+    copy.req = dup_mem(op->req, op->req_len);
+    copy.rsp = dup_mem(op->rsp, op->rsp_len);
+    if (!copy.req || !copy.rsp) {
+        free((void *)copy.req);
+        free((void *)copy.rsp);
+        return -1;
+    }
+    s->tx_ops[s->ntx_ops++] = copy;
+    return 0;
+}
+
 static bool mem_eq(const void *a, const void *b, size_t n)
 {
     return n == 0 || !memcmp(a, b, n);
+}
+
+static bool tx_op_eq(const struct xsrec_tx_op *a, const struct xsrec_tx_op *b)
+{
+    return a->conn_id == b->conn_id && a->tx_id == b->tx_id && a->req_type == b->req_type &&
+           a->rsp_type == b->rsp_type && a->req_len == b->req_len &&
+           a->rsp_len == b->rsp_len && mem_eq(a->req, b->req, a->req_len) &&
+           mem_eq(a->rsp, b->rsp, a->rsp_len);
 }
 
 static bool conn_eq(const struct xsrec_conn *a, const struct xsrec_conn *b)
@@ -218,7 +247,8 @@ static bool txs_eq(const struct xsrec_stream *a, const struct xsrec_stream *b, s
 bool xsrec_stream_equal(const struct xsrec_stream *a, const struct xsrec_stream *b)
 {
     if (a->has_global != b->has_global || a->nconns != b->nconns ||
-        a->nwatches != b->nwatches || a->ntxs != b->ntxs || a->nnodes != b->nnodes)
+        a->nwatches != b->nwatches || a->ntxs != b->ntxs || a->nnodes != b->nnodes ||
+        a->ntx_ops != b->ntx_ops)
         return false;
     if (a->has_global && (a->global.socket_fd != b->global.socket_fd ||
                           a->global.evtchn_fd != b->global.evtchn_fd))
@@ -232,6 +262,10 @@ bool xsrec_stream_equal(const struct xsrec_stream *a, const struct xsrec_stream 
             return false;
     for (size_t i = 0; i < a->nnodes; i++)
         if (!node_eq(&a->nodes[i], &b->nodes[i]))
+            return false;
+    /* the writer emits each transaction's log in order, by connection */
+    for (size_t i = 0; i < a->ntx_ops; i++)
+        if (!tx_op_eq(&a->tx_ops[i], &b->tx_ops[i]))
             return false;
     return true;
 }
@@ -263,6 +297,9 @@ static int add_record(void *ctx, const struct xsrec_record *rec, struct xsrec_er
         break;
     case XSREC_K_NODE:
         rc = xsrec_add_node(s, rec->node);
+        break;
+    case XSREC_K_TX_OP:
+        rc = xsrec_add_tx_op(s, rec->tx_op);
         break;
     }
     if (rc)

@@ -292,6 +292,7 @@ bool xsrec_seed_loss(const struct xsrec_stream *s, struct xsrec_seed_loss *loss)
             if (s->nodes[i].perms[j].flags)
                 loss->perm_flags++;
     }
+    loss->tx_ops = s->ntx_ops;
     /* Two distinct owners are enough to make the model unwritable. */
     uint32_t first = 0;
     for (size_t i = 0; i < s->nwatches + s->ntxs; i++) {
@@ -305,8 +306,8 @@ bool xsrec_seed_loss(const struct xsrec_stream *s, struct xsrec_seed_loss *loss)
             break;
         }
     }
-    return loss->global || loss->conns || loss->tx_nodes || loss->perm_flags ||
-           loss->domains > 1;
+    return loss->global || loss->conns || loss->tx_nodes || loss->tx_ops ||
+           loss->perm_flags || loss->domains > 1;
 }
 
 static size_t rec_begin(struct xsrec_obuf *ob, uint32_t type)
@@ -345,9 +346,10 @@ int xsrec_write_seed(const struct xsrec_stream *s, unsigned flags,
         if (!(flags & XSREC_SEED_ALLOW_LOSS))
             return xsrec__fail(err, 0, "not-representable",
                                "the seed format cannot carry %s%zu connection(s), %zu "
-                               "transaction node(s), %zu permission flag(s)",
+                               "transaction node(s), %zu transaction operation(s), %zu "
+                               "permission flag(s)",
                                loss.global ? "GLOBAL_DATA, " : "", loss.conns,
-                               loss.tx_nodes, loss.perm_flags);
+                               loss.tx_nodes, loss.tx_ops, loss.perm_flags);
     }
 
     xsrec__ob_put(&ob, XSREC_SEED_IDENT, XSREC_IDENT_LEN);

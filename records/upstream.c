@@ -14,6 +14,7 @@
 #define TX_LEN 8u
 #define NODE_FIXED 16u
 #define PERM_LEN 4u
+#define TX_OP_FIXED 24u  /* conn-id, tx-id, req-type, rsp-type, req-len, rsp-len */
 
 struct up_parser {
     const uint8_t *buf;
@@ -259,6 +260,69 @@ static long long dec_node(struct up_parser *p, size_t off, uint32_t len,
     return (long long)need;
 }
 
+/* The operations a transaction's log may hold: those a transaction reads
+ * or writes the store with. */
+static bool tx_op_type_ok(uint32_t t)
+{
+    switch (t) {
+    case XS_READ: case XS_WRITE: case XS_MKDIR: case XS_RM: case XS_DIRECTORY:
+    case XS_DIRECTORY_PART: case XS_GET_PERMS: case XS_SET_PERMS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static long long dec_tx_op(struct up_parser *p, size_t off, uint32_t len,
+                           struct xsrec_record *rec, struct xsrec_tx_op *op)
+{
+    const uint8_t *b = p->buf + off;
+
+    if (len < TX_OP_FIXED)
+        return xsrec__fail(p->err, off - 4, "record-length",
+                           "TX_OP needs at least %u octets, len is %u", TX_OP_FIXED, len);
+    memset(op, 0, sizeof(*op));
+    op->conn_id = xsrec__get32(b, p->big);
+    op->tx_id = xsrec__get32(b + 4, p->big);
+    op->req_type = xsrec__get32(b + 8, p->big);
+    op->rsp_type = xsrec__get32(b + 12, p->big);
+    op->req_len = xsrec__get32(b + 16, p->big);
+    op->rsp_len = xsrec__get32(b + 20, p->big);
+    if (op->req_len > XENSTORE_PAYLOAD_MAX || op->rsp_len > XENSTORE_PAYLOAD_MAX)
+        return xsrec__fail(p->err, off + (op->req_len > XENSTORE_PAYLOAD_MAX ? 16 : 20),
+                           "payload-limit", "a payload of %zu octets is over %d",
+                           op->req_len > XENSTORE_PAYLOAD_MAX ? op->req_len : op->rsp_len,
+                           XENSTORE_PAYLOAD_MAX);
+    uint64_t need = (uint64_t)TX_OP_FIXED + op->req_len + op->rsp_len;
+    if (need > len)
+        return xsrec__fail(p->err, off - 4, "record-length",
+                           "req-len %zu and rsp-len %zu need %llu octets, len is %u",
+                           op->req_len, op->rsp_len, (unsigned long long)need, len);
+    if (need_conn(p, op->conn_id, off, "TX_OP"))
+        return -1;
+    if (!xsrec__idset_has(&p->txs, xsrec__txkey(op->conn_id, op->tx_id)))
+        return xsrec__fail(p->err, off + 4, "dependency",
+                           "TX_OP for transaction %u of conn-id %u, which no earlier "
+                           "TRANSACTION_DATA defines", op->tx_id, op->conn_id);
+    if (op->req_type == XSREC_TX_OP_CUT) {
+        if (op->rsp_type || op->req_len || op->rsp_len)
+            return xsrec__fail(p->err, off + 12, "tx-op",
+                               "a cut-short marker has no reply and no payloads");
+    } else if (!tx_op_type_ok(op->req_type)) {
+        return xsrec__fail(p->err, off + 8, "tx-op",
+                           "request type %u is not an operation of a transaction's log",
+                           op->req_type);
+    } else if (op->rsp_type != op->req_type && op->rsp_type != XS_ERROR) {
+        return xsrec__fail(p->err, off + 12, "tx-op",
+                           "reply type %u answers neither request type %u nor is an error",
+                           op->rsp_type, op->req_type);
+    }
+    op->req = b + TX_OP_FIXED;
+    op->rsp = b + TX_OP_FIXED + op->req_len;
+    rec->tx_op = op;
+    return (long long)need;
+}
+
 /* Octets [from, to) of the buffer must be zero. */
 static int check_zero(struct up_parser *p, size_t from, size_t to)
 {
@@ -282,7 +346,7 @@ static int parse_records(struct up_parser *p, xsrec_visit_fn visit, void *ctx,
                                "record header needs 8 octets, %zu left", rem);
         uint32_t type = xsrec__get32(p->buf + off, p->big);
         uint32_t len = xsrec__get32(p->buf + off + 4, p->big);
-        if (type > XSREC_UP_NODE)
+        if (type > XSREC_UP_NODE && type != XSREC_UP_TX_OP)
             return xsrec__fail(p->err, off, "record-type",
                                type <= 8 ? "record type %u (%s) belongs to later revisions "
                                            "of the format and is not supported"
@@ -308,6 +372,7 @@ static int parse_records(struct up_parser *p, xsrec_visit_fn visit, void *ctx,
         struct xsrec_watch w;
         struct xsrec_tx t;
         struct xsrec_node n;
+        struct xsrec_tx_op op;
         long long used = 0;
         switch (type) {
         case XSREC_UP_END:
@@ -333,6 +398,10 @@ static int parse_records(struct up_parser *p, xsrec_visit_fn visit, void *ctx,
         case XSREC_UP_NODE:
             rec.kind = XSREC_K_NODE;
             used = dec_node(p, body, len, &rec, &n);
+            break;
+        case XSREC_UP_TX_OP:
+            rec.kind = XSREC_K_TX_OP;
+            used = dec_tx_op(p, body, len, &rec, &op);
             break;
         }
         if (used < 0)
@@ -525,6 +594,24 @@ static int put_node(struct up_writer *w, const struct xsrec_node *n)
     return 0;
 }
 
+static int put_tx_op(struct up_writer *w, const struct xsrec_tx_op *op)
+{
+    if (range(w, op->req_len, XENSTORE_PAYLOAD_MAX, "req-len") ||
+        range(w, op->rsp_len, XENSTORE_PAYLOAD_MAX, "rsp-len"))
+        return -1;
+    size_t at = rec_begin(w, XSREC_UP_TX_OP);
+    xsrec__ob_u32(&w->ob, op->conn_id, w->big);
+    xsrec__ob_u32(&w->ob, op->tx_id, w->big);
+    xsrec__ob_u32(&w->ob, op->req_type, w->big);
+    xsrec__ob_u32(&w->ob, op->rsp_type, w->big);
+    xsrec__ob_u32(&w->ob, (uint32_t)op->req_len, w->big);
+    xsrec__ob_u32(&w->ob, (uint32_t)op->rsp_len, w->big);
+    xsrec__ob_put(&w->ob, op->req, op->req_len);
+    xsrec__ob_put(&w->ob, op->rsp, op->rsp_len);
+    rec_end(w, at);
+    return 0;
+}
+
 /* Every watch and transaction must belong to a connection of the model. */
 static int check_owners(struct up_writer *w, const struct xsrec_stream *s)
 {
@@ -584,6 +671,10 @@ int xsrec_write_upstream(const struct xsrec_stream *s, enum xsrec_byteorder orde
             xsrec__ob_u32(&w.ob, s->txs[j].tx_id, w.big);
             rec_end(&w, at);
         }
+        /* then their logs, which depend on them (xsproxy's records) */
+        for (size_t j = 0; !rc && j < s->ntx_ops; j++)
+            if (s->tx_ops[j].conn_id == id)
+                rc = put_tx_op(&w, &s->tx_ops[j]);
     }
     for (size_t i = 0; !rc && i < s->nnodes; i++)
         rc = put_node(&w, &s->nodes[i]);

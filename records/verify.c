@@ -195,6 +195,8 @@ const char *xsrec_type_name(enum xsrec_format f, uint32_t type)
 
     if (f == XSREC_FMT_UPSTREAM && type < sizeof(up) / sizeof(up[0]))
         return up[type];
+    if (f == XSREC_FMT_UPSTREAM && type == XSREC_UP_TX_OP)
+        return "TX_OP";
     if (f == XSREC_FMT_SEED && type < sizeof(seed) / sizeof(seed[0]))
         return seed[type];
     return "unknown";

@@ -269,6 +269,17 @@ static int dump_record(void *ctx, const struct xsrec_record *r, struct xsrec_err
     case XSREC_K_NODE:
         put_node(r->node);
         break;
+    case XSREC_K_TX_OP:
+        printf(" conn %u tx %u", r->tx_op->conn_id, r->tx_op->tx_id);
+        if (r->tx_op->req_type == XSREC_TX_OP_CUT) {
+            printf(" (log cut short: not replayable)");
+            break;
+        }
+        printf(" %s ", msg_type_name(r->tx_op->req_type));
+        put_escaped(r->tx_op->req, r->tx_op->req_len);
+        printf(" -> %s ", msg_type_name(r->tx_op->rsp_type));
+        put_escaped(r->tx_op->rsp, r->tx_op->rsp_len);
+        break;
     }
     putchar('\n');
     return 0;
@@ -381,6 +392,8 @@ static int seed_losses(const struct xsrec_stream *s, bool allow)
                 "pending data)\n", l.conns, l.pending_octets);
     if (l.tx_nodes)
         fprintf(stderr, "  %zu NODE_DATA record(s) of pending transactions\n", l.tx_nodes);
+    if (l.tx_ops)
+        fprintf(stderr, "  %zu TX_OP record(s): transactions' operation logs\n", l.tx_ops);
     if (l.perm_flags)
         fprintf(stderr, "  %zu permission flag(s) (stale)\n", l.perm_flags);
     if (!allow) {

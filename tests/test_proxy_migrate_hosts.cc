@@ -4,7 +4,9 @@
 // its ring, its ring page copied as migration copies guest memory, restored
 // under another domain id on the destination and resumed.  Its subtree
 // arrives (ids remapped), its watches fire, the held request is served
-// once there and never on the source, its open transaction ends in EAGAIN.
+// once there and never on the source.  Its two open transactions are
+// replayed there: the one whose reads still hold goes on and commits, the
+// one that read a node changed before the save ends in EAGAIN.
 
 #include <gtest/gtest.h>
 
@@ -78,16 +80,43 @@ TEST_P(XsproxyMigrateHosts, GuestMovesWithWatchesNodesAndHeldRequests)
     WireMsg ev;
     while (g->next_event(&ev, 300) == 1) {
     }
-    // an open transaction
-    ASSERT_TRUE(g->request(XS_TRANSACTION_START, 0, std::string(1, '\0'), &r));
-    uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
-    ASSERT_NE(0u, tx);
-    ASSERT_TRUE(g->request(XS_WRITE, tx, wr("data/intx", "1"), &r));
+    // two open transactions: A reads nodes nothing changes (one missing,
+    // one listed, one's permissions) and writes; B reads data/c, which
+    // dom0 changes before the save, and writes
+    ASSERT_TRUE(g->request(XS_WRITE, 0, wr("data/a", "a0"), &r));
+    ASSERT_TRUE(g->request(XS_WRITE, 0, wr("data/c", "c0"), &r));
+    ASSERT_TRUE(g->request(XS_WRITE, 0, wr("data/adir/k1", "1"), &r));
+    ASSERT_TRUE(g->request(XS_WRITE, 0, wr("data/adir/k2", "2"), &r));
+    // (A changes a node that exists: creating one would change data/'s
+    // children, which the held write below changes too, a real conflict)
+    ASSERT_TRUE(g->request(XS_WRITE, 0, wr("data/intx", "0"), &r));
+    auto start_tx = [&](uint32_t *id) {
+        ASSERT_TRUE(g->request(XS_TRANSACTION_START, 0, std::string(1, '\0'), &r));
+        *id = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
+        ASSERT_NE(0u, *id);
+    };
+    uint32_t txa = 0, txb = 0;
+    start_tx(&txa);
+    start_tx(&txb);
+    ASSERT_TRUE(g->request(XS_READ, txa, nul_join({ "data/a" }), &r));
+    ASSERT_EQ("a0", r.body);
+    ASSERT_TRUE(g->request(XS_READ, txb, nul_join({ "data/c" }), &r));
+    ASSERT_EQ("c0", r.body);
+    ASSERT_TRUE(g->request(XS_READ, txa, nul_join({ "data/adir/none" }), &r));
+    ASSERT_EQ((uint32_t)XS_ERROR, r.type);
+    ASSERT_TRUE(g->request(XS_DIRECTORY, txa, nul_join({ "data/adir" }), &r));
+    ASSERT_TRUE(g->request(XS_GET_PERMS, txa, nul_join({ "/local/domain/5/data/a" }), &r));
+    ASSERT_EQ((uint32_t)XS_GET_PERMS, r.type);
+    ASSERT_NE(std::string::npos, r.body.find("5")) << escape(r.body);
+    ASSERT_TRUE(g->request(XS_WRITE, txa, wr("data/intx", "1"), &r));
+    ASSERT_TRUE(g->request(XS_WRITE, txb, wr("data/fromb", "1"), &r));
     auto before = subtree(*s0, "/local/domain/5", "5");
     ASSERT_FALSE(before.empty());
 
     // source: quiesce, a request held on the ring, save
     ASSERT_EQ(0, src.xsproxyctl({ "quiesce", "5" }).exit_code);
+    ASSERT_TRUE(s0->request(XS_WRITE, 0, wr("/local/domain/5/data/c", "c1"), &r));
+    before["/data/c"] = subtree(*s0, "/local/domain/5", "5")["/data/c"];
     WireMsg held{ XS_WRITE, 4242, 0, wr("data/held", "once") };
     ASSERT_TRUE(g->send(held));
     sleep_ms(100);
@@ -146,14 +175,28 @@ TEST_P(XsproxyMigrateHosts, GuestMovesWithWatchesNodesAndHeldRequests)
     ASSERT_EQ(1, g7->next_event(&ev, 3000));
     EXPECT_EQ(nul_join({ "/local/domain/7/data/sub/w", "abs" }), ev.body);
 
-    // the transaction the guest had open: it ends in EAGAIN, and the guest
-    // can retry
-    ASSERT_TRUE(g7->request(XS_TRANSACTION_END, tx, nul_join({ "T" }), &r));
+    // transaction A goes on where it was: it sees its own write, nobody
+    // else does until it commits, and it commits
+    ASSERT_TRUE(g7->request(XS_READ, txa, nul_join({ "data/intx" }), &r));
+    EXPECT_EQ("1", r.body) << "the replay did not redo A's write";
+    ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/7/data/intx" }), &r));
+    EXPECT_EQ("0", r.body) << "A's write is visible before its commit";
+    ASSERT_TRUE(g7->request(XS_TRANSACTION_END, txa, nul_join({ "T" }), &r));
+    EXPECT_EQ((uint32_t)XS_TRANSACTION_END, r.type) << escape(r.body) << dst.proxy_log();
+    ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/7/data/intx" }), &r));
+    EXPECT_EQ("1", r.body);
+    // transaction B read data/c before dom0 changed it: EAGAIN, its write is
+    // gone, and the guest can retry
+    ASSERT_TRUE(g7->request(XS_TRANSACTION_END, txb, nul_join({ "T" }), &r));
     EXPECT_EQ((uint32_t)XS_ERROR, r.type);
     EXPECT_EQ(std::string("EAGAIN") + '\0', r.body);
+    ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/7/data/fromb" }), &r));
+    EXPECT_EQ((uint32_t)XS_ERROR, r.type) << "B's write landed: " << escape(r.body);
     ASSERT_TRUE(g7->request(XS_TRANSACTION_START, 0, std::string(1, '\0'), &r));
     uint32_t tx2 = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
-    ASSERT_TRUE(g7->request(XS_WRITE, tx2, wr("data/intx", "2"), &r));
+    ASSERT_TRUE(g7->request(XS_READ, tx2, nul_join({ "data/c" }), &r));
+    EXPECT_EQ("c1", r.body);
+    ASSERT_TRUE(g7->request(XS_WRITE, tx2, wr("data/fromb", "2"), &r));
     ASSERT_TRUE(g7->request(XS_TRANSACTION_END, tx2, nul_join({ "T" }), &r));
     EXPECT_EQ((uint32_t)XS_TRANSACTION_END, r.type) << escape(r.body);
 }

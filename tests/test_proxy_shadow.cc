@@ -472,6 +472,219 @@ TEST(XsproxyShadow, BackendLostKeepsWatchesDropsTransactionsAndRequests)
     EXPECT_EQ(0u, shadow_inflight(&sh.s));
 }
 
+// ---- shadow: transaction logs and their replay -----------------------------
+
+const shadow_tx *find_tx(const shadow &s, uint32_t guest_id)
+{
+    for (const shadow_tx *t = s.txs; t; t = t->next)
+        if (t->guest_id == guest_id)
+            return t;
+    return nullptr;
+}
+
+std::string op_req(const tx_op &o)
+{
+    return std::string(reinterpret_cast<const char *>(o.req), o.req_len);
+}
+
+std::string op_rsp(const tx_op &o)
+{
+    return std::string(reinterpret_cast<const char *>(o.rsp), o.rsp_len);
+}
+
+TEST(XsproxyShadow, TransactionsLogTheirOperationsWithTheAnswers)
+{
+    Shadow sh;
+    uint32_t tx = sh.start_tx(1, 7);
+    sh.request(XS_READ, 2, tx, str0("data/a"));
+    sh.reply(XS_READ, 2, 7, "a0");
+    sh.request(XS_WRITE, 3, tx, str0("data/b") + "v");
+    sh.reply(XS_WRITE, 3, 7, str0("OK"));
+    sh.request(XS_READ, 4, tx, str0("data/none"));
+    sh.reply(XS_ERROR, 4, 7, str0("ENOENT"));
+    // not in the transaction, or not an operation on the store: not logged
+    sh.request(XS_READ, 5, 0, str0("data/a"));
+    sh.reply(XS_READ, 5, 0, "a0");
+    sh.request(XS_GET_DOMAIN_PATH, 6, tx, str0("1"));
+    sh.reply(XS_GET_DOMAIN_PATH, 6, 7, str0("/local/domain/1"));
+    const shadow_tx *t = find_tx(sh.s, tx);
+    ASSERT_NE(nullptr, t);
+    ASSERT_EQ(3u, t->nops);
+    EXPECT_EQ((uint32_t)XS_READ, t->ops[0].type);
+    EXPECT_EQ(str0("data/a"), op_req(t->ops[0]));
+    EXPECT_EQ("a0", op_rsp(t->ops[0]));
+    EXPECT_EQ(str0("data/b") + "v", op_req(t->ops[1]));
+    EXPECT_EQ((uint32_t)XS_ERROR, t->ops[2].rsp_type);
+    EXPECT_EQ(str0("ENOENT"), op_rsp(t->ops[2]));
+    // the end frees the log with the transaction
+    sh.request(XS_TRANSACTION_END, 7, tx, str0("T"));
+    sh.reply(XS_TRANSACTION_END, 7, 7, str0("OK"));
+    EXPECT_EQ(nullptr, find_tx(sh.s, tx));
+}
+
+TEST(XsproxyShadow, ATooLongLogIsCutAndTheTransactionCannotBeReplayed)
+{
+    Shadow sh;
+    uint32_t tx = sh.start_tx(1, 3);
+    std::string big(4000, 'x');
+    uint32_t id = 2;
+    for (size_t bytes = 0; bytes <= SHADOW_TX_LOG_MAX; bytes += big.size() + 3, id++) {
+        sh.request(XS_WRITE, id, tx, str0("k") + big);
+        sh.reply(XS_WRITE, id, 3, str0("OK"));
+    }
+    const shadow_tx *t = find_tx(sh.s, tx);
+    ASSERT_NE(nullptr, t);
+    EXPECT_TRUE(t->log_cut);
+    EXPECT_EQ(0u, t->nops);
+    // and it stays cut
+    sh.request(XS_READ, id, tx, str0("k"));
+    sh.reply(XS_READ, id, 3, "v");
+    EXPECT_EQ(0u, find_tx(sh.s, tx)->nops);
+}
+
+TEST(XsproxyShadow, AStreamedReplyIsLoggedWhenWhole)
+{
+    Shadow sh;
+    uint32_t tx = sh.start_tx(1, 3);
+    sh.request(XS_READ, 2, tx, str0("big"));
+    std::string value(3000, 'v');
+    auto m = make(XS_READ, 2, 3, value);
+    m->got = MSG_HDR_LEN;   // only the header is in: the rest streams
+    EXPECT_EQ(SHADOW_REPLY, shadow_on_reply(&sh.s, m.get()));
+    EXPECT_EQ(0u, find_tx(sh.s, tx)->nops);
+    m->got = msg_wire_len(m.get());
+    shadow_on_streamed_end(&sh.s, m.get());
+    ASSERT_EQ(1u, find_tx(sh.s, tx)->nops);
+    EXPECT_EQ(value, op_rsp(find_tx(sh.s, tx)->ops[0]));
+}
+
+// A restored transaction: xsproxy's TRANSACTION_START, then the log's
+// operations in the new transaction, each answer compared.
+struct Replay {
+    Shadow sh;
+    std::vector<std::string> reqs, rsps;
+    std::vector<tx_op> ops;
+    void add(uint32_t type, const std::string &req, uint32_t rsp_type, const std::string &rsp)
+    {
+        reqs.push_back(req);
+        rsps.push_back(rsp);
+        ops.push_back(tx_op{ type, rsp_type, 0, 0, nullptr, nullptr });
+    }
+    // Restore guest tx 5 as xenstored's 9; returns the replay requests sent.
+    std::vector<std::unique_ptr<msg>> start(bool replayable = true)
+    {
+        for (size_t i = 0; i < ops.size(); i++) {
+            ops[i].req = (uint8_t *)reqs[i].data();
+            ops[i].req_len = (uint32_t)reqs[i].size();
+            ops[i].rsp = (uint8_t *)rsps[i].data();
+            ops[i].rsp_len = (uint32_t)rsps[i].size();
+        }
+        auto st = make(XS_TRANSACTION_START, 0x80000000u, 0, str0(""));
+        EXPECT_EQ(0, shadow_on_restore_tx(&sh.s, st.get(), 5, ops.data(), (unsigned)ops.size(),
+                                          replayable));
+        std::vector<std::unique_ptr<msg>> sent;
+        auto none = std::make_unique<msg>();
+        EXPECT_EQ(0, shadow_next_replay(&sh.s, none.get(), 1)) << "before xenstored's id";
+        sh.reply(XS_TRANSACTION_START, 0x80000000u, 0, str0("9"), SHADOW_INTERNAL_TX);
+        for (uint32_t id = 0x80000001u;; id++) {
+            auto m = std::make_unique<msg>();
+            if (!shadow_next_replay(&sh.s, m.get(), id))
+                break;
+            sent.push_back(std::move(m));
+        }
+        EXPECT_EQ(0u, shadow_replays_pending(&sh.s));
+        return sent;
+    }
+    void answer(const msg &req, uint32_t type, const std::string &body)
+    {
+        sh.reply(type, req.hdr.req_id, 9, body, SHADOW_INTERNAL_TX);
+    }
+    bool doomed() const { return find_tx(sh.s, 5)->doomed; }
+};
+
+TEST(XsproxyShadow, ReplaySendsTheLogInOrderInTheNewTransaction)
+{
+    Replay rp;
+    rp.add(XS_READ, str0("data/a"), XS_READ, "a0");
+    rp.add(XS_WRITE, str0("data/b") + "v", XS_WRITE, str0("OK"));
+    auto sent = rp.start();
+    ASSERT_EQ(2u, sent.size());
+    EXPECT_EQ((uint32_t)XS_READ, sent[0]->hdr.type);
+    EXPECT_EQ(9u, sent[0]->hdr.tx_id);
+    EXPECT_EQ(str0("data/a"), body_of(sent[0].get()));
+    EXPECT_EQ((uint32_t)XS_WRITE, sent[1]->hdr.type);
+    rp.answer(*sent[0], XS_READ, "a0");
+    rp.answer(*sent[1], XS_WRITE, str0("OK"));
+    EXPECT_FALSE(rp.doomed());
+    EXPECT_EQ(0u, shadow_internal_inflight(&rp.sh.s));
+    // the guest's id maps to the new transaction, and it commits for real
+    EXPECT_EQ(9u, rp.sh.request(XS_TRANSACTION_END, 20, 5, str0("T")));
+    auto r = rp.sh.reply(XS_TRANSACTION_END, 20, 9, str0("OK"));
+    EXPECT_EQ((uint32_t)XS_TRANSACTION_END, r->hdr.type);
+}
+
+TEST(XsproxyShadow, AReplayThatGetsAnotherAnswerEndsInEagain)
+{
+    Replay rp;
+    rp.add(XS_READ, str0("data/c"), XS_READ, "c0");
+    auto sent = rp.start();
+    ASSERT_EQ(1u, sent.size());
+    rp.answer(*sent[0], XS_READ, "c1");
+    EXPECT_TRUE(rp.doomed());
+    // its end is an abort at xenstored and EAGAIN for the guest
+    auto end = make(XS_TRANSACTION_END, 21, 5, str0("T"));
+    ASSERT_EQ(0, shadow_on_request(&rp.sh.s, end.get()));
+    EXPECT_EQ(str0("F"), body_of(end.get()));
+    auto r = rp.sh.reply(XS_TRANSACTION_END, 21, 9, str0("OK"));
+    EXPECT_EQ((uint32_t)XS_ERROR, r->hdr.type);
+    EXPECT_EQ(str0("EAGAIN"), body_of(r.get()));
+}
+
+TEST(XsproxyShadow, ReplayComparesErrorsListingsInAnyOrderButNotGenerationCounts)
+{
+    Replay rp;
+    rp.add(XS_READ, str0("gone"), XS_ERROR, str0("ENOENT"));
+    rp.add(XS_DIRECTORY, str0("d"), XS_DIRECTORY, str0("k1") + str0("k2"));
+    rp.add(XS_DIRECTORY_PART, str0("d") + str0("0"), XS_DIRECTORY_PART,
+           str0("17") + str0("k1") + str0("k2") + str0(""));
+    auto sent = rp.start();
+    ASSERT_EQ(3u, sent.size());
+    rp.answer(*sent[0], XS_ERROR, str0("ENOENT"));
+    rp.answer(*sent[1], XS_DIRECTORY, str0("k2") + str0("k1"));
+    rp.answer(*sent[2], XS_DIRECTORY_PART, str0("4") + str0("k1") + str0("k2") + str0(""));
+    EXPECT_FALSE(rp.doomed());
+
+    Replay other;
+    other.add(XS_READ, str0("gone"), XS_ERROR, str0("ENOENT"));
+    other.add(XS_DIRECTORY, str0("d"), XS_DIRECTORY, str0("k1") + str0("k2"));
+    sent = other.start();
+    other.answer(*sent[0], XS_ERROR, str0("ENOENT"));
+    other.answer(*sent[1], XS_DIRECTORY, str0("k1") + str0("k3"));
+    EXPECT_TRUE(other.doomed());
+}
+
+TEST(XsproxyShadow, AnUnreplayableTransactionIsRecreatedDoomed)
+{
+    Replay rp;
+    rp.add(XS_READ, str0("a"), XS_READ, "x");
+    auto sent = rp.start(false);
+    EXPECT_TRUE(sent.empty());
+    EXPECT_TRUE(rp.doomed());
+}
+
+TEST(XsproxyShadow, AStartXenstoredRefusesDropsTheRestoredTransaction)
+{
+    Shadow sh;
+    auto st = make(XS_TRANSACTION_START, 0x80000000u, 0, str0(""));
+    ASSERT_EQ(0, shadow_on_restore_tx(&sh.s, st.get(), 5, nullptr, 0, true));
+    EXPECT_NE(nullptr, find_tx(sh.s, 5));
+    sh.reply(XS_ERROR, 0x80000000u, 0, str0("EQUOTA"), SHADOW_INTERNAL_TX);
+    EXPECT_EQ(nullptr, find_tx(sh.s, 5));
+    // and a stream cannot define a transaction twice
+    ASSERT_EQ(0, shadow_on_restore_tx(&sh.s, st.get(), 6, nullptr, 0, true));
+    EXPECT_EQ(-1, shadow_on_restore_tx(&sh.s, st.get(), 6, nullptr, 0, true));
+}
+
 // ---- msg -------------------------------------------------------------------
 
 std::vector<uint8_t> wire(uint32_t type, uint32_t req, uint32_t tx, const std::string &body)

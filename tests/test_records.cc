@@ -4,6 +4,7 @@
 // (with its rule name and offset), and the command's three verbs.
 #include <gtest/gtest.h>
 
+#include <xen/io/xs_wire.h>
 #include <xsrecords.h>
 
 #include <algorithm>
@@ -347,6 +348,21 @@ struct Up {
         }
         str(path);
         put(value.data(), value.size());
+        return end(at);
+    }
+    // xsproxy's TX_OP record (FORMAT.md): one logged operation
+    size_t tx_op(uint32_t conn, uint32_t txid, uint32_t req_type, uint32_t rsp_type,
+                 const std::string &req, const std::string &rsp)
+    {
+        size_t at = begin(XSREC_UP_TX_OP);
+        u32(conn);
+        u32(txid);
+        u32(req_type);
+        u32(rsp_type);
+        u32(req.size());
+        u32(rsp.size());
+        put(req.data(), req.size());
+        put(rsp.data(), rsp.size());
         return end(at);
     }
     size_t end_rec() { return end(begin(0)); }
@@ -948,6 +964,85 @@ TEST(Malformed, DependencyOrder)
         u.ring(1, 1, 1, 1);
         u.end_rec();
         EXPECT_EQ("ok", verdict(u.b));
+    }
+}
+
+TEST(TxOps, ReadWrittenAndRoundTripped)
+{
+    for (bool big : {false, true}) {
+        Up u(big);
+        u.ring(1, 5, XSREC_DOMID_INVALID, 1);
+        // (the writer's order: a connection's transactions, then their logs)
+        u.tx(1, 3);
+        u.tx(1, 4);
+        u.tx_op(1, 3, XS_READ, XS_READ, P("data/a\0", 7), "a0");
+        u.tx_op(1, 3, XS_WRITE, XS_ERROR, P("data/b\0v", 8), P("EACCES\0", 7));
+        u.tx_op(1, 4, XSREC_TX_OP_CUT, 0, "", "");
+        u.end_rec();
+        ASSERT_EQ("ok", verdict(u.b));
+        Model m;
+        xsrec_error err{};
+        ASSERT_EQ(0, xsrec_read(u.b.data(), u.b.size(), &m.s, nullptr, &err)) << err.message;
+        ASSERT_EQ(3u, m.s.ntx_ops);
+        EXPECT_EQ(3u, m.s.tx_ops[0].tx_id);
+        EXPECT_EQ((uint32_t)XS_READ, m.s.tx_ops[0].req_type);
+        EXPECT_EQ(P("data/a\0", 7), std::string((const char *)m.s.tx_ops[0].req, m.s.tx_ops[0].req_len));
+        EXPECT_EQ("a0", std::string((const char *)m.s.tx_ops[0].rsp, m.s.tx_ops[0].rsp_len));
+        EXPECT_EQ((uint32_t)XS_ERROR, m.s.tx_ops[1].rsp_type);
+        EXPECT_EQ(XSREC_TX_OP_CUT, m.s.tx_ops[2].req_type);
+        // the library writes the same octets back, and reads what it wrote
+        uint8_t *out = nullptr;
+        size_t len = 0;
+        ASSERT_EQ(0, xsrec_write_upstream(&m.s, big ? XSREC_BIG_ENDIAN : XSREC_LITTLE_ENDIAN, 0,
+                                          &out, &len, &err)) << err.message;
+        EXPECT_EQ(u.b, Bytes(out, out + len));
+        Model again;
+        ASSERT_EQ(0, xsrec_read(out, len, &again.s, nullptr, &err));
+        EXPECT_TRUE(xsrec_stream_equal(&m.s, &again.s));
+        free(out);
+        // the seed format cannot carry a transaction's log
+        ASSERT_EQ(-1, xsrec_write_seed(&m.s, 0, &out, &len, &err));
+        EXPECT_STREQ("not-representable", err.rule);
+    }
+}
+
+TEST(TxOps, Malformed)
+{
+    auto stream = [](auto add) {
+        Up u;
+        u.ring(1, 5, XSREC_DOMID_INVALID, 1);
+        u.tx(1, 3);
+        size_t at = add(u);
+        u.end_rec();
+        return std::make_pair(u.b, at);
+    };
+    {   // before its transaction, or of no transaction at all
+        Up u;
+        u.ring(1, 5, XSREC_DOMID_INVALID, 1);
+        size_t op = u.tx_op(1, 3, XS_READ, XS_READ, P("a\0", 2), "");
+        u.tx(1, 3);
+        u.end_rec();
+        EXPECT_EQ(at("dependency", op + 12), verdict(u.b));
+    }
+    auto [b1, o1] = stream([](Up &u) { return u.tx_op(2, 3, XS_READ, XS_READ, P("a\0", 2), ""); });
+    EXPECT_EQ(at("dependency", o1 + 8), verdict(b1));
+    auto [b2, o2] = stream([](Up &u) { return u.tx_op(1, 3, XS_WATCH, XS_WATCH, P("a\0t\0", 4), P("OK\0", 3)); });
+    EXPECT_EQ(at("tx-op", o2 + 16), verdict(b2));
+    auto [b3, o3] = stream([](Up &u) { return u.tx_op(1, 3, XS_READ, XS_WRITE, P("a\0", 2), ""); });
+    EXPECT_EQ(at("tx-op", o3 + 20), verdict(b3));
+    auto [b4, o4] = stream([](Up &u) { return u.tx_op(1, 3, XSREC_TX_OP_CUT, 0, "x", ""); });
+    EXPECT_EQ(at("tx-op", o4 + 20), verdict(b4));
+    auto [b5, o5] = stream([](Up &u) { return u.tx_op(1, 3, XS_READ, XS_READ, std::string(4097, 'a'), ""); });
+    EXPECT_EQ(at("payload-limit", o5 + 24), verdict(b5));
+    {   // lengths that run past the record
+        auto [b, o] = stream([](Up &u) { return u.tx_op(1, 3, XS_READ, XS_READ, P("a\0", 2), "v"); });
+        put_le32(b, o + 8 + 20, 100);
+        EXPECT_EQ(at("record-length", o + 4), verdict(b));
+    }
+    {   // every prefix is an error, never a crash
+        auto [b, o] = stream([](Up &u) { return u.tx_op(1, 3, XS_READ, XS_READ, P("a\0", 2), "v"); });
+        for (size_t n = 0; n < b.size(); n++)
+            EXPECT_NE("ok", verdict(Bytes(b.begin(), b.begin() + (long)n))) << n;
     }
 }
 

@@ -52,7 +52,7 @@ enum xsrec_byteorder xsrec_host_order(void);
  * "version", "flags", "truncated", "end-missing", "trailing-data",
  * "record-type", "record-length", "padding", "reserved", "global-first",
  * "conn-id", "conn-type", "conn-data", "dependency", "duplicate", "tx-id", "path",
- * "token", "perm", "deleted-node", "payload-limit", "field-range",
+ * "token", "perm", "deleted-node", "payload-limit", "tx-op", "field-range",
  * "not-representable", "no-memory", "aborted"); NULL when there is no error.
  * `offset` is the octet offset of the offending field, or of the record
  * header for problems of a whole record.  When writing, it is an offset
@@ -113,6 +113,27 @@ struct xsrec_tx {
     uint32_t tx_id;
 };
 
+/*
+ * TX_OP (xsproxy's own record type, XSREC_UP_TX_OP): one operation an open
+ * transaction did, with the answer it got, in the order it did them.
+ * xsproxy replays them into a new transaction on the destination and the
+ * transaction survives when every answer is the same (FORMAT.md).
+ * req_type XSREC_TX_OP_CUT (both lengths 0) says the log was cut short:
+ * the transaction cannot be replayed.
+ */
+#define XSREC_TX_OP_CUT 0xFFFFFFFFu
+struct xsrec_tx_op {
+    uint32_t conn_id;
+    uint32_t tx_id;
+    uint32_t req_type;      /* READ, WRITE, MKDIR, RM, DIRECTORY,
+                               DIRECTORY_PART, GET_PERMS, SET_PERMS, or CUT */
+    uint32_t rsp_type;      /* req_type, or XS_ERROR */
+    const uint8_t *req;     /* the request's payload */
+    size_t req_len;         /* at most XENSTORE_PAYLOAD_MAX */
+    const uint8_t *rsp;     /* the reply's payload */
+    size_t rsp_len;
+};
+
 /* A node permission: 'r', 'w', 'b' or 'n' for domain domid. */
 #define XSREC_PERM_STALE 0x01 /* flags: stale, ignored when checking */
 struct xsrec_perm {
@@ -157,6 +178,7 @@ struct xsrec_stream {
     struct xsrec_watch *watches;  size_t nwatches;
     struct xsrec_tx *txs;         size_t ntxs;
     struct xsrec_node *nodes;     size_t nnodes;
+    struct xsrec_tx_op *tx_ops;   size_t ntx_ops;
 };
 
 void xsrec_stream_free(struct xsrec_stream *s);  /* leaves s empty */
@@ -168,6 +190,7 @@ int xsrec_add_watch(struct xsrec_stream *s, uint32_t conn_id,
                     const char *path, const char *token);
 int xsrec_add_tx(struct xsrec_stream *s, uint32_t conn_id, uint32_t tx_id);
 int xsrec_add_node(struct xsrec_stream *s, const struct xsrec_node *n);
+int xsrec_add_tx_op(struct xsrec_stream *s, const struct xsrec_tx_op *op);
 
 /*
  * Deep equality of two models.  Watches and transactions are compared per
@@ -186,6 +209,7 @@ enum xsrec_kind {
     XSREC_K_WATCH,
     XSREC_K_TX,      /* upstream: one transaction; seed: a list of them */
     XSREC_K_NODE,
+    XSREC_K_TX_OP,   /* xsproxy's transaction log (upstream streams only) */
 };
 
 /* Upstream record type numbers. */
@@ -195,6 +219,9 @@ enum xsrec_kind {
 #define XSREC_UP_WATCH   3u
 #define XSREC_UP_TX      4u
 #define XSREC_UP_NODE    5u
+/* xsproxy's own record (not upstream's; see FORMAT.md): "XS" + 1, far
+ * from the numbers later revisions of the format take. */
+#define XSREC_UP_TX_OP   0x58530001u
 /* Seed record type numbers. */
 #define XSREC_SEED_NODE  1u
 #define XSREC_SEED_WATCH 2u
@@ -229,6 +256,7 @@ struct xsrec_record {
     const struct xsrec_tx *txs;      /* XSREC_K_TX: ntxs of them */
     size_t ntxs;
     const struct xsrec_node *node;
+    const struct xsrec_tx_op *tx_op;
 };
 
 /*
@@ -299,6 +327,7 @@ struct xsrec_seed_loss {
     size_t conns;           /* connections other than the seed placeholder */
     size_t pending_octets;  /* their buffered in/out data */
     size_t tx_nodes;        /* NODE_DATA of pending transactions */
+    size_t tx_ops;          /* transactions' operation logs (TX_OP) */
     size_t perm_flags;      /* permissions with flags (stale) set */
     size_t domains;         /* distinct conn-ids owning watches/transactions */
 };
