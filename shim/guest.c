@@ -106,6 +106,18 @@ struct xenstore_domain_interface *xsg_ring(struct xsg *g)
     return g->ring;
 }
 
+int xsg_ack(struct xsg *g)
+{
+    /* xsg_open made the fd non-blocking: pending() fails with EAGAIN once
+     * the socket is empty; each call re-arms the port it returns */
+    int n = 0;
+    while (xssim_evtchn_pending(g->evtchn) >= 0)
+        n++;
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -1;
+    return n;
+}
+
 /* Wait until the server notifies (or the deadline passes). 0, or -1 with
  * ETIMEDOUT. */
 static int wait_event(struct xsg *g, int64_t deadline)
@@ -125,8 +137,7 @@ static int wait_event(struct xsg *g, int64_t deadline)
     int n = poll(&pfd, 1, timeout);
     if (n < 0 && errno != EINTR)
         return -1;
-    while (xssim_evtchn_pending(g->evtchn) >= 0)
-        ;   /* drain: each pending() re-arms its port */
+    xsg_ack(g);   /* drain: each pending() re-arms its port */
     return 0;
 }
 

@@ -8,5 +8,7 @@ xsproxy_test(test_xenstore_suite test_xenstore_suite.cc)
 xsproxy_test(test_teardown test_teardown.cc)
 
 # The benchmark: a program, not a test (it prints figures, never judges them).
+# It runs the same workloads directly and through xsproxy, on the sim of a
+# Store (tests/workload.h, built by proxy.cmake).
 add_executable(xsbench xsbench.cc)
-target_link_libraries(xsbench PRIVATE xstest_support)
+target_link_libraries(xsbench PRIVATE xstest_support xsproxy_workload)

@@ -1,23 +1,30 @@
-// xsbench - xenstore round-trip benchmark on the simulated host.  For each
-// daemon it starts a sim of its own and measures: a guest's serial READ over
-// its ring, the same with 16 requests in flight, and dom0's serial READ over
-// the socket with libxenstore.  It prints figures and never judges them.
-//
-// Every workload takes a Target (the sim, the guest's domain, the socket to
-// use), so that a proxied mode can later run the same workloads with
-// xsproxy between the clients and the daemon.
+// xsbench - xenstore round-trip benchmark on the simulated host, directly
+// against each daemon and through xsproxy.  For each daemon it starts one
+// sim (tests/workload.h's Store) with xsproxy in front of the daemon, and
+// creates two sets of N domains on it: 1..N introduced to the daemon
+// directly (their rings go to the daemon), N+1..2N introduced through
+// xsproxy (inserted: their rings go through xsproxy).  The same workloads
+// then run on both sets, direct and proxied alternately:
+//   - guests on their rings, serial READ, serial WRITE and DEPTH (16) READs
+//     in flight, each on 1 domain and on N (100) domains at once;
+//   - dom0's serial xs_read over a socket (the daemon's, xsproxy's).
+// It prints each run, then per daemon the proxied/direct comparison (ops/s
+// ratio, p50 added), and xsproxy's resident memory per inserted idle domain.
+// It prints figures and never judges them: the exit code is non-zero only
+// when a workload (or setting it up) fails.
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
-#include <map>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern "C" {
@@ -25,19 +32,19 @@ extern "C" {
 }
 
 #include "sim_host.h"
+#include "workload.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What a workload runs against.  Direct mode: the daemon's socket and the
-// guest's ring as the daemon sees it.  (A proxied mode fills in the proxy's
-// socket; guests' rings are redirected by the shim's claims, transparently.)
+// What a workload runs against: the sim, the guests' domains (introduced to
+// the daemon directly, or through xsproxy), dom0's socket.
 struct Target {
     struct xssim *sim = nullptr;
-    uint32_t guest = 1;          // a domain made by `xssim domain create`
+    std::vector<uint32_t> domains;
     std::string socket;          // XENSTORED_PATH for dom0 clients
-    std::string label;           // "oxenstored", later "oxenstored+xsproxy"
+    std::string label;           // "oxenstored" or "oxenstored+xsproxy"
 };
 
 // How long each workload runs: N operations, or S seconds.
@@ -53,11 +60,12 @@ struct Budget {
 };
 
 struct Result {
-    std::string name;
     long ops = 0;
     double elapsed_s = 0;
     std::vector<double> lat_us;   // per operation, send to reply
     std::string error;            // non-empty: the workload failed
+
+    double rate() const { return elapsed_s > 0 ? (double)ops / elapsed_s : 0; }
 };
 
 double percentile(std::vector<double> &v, double p)
@@ -74,95 +82,169 @@ double us_since(Clock::time_point t)
     return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
 }
 
-const char kNode[] = "data/bench";
-const char kValue[] = "0123456789abcdef";
-
-// Guest READs one at a time over its ring.
-Result ring_serial(const Target &t, const Budget &b)
+std::string domains_text(size_t n)
 {
-    Result r;
-    r.name = "guest ring, serial READ";
-    struct xsg *g = xsg_open(t.sim, t.guest);
-    if (!g) {
-        r.error = std::string("xsg_open: ") + strerror(errno);
-        return r;
-    }
-    if (xsg_write(g, 0, kNode, kValue, sizeof(kValue) - 1) != 0) {
-        r.error = "cannot write the benchmark node";
-        xsg_close(g);
-        return r;
-    }
-    auto msg = std::make_unique<xsg_msg>();
-    auto start = Clock::now();
-    while (!b.done(r.ops, start)) {
-        auto t0 = Clock::now();
-        if (xsg_request(g, XS_READ, 0, kNode, sizeof(kNode), msg.get(), 10000) < 0 ||
-            msg->hdr.type != XS_READ) {
-            r.error = "READ failed";
-            break;
-        }
-        r.lat_us.push_back(us_since(t0));
-        r.ops++;
-    }
-    r.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
-    xsg_close(g);
-    return r;
+    return std::to_string(n) + (n == 1 ? " domain" : " domains");
 }
 
-// Guest READs with DEPTH requests in flight, each with its own req_id.
-Result ring_pipelined(const Target &t, const Budget &b, unsigned depth)
+double seconds_since(Clock::time_point t)
+{
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+const char kNode[] = "data/bench";   // relative: /local/domain/D/data/bench
+const char kValue[] = "0123456789abcdef";
+
+// One workload: guests on their rings (DOMAINS of them at once, DEPTH
+// requests in flight each, OP READ or WRITE), or dom0 over the socket.
+struct Workload {
+    std::string name;
+    bool socket = false;
+    unsigned domains = 1;
+    unsigned depth = 1;
+    uint32_t op = XS_READ;
+};
+
+// req_ids are unique over the whole run, so a late reply to a workload that
+// failed is recognised as such by the next one on the same ring.
+uint32_t next_req_id = 0x10000;
+
+struct Guest {
+    uint32_t domid = 0;
+    struct xsg *g = nullptr;
+    std::vector<std::pair<uint32_t, Clock::time_point>> in_flight;   // <= depth
+};
+
+// The driver: every guest opens its ring and writes its node first; then
+// the loop tops every guest up to DEPTH requests in flight, polls all rings'
+// event channels at once, and takes the replies from the rings that were
+// notified, each matched to its request by req_id.  A request is only put
+// on the ring when the whole of it fits, so xsg_send never waits (waiting
+// would consume notifications meant for this loop).
+Result ring_run(const Target &t, const Workload &w, const Budget &b)
 {
     Result r;
-    r.name = "guest ring, " + std::to_string(depth) + " READs in flight";
-    struct xsg *g = xsg_open(t.sim, t.guest);
-    if (!g) {
-        r.error = std::string("xsg_open: ") + strerror(errno);
+    if (w.domains > t.domains.size()) {
+        r.error = "not enough domains";
         return r;
     }
-    if (xsg_write(g, 0, kNode, kValue, sizeof(kValue) - 1) != 0) {
-        r.error = "cannot write the benchmark node";
-        xsg_close(g);
-        return r;
+    std::vector<Guest> guests(w.domains);
+    auto close_all = [&] {
+        for (auto &gu : guests)
+            xsg_close(gu.g);
+    };
+    for (unsigned i = 0; i < w.domains; i++) {
+        guests[i].domid = t.domains[i];
+        guests[i].g = xsg_open(t.sim, guests[i].domid);
+        if (!guests[i].g) {
+            r.error = "xsg_open(" + std::to_string(guests[i].domid) + "): " + strerror(errno);
+            close_all();
+            return r;
+        }
+        int rc = xsg_write(guests[i].g, 0, kNode, kValue, sizeof(kValue) - 1);
+        if (rc != 0) {
+            r.error = "domain " + std::to_string(guests[i].domid) +
+                      " cannot write its node: " + strerror(rc < 0 ? errno : rc);
+            close_all();
+            return r;
+        }
     }
+    std::string payload(kNode, sizeof(kNode));   // with its NUL
+    if (w.op == XS_WRITE)
+        payload.append(kValue, sizeof(kValue) - 1);
+    const uint32_t msg_len = (uint32_t)(sizeof(struct xsd_sockmsg) + payload.size());
+    const uint32_t first_id = next_req_id;
+    std::vector<struct pollfd> pfds(w.domains);
+    for (unsigned i = 0; i < w.domains; i++)
+        pfds[i] = { xsg_fd(guests[i].g), POLLIN, 0 };
     auto msg = std::make_unique<xsg_msg>();
-    std::map<uint32_t, Clock::time_point> in_flight;
-    uint32_t next_id = 0x10000;
-    long sent = 0;
-    auto start = Clock::now();
+    r.lat_us.reserve(1 << 16);
+    long sent = 0, outstanding = 0;
     bool stopping = false;
-    while (!(stopping && in_flight.empty())) {
-        if (!stopping && b.done(sent, start))
-            stopping = true;
-        while (!stopping && in_flight.size() < depth) {
-            uint32_t id = next_id++;
-            in_flight[id] = Clock::now();
-            if (xsg_send(g, XS_READ, id, 0, kNode, sizeof(kNode), 10000) < 0) {
-                r.error = std::string("xsg_send: ") + strerror(errno);
+    auto start = Clock::now();
+    while (r.error.empty()) {
+        for (auto &gu : guests) {
+            if (stopping)
                 break;
+            struct xenstore_domain_interface *ring = xsg_ring(gu.g);
+            while (gu.in_flight.size() < w.depth) {
+                XENSTORE_RING_IDX cons = __atomic_load_n(&ring->req_cons, __ATOMIC_ACQUIRE);
+                if (XENSTORE_RING_SIZE - (ring->req_prod - cons) < msg_len)
+                    break;   // the rest after the next reply
+                uint32_t id = next_req_id++;
+                gu.in_flight.emplace_back(id, Clock::now());
+                if (xsg_send(gu.g, w.op, id, 0, payload.data(), (uint32_t)payload.size(), 1000) < 0) {
+                    r.error = "domain " + std::to_string(gu.domid) + ": xsg_send: " + strerror(errno);
+                    break;
+                }
+                sent++;
+                outstanding++;
+                if (b.done(sent, start)) {
+                    stopping = true;
+                    break;
+                }
             }
-            sent++;
-            if (b.done(sent, start))
-                stopping = true;
+            if (!r.error.empty())
+                break;
         }
         if (!r.error.empty())
             break;
-        int rc = xsg_recv(g, msg.get(), 10000);
-        if (rc != 1) {
-            r.error = rc == 0 ? "timed out waiting for a reply" : strerror(errno);
+        if (outstanding == 0) {
+            if (!stopping)
+                r.error = "no ring has room for a request";
+            break;   // stopping, and every reply is in
+        }
+        int n = poll(pfds.data(), pfds.size(), 10000);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r.error = std::string("poll: ") + strerror(errno);
             break;
         }
-        auto it = in_flight.find(msg->hdr.req_id);
-        if (it == in_flight.end() || msg->hdr.type != XS_READ) {
-            r.error = "unexpected reply (type " + std::to_string(msg->hdr.type) + ", req_id " +
-                      std::to_string(msg->hdr.req_id) + ")";
+        if (n == 0) {
+            r.error = "no reply for 10 s (" + std::to_string(outstanding) + " requests in flight)";
             break;
         }
-        r.lat_us.push_back(us_since(it->second));
-        in_flight.erase(it);
-        r.ops++;
+        for (unsigned i = 0; i < w.domains && r.error.empty(); i++) {
+            if (!(pfds[i].revents & POLLIN))
+                continue;
+            Guest &gu = guests[i];
+            if (xsg_ack(gu.g) < 0) {
+                r.error = "domain " + std::to_string(gu.domid) + ": xsg_ack: " + strerror(errno);
+                break;
+            }
+            int rc;
+            while ((rc = xsg_recv(gu.g, msg.get(), 0)) == 1) {
+                uint32_t id = msg->hdr.req_id;
+                if (msg->hdr.type == XS_WATCH_EVENT)
+                    continue;
+                auto it = std::find_if(gu.in_flight.begin(), gu.in_flight.end(),
+                                       [id](const auto &p) { return p.first == id; });
+                if (it == gu.in_flight.end()) {
+                    if (id >= 0x10000 && id < first_id)
+                        continue;   // a late reply to a workload that failed
+                    r.error = "domain " + std::to_string(gu.domid) + ": a reply to no request (" +
+                              xs_type_name(msg->hdr.type) + ", req_id " + std::to_string(id) + ")";
+                    break;
+                }
+                if (msg->hdr.type != w.op) {
+                    r.error = "domain " + std::to_string(gu.domid) + ": " + xs_type_name(w.op) +
+                              " answered " + xs_type_name(msg->hdr.type) +
+                              (msg->hdr.type == XS_ERROR ? std::string(" ") + msg->body : "");
+                    break;
+                }
+                r.lat_us.push_back(us_since(it->second));
+                *it = gu.in_flight.back();
+                gu.in_flight.pop_back();
+                outstanding--;
+                r.ops++;
+            }
+            if (rc < 0 && r.error.empty())
+                r.error = "domain " + std::to_string(gu.domid) + ": xsg_recv: " + strerror(errno);
+        }
     }
-    r.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
-    xsg_close(g);
+    r.elapsed_s = seconds_since(start);
+    close_all();
     return r;
 }
 
@@ -170,7 +252,6 @@ Result ring_pipelined(const Target &t, const Budget &b, unsigned depth)
 Result socket_serial(const Target &t, const Budget &b)
 {
     Result r;
-    r.name = "dom0 socket, serial xs_read";
     setenv("XENSTORED_PATH", t.socket.c_str(), 1);
     struct xs_handle *xs = xs_open(0);
     if (!xs) {
@@ -183,6 +264,7 @@ Result socket_serial(const Target &t, const Budget &b)
         xs_close(xs);
         return r;
     }
+    r.lat_us.reserve(1 << 16);
     auto start = Clock::now();
     while (!b.done(r.ops, start)) {
         auto t0 = Clock::now();
@@ -196,41 +278,120 @@ Result socket_serial(const Target &t, const Budget &b)
         r.lat_us.push_back(us_since(t0));
         r.ops++;
     }
-    r.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+    r.elapsed_s = seconds_since(start);
     xs_close(xs);
     return r;
 }
 
+Result run_workload(const Target &t, const Workload &w, const Budget &b)
+{
+    return w.socket ? socket_serial(t, b) : ring_run(t, w, b);
+}
+
 void print_header()
 {
-    printf("%-26s %-34s %9s %11s %9s %9s %9s\n", "target", "workload", "ops", "ops/s",
+    printf("%-20s %-36s %9s %11s %9s %9s %9s\n", "target", "workload", "ops", "ops/s",
            "mean us", "p50 us", "p99 us");
 }
 
-void print_result(const Target &t, Result &r)
+void print_result(const Target &t, const Workload &w, Result &r)
 {
     if (!r.error.empty()) {
-        printf("%-26s %-34s FAILED: %s\n", t.label.c_str(), r.name.c_str(), r.error.c_str());
+        printf("%-20s %-36s FAILED: %s\n", t.label.c_str(), w.name.c_str(), r.error.c_str());
+        fflush(stdout);
         return;
     }
     double mean = r.ops ? r.elapsed_s * 1e6 / (double)r.ops : 0;
-    double rate = r.elapsed_s > 0 ? (double)r.ops / r.elapsed_s : 0;
     double p50 = percentile(r.lat_us, 50), p99 = percentile(r.lat_us, 99);
-    printf("%-26s %-34s %9ld %11.0f %9.1f %9.1f %9.1f\n", t.label.c_str(), r.name.c_str(), r.ops,
-           rate, mean, p50, p99);
+    printf("%-20s %-36s %9ld %11.0f %9.1f %9.1f %9.1f\n", t.label.c_str(), w.name.c_str(), r.ops,
+           r.rate(), mean, p50, p99);
     fflush(stdout);
+}
+
+void print_comparison(const char *daemon, const std::vector<Workload> &ws,
+                      std::vector<std::pair<Result, Result>> &rs)
+{
+    printf("\n%s: through xsproxy / direct\n", daemon);
+    printf("%-36s %11s %11s %6s %8s %8s %8s %8s %8s\n", "workload", "direct/s", "proxied/s",
+           "ratio", "p50 dir", "p50 prx", "p50 +us", "p99 dir", "p99 prx");
+    for (size_t i = 0; i < ws.size(); i++) {
+        Result &d = rs[i].first, &p = rs[i].second;
+        if (!d.error.empty() || !p.error.empty()) {
+            printf("%-36s FAILED\n", ws[i].name.c_str());
+            continue;
+        }
+        double d50 = percentile(d.lat_us, 50), p50 = percentile(p.lat_us, 50);
+        double d99 = percentile(d.lat_us, 99), p99 = percentile(p.lat_us, 99);
+        printf("%-36s %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f %8.1f\n", ws[i].name.c_str(),
+               d.rate(), p.rate(), d.rate() > 0 ? p.rate() / d.rate() : 0, d50, p50, p50 - d50,
+               d99, p99);
+    }
+    fflush(stdout);
+}
+
+// A "Name:   1234 kB" line of /proc/PID/status, in KiB (-1: none).
+long proc_status_kib(pid_t pid, const char *name)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line, key = std::string(name) + ":";
+    while (std::getline(f, line))
+        if (line.compare(0, key.size(), key) == 0)
+            return atol(line.c_str() + key.size());
+    return -1;
+}
+
+struct Rss {
+    long total = -1, anon = -1, file = -1, shmem = -1;
+};
+
+Rss read_rss(pid_t pid)
+{
+    Rss r;
+    r.total = proc_status_kib(pid, "VmRSS");
+    r.anon = proc_status_kib(pid, "RssAnon");
+    r.file = proc_status_kib(pid, "RssFile");
+    r.shmem = proc_status_kib(pid, "RssShmem");
+    return r;
+}
+
+// `xssim domain create D` for each of DOMAINS, with XENSTORED_PATH at SOCKET
+// (the INTRODUCE goes there).  Prints how long it took.
+bool create_domains(xstest::Store &store, const std::vector<uint32_t> &domains,
+                    const std::string &socket, const char *what)
+{
+    auto t0 = Clock::now();
+    for (uint32_t d : domains) {
+        xstest::RunResult r = xstest::run_program(
+            { xstest::xssim_program(), "--dir", store.dir(), "domain", "create", std::to_string(d) },
+            { "XSSIM_DIR=" + store.dir(), "XENSTORED_PATH=" + socket });
+        if (!r.ok()) {
+            fprintf(stderr, "xsbench: xssim domain create %u (%s, exit %d): %s\n", d, what,
+                    r.exit_code, r.err.c_str());
+            return false;
+        }
+    }
+    printf("%s created %s in %.1f s\n", domains_text(domains.size()).c_str(), what,
+           seconds_since(t0));
+    fflush(stdout);
+    return true;
 }
 
 void usage(FILE *f)
 {
     fprintf(f,
             "usage: xsbench [--seconds S | --ops N] [--daemon oxenstored|xenstored|both]\n"
-            "               [--depth D]\n"
-            "Starts each daemon on a sim of its own and measures xenstore round trips:\n"
-            "a guest's serial READ over its ring, D (16) READs in flight, and dom0's\n"
-            "serial xs_read over the socket.  Each workload runs S seconds (default 2)\n"
-            "or N operations.  \"mean us\" is wall time per operation (1/throughput);\n"
-            "p50/p99 are per-request latencies.\n");
+            "               [--mode direct|proxied|both] [--domains N] [--depth D]\n"
+            "For each daemon, starts one sim with xsproxy in front of the daemon, creates\n"
+            "N (100) domains introduced to the daemon directly and N inserted in xsproxy,\n"
+            "and runs the same workloads on both, direct and proxied alternately: guests'\n"
+            "serial READ, serial WRITE and D (16) READs in flight over their rings, each\n"
+            "on 1 domain and on N domains at once, and dom0's serial xs_read over the\n"
+            "socket (the daemon's, xsproxy's).  Each workload runs S seconds (default 2)\n"
+            "or N operations in all.  \"mean us\" is wall time per operation\n"
+            "(1/throughput); p50/p99 are per-request latencies, send to reply.  With\n"
+            "--mode both it then prints proxied/direct per workload (ops/s ratio, p50\n"
+            "added) and xsproxy's resident memory per inserted idle domain.\n"
+            "--mode direct runs without xsproxy; proxied only through it.\n");
 }
 
 }  // namespace
@@ -238,18 +399,21 @@ void usage(FILE *f)
 int main(int argc, char **argv)
 {
     Budget budget;
-    unsigned depth = 16;
+    unsigned depth = 16, ndomains = 100;
+    bool run_direct = true, run_proxied = true;
     std::vector<xssim_daemon> daemons = { XSSIM_OXENSTORED, XSSIM_XENSTORED };
     static const struct option opts[] = {
         { "seconds", required_argument, nullptr, 's' },
         { "ops", required_argument, nullptr, 'n' },
         { "daemon", required_argument, nullptr, 'd' },
         { "depth", required_argument, nullptr, 'D' },
+        { "domains", required_argument, nullptr, 'N' },
+        { "mode", required_argument, nullptr, 'm' },
         { "help", no_argument, nullptr, 'h' },
         { nullptr, 0, nullptr, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "s:n:d:D:h", opts, nullptr)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:n:d:D:N:m:h", opts, nullptr)) != -1) {
         switch (c) {
         case 's':
             budget.seconds = atof(optarg);
@@ -285,6 +449,21 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'N':
+            ndomains = (unsigned)atoi(optarg);
+            if (ndomains < 1 || ndomains > 1000) {
+                fprintf(stderr, "xsbench: --domains must be 1..1000\n");
+                return 2;
+            }
+            break;
+        case 'm':
+            run_direct = strcmp(optarg, "direct") == 0 || strcmp(optarg, "both") == 0;
+            run_proxied = strcmp(optarg, "proxied") == 0 || strcmp(optarg, "both") == 0;
+            if (!run_direct && !run_proxied) {
+                usage(stderr);
+                return 2;
+            }
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -298,37 +477,101 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    std::vector<Workload> workloads;
+    std::vector<unsigned> sizes = { 1 };
+    if (ndomains > 1)
+        sizes.push_back(ndomains);
+    for (unsigned n : sizes) {
+        std::string doms = domains_text(n);
+        workloads.push_back({ "ring serial READ, " + doms, false, n, 1, XS_READ });
+        workloads.push_back({ "ring serial WRITE, " + doms, false, n, 1, XS_WRITE });
+        workloads.push_back(
+            { "ring " + std::to_string(depth) + " READs in flight, " + doms, false, n, depth, XS_READ });
+    }
+    workloads.push_back({ "dom0 socket, serial xs_read", true, 0, 1, XS_READ });
+
     if (budget.ops > 0)
-        printf("xsbench: %ld operations per workload\n", budget.ops);
+        printf("xsbench: %ld operations per workload", budget.ops);
     else
-        printf("xsbench: %.1f s per workload\n", budget.seconds);
-    print_header();
+        printf("xsbench: %.1f s per workload", budget.seconds);
+    printf(", %s, %s\n", domains_text(ndomains).c_str(),
+           run_direct && run_proxied ? "direct and through xsproxy"
+           : run_direct              ? "direct"
+                                     : "through xsproxy");
     int failures = 0;
     for (xssim_daemon d : daemons) {
-        xstest::SimHost host(d);
-        if (!host.ok()) {
-            fprintf(stderr, "xsbench: %s did not come up\n", xssim_daemon_name(d));
+        const char *name = xssim_daemon_name(d);
+        printf("\n");
+        xstest::Store store(d, run_proxied);
+        if (!store.ok()) {
+            fprintf(stderr, "xsbench: %s%s did not come up\n", name, run_proxied ? "+xsproxy" : "");
             failures++;
             continue;
         }
-        Target t;
-        t.label = xssim_daemon_name(d);
-        t.sim = host.attach();
-        t.socket = host.socket_path();
-        if (!t.sim || !host.create_domain(t.guest)) {
+        Target direct, proxied;
+        direct.label = name;
+        direct.sim = proxied.sim = store.sim();
+        direct.socket = store.host().socket_path();
+        proxied.label = std::string(name) + "+xsproxy";
+        proxied.socket = store.store_socket();
+        for (uint32_t i = 1; i <= ndomains; i++) {
+            direct.domains.push_back(i);
+            proxied.domains.push_back(ndomains + i);
+        }
+        if (!direct.sim) {
             failures++;
             continue;
         }
-        std::vector<std::function<Result()>> workloads = {
-            [&] { return ring_serial(t, budget); },
-            [&] { return ring_pipelined(t, budget, depth); },
-            [&] { return socket_serial(t, budget); },
-        };
-        for (auto &w : workloads) {
-            Result r = w();
-            print_result(t, r);
-            if (!r.error.empty())
+        if (run_direct && !create_domains(store, direct.domains, direct.socket, "directly")) {
+            failures++;
+            continue;
+        }
+        Rss before, after;
+        if (run_proxied) {
+            before = read_rss(store.proxy_pid());
+            if (!create_domains(store, proxied.domains, proxied.socket, "through xsproxy")) {
                 failures++;
+                continue;
+            }
+            after = read_rss(store.proxy_pid());
+        }
+
+        print_header();
+        std::vector<std::pair<Result, Result>> results(workloads.size());
+        for (size_t i = 0; i < workloads.size(); i++) {
+            if (run_direct) {
+                results[i].first = run_workload(direct, workloads[i], budget);
+                print_result(direct, workloads[i], results[i].first);
+                failures += !results[i].first.error.empty();
+            }
+            if (run_proxied) {
+                results[i].second = run_workload(proxied, workloads[i], budget);
+                print_result(proxied, workloads[i], results[i].second);
+                failures += !results[i].second.error.empty();
+            }
+        }
+        if (run_direct && run_proxied)
+            print_comparison(name, workloads, results);
+        if (run_proxied) {
+            if (!store.proxy_alive()) {
+                fprintf(stderr, "xsbench: xsproxy died; the end of its log:\n%s\n",
+                        store.proxy_log().c_str());
+                failures++;
+            }
+            if (before.total >= 0 && after.total >= 0) {
+                double n = (double)ndomains;
+                printf("%s+xsproxy resident memory: %ld KiB before, %ld KiB with %s inserted "
+                       "(idle): %.1f KiB per domain (anon %.1f, file %.1f, shmem %.1f)\n",
+                       name, before.total, after.total, domains_text(ndomains).c_str(),
+                       (double)(after.total - before.total) / n,
+                       (double)(after.anon - before.anon) / n,
+                       (double)(after.file - before.file) / n,
+                       (double)(after.shmem - before.shmem) / n);
+            } else {
+                printf("%s+xsproxy resident memory: cannot read /proc/%d/status\n", name,
+                       (int)store.proxy_pid());
+            }
+            fflush(stdout);
         }
     }
     return failures ? 1 : 0;

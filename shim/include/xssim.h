@@ -146,6 +146,14 @@ struct xsg_msg {
 struct xsg *xsg_open(struct xssim *sim, uint32_t domid);
 void xsg_close(struct xsg *g);
 int xsg_fd(struct xsg *g);   /* readable when the server notified us */
+/* Consume the notifications pending on xsg_fd(G), without waiting (the fd
+ * is non-blocking), and re-arm the port.  For callers that poll() many rings
+ * themselves: when the fd is readable, call xsg_ack() first and then read
+ * the ring with xsg_recv(G, msg, 0) until it returns 0.  A notify sent after
+ * the ack makes the fd readable again, so no wake-up is lost.  (xsg_send
+ * and xsg_recv ack on their own whenever they wait.)  Returns how many
+ * notifications it consumed (0: a spurious wake-up), or -1 + errno. */
+int xsg_ack(struct xsg *g);
 struct xenstore_domain_interface *xsg_ring(struct xsg *g);
 
 /* Write one message to the request ring, streaming when it is larger than
