@@ -32,3 +32,8 @@ target_include_directories(test_proxy_migration PRIVATE ${CMAKE_SOURCE_DIR}/prox
 xsproxy_test(test_proxy_migrate_hosts test_proxy_migrate_hosts.cc)
 target_link_libraries(test_proxy_migrate_hosts PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_migrate_hosts PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+
+# Migration figures: a program, not a test (it prints, never judges).
+add_executable(xsmigbench xsmigbench.cc)
+target_link_libraries(xsmigbench PRIVATE xsproxy_workload)
+target_include_directories(xsmigbench PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
