@@ -545,6 +545,11 @@ void domain_pump(struct domain *d)
             shadow_inflight(&d->sh) < d->px->cfg.max_outstanding) {
             uint32_t want = msg_wanted(&d->in);
             if (want) {
+                /* like xenstored: a guest waits for room only when it saw
+                 * its ring full, so only then does taking bytes need a
+                 * wake-up.  Checked after the read against the consumer
+                 * index before it: the guest may fill the ring meanwhile. */
+                XENSTORE_RING_IDX cons_before = d->guest->req_cons;
                 int n = ring_read(greq, d->in.bytes + d->in.got, want);
                 if (n < 0) {
                     /* pass it on: xenstored sees its request ring overrun */
@@ -555,7 +560,11 @@ void domain_pump(struct domain *d)
                     guest_broke(d, "request ring indexes out of range");
                 } else if (n > 0) {
                     d->in.got += (uint32_t)n;
-                    progress = notify_guest = true;
+                    progress = true;
+                    XENSTORE_RING_IDX prod_now =
+                        __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE);
+                    if (prod_now - cons_before >= XENSTORE_RING_SIZE)
+                        notify_guest = true;
                 }
             }
             if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
