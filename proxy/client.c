@@ -30,6 +30,7 @@ struct client_req {
     struct xsd_sockmsg hdr;   /* the request's, for an error reply */
     uint32_t domid;           /* REQ_INTRODUCE, REQ_RELEASE */
     struct msg *reply;        /* REQ_LOCAL: the reply, ready */
+    bool made_here;           /* ... and xsproxy made it, not xenstored */
 };
 
 struct client {
@@ -52,8 +53,12 @@ static void set_nonblock(int fd)
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-static void trace(struct client *c, const char *dir, const struct msg *m)
+static void trace(struct client *c, const char *dir, const struct msg *m, uint8_t flags)
 {
+    if (c->px->capture)
+        proxy_capture(c->px, CAPTURE_CONN, c->id,
+                      dir[0] == '-' ? CAPTURE_TO_XENSTORED : CAPTURE_FROM_XENSTORED, flags, m,
+                      m->hdr.tx_id, m->hdr.tx_id);
     if (c->px->socket_trace) {
         char who[24];
         snprintf(who, sizeof(who), "conn%u", c->id);
@@ -69,9 +74,9 @@ static void want_write(struct client *c)
         ev_io_start(c->px->loop, &c->be_wr);
 }
 
-static void send_to_client(struct client *c, const struct msg *m)
+static void send_to_client(struct client *c, const struct msg *m, uint8_t flags)
 {
-    trace(c, "<-", m);
+    trace(c, "<-", m, flags);
     bq_push(&c->to_client, m->bytes, msg_wire_len(m));
 }
 
@@ -105,7 +110,7 @@ static void flush_local(struct client *c)
 {
     while (c->q_head && c->q_head->kind == REQ_LOCAL) {
         struct client_req *r = dequeue(c);
-        send_to_client(c, r->reply);
+        send_to_client(c, r->reply, r->made_here ? CAPTURE_FLAG_LOCAL : 0);
         free(r->reply);
         free(r);
     }
@@ -120,6 +125,7 @@ static void reply_local(struct client *c, struct msg *reply)
         return;
     }
     r->reply = reply;
+    r->made_here = true;
     flush_local(c);
 }
 
@@ -149,6 +155,7 @@ static void backend_lost(struct client *c)
                 domain_remove(c->px, d);   /* never introduced */
         }
         r->kind = REQ_LOCAL;
+        r->made_here = true;
         r->reply = calloc(1, sizeof(*r->reply));
         if (r->reply)
             msg_build_error(r->reply, &r->hdr, "EIO");
@@ -197,7 +204,7 @@ static bool ensure_backend(struct client *c)
 
 static void client_request(struct client *c, struct msg *m)
 {
-    trace(c, "->", m);
+    trace(c, "->", m, 0);
     struct msg *reply = malloc(sizeof(*reply));
     if (!reply)
         return;
@@ -254,7 +261,7 @@ static void client_request(struct client *c, struct msg *m)
 static void backend_message(struct client *c, struct msg *m)
 {
     if (m->hdr.type == XS_WATCH_EVENT) {
-        send_to_client(c, m);
+        send_to_client(c, m, 0);
         want_write(c);
         return;
     }
@@ -264,7 +271,7 @@ static void backend_message(struct client *c, struct msg *m)
         r = r->next;
     if (!r) {
         xlog(LOG_LVL_WARN, "conn%u: a reply from xenstored with no request", c->id);
-        send_to_client(c, m);
+        send_to_client(c, m, 0);
         want_write(c);
         return;
     }
@@ -280,7 +287,7 @@ static void backend_message(struct client *c, struct msg *m)
                              toolstack (and then the guest) goes on */
     if (r == c->q_head) {
         free(dequeue(c));
-        send_to_client(c, m);
+        send_to_client(c, m, 0);
     } else {
         /* an answer xsproxy owes comes first: keep this one until then */
         r->reply = malloc(sizeof(*r->reply));
@@ -296,6 +303,7 @@ void client_complete(struct client *c, void *req, struct msg *reply)
     struct client_req *r = req;
     r->reply = reply;
     r->kind = REQ_LOCAL;
+    r->made_here = true;
     flush_local(c);
 }
 

@@ -143,6 +143,69 @@ static int cmd_trace(struct proxy *px, const char *who, const char *onoff, const
     return 0;
 }
 
+/* `capture start FILE [key=value...]`, `stop`, `status`, `filter
+ * [key=value...]`: the pcap capture (capture.h), one per xsproxy. */
+static int cmd_capture(struct proxy *px, const char *const *args, unsigned n, char *text,
+                       size_t len)
+{
+    char spec[1024] = "";
+    for (unsigned i = 1 + (n && strcmp(args[0], "start") == 0); i < n; i++) {
+        size_t at = strlen(spec);
+        snprintf(spec + at, sizeof(spec) - at, "%s%s", at ? " " : "", args[i]);
+    }
+    if (n >= 2 && strcmp(args[0], "start") == 0) {
+        struct capture_settings s;
+        if (capture_settings_copy(&s, &px->cfg.capture) < 0) {
+            snprintf(text, len, "capture: out of memory");
+            return ENOMEM;
+        }
+        if (capture_settings_parse(&s, spec, true, text, len) < 0) {
+            capture_settings_free(&s);
+            return EINVAL;
+        }
+        struct capture *c = capture_open(args[1], &s, text, len);
+        capture_settings_free(&s);
+        if (!c)
+            return EACCES;
+        capture_close(px->capture);   /* a capture already on stops */
+        px->capture = c;
+        capture_describe(c, text, len);
+        xlog(LOG_LVL_INFO, "capture started: %s", text);
+        return 0;
+    }
+    if (n == 1 && strcmp(args[0], "stop") == 0) {
+        if (!px->capture) {
+            snprintf(text, len, "capture: none is on");
+            return ENOENT;
+        }
+        capture_describe(px->capture, text, len);
+        capture_close(px->capture);
+        px->capture = NULL;
+        xlog(LOG_LVL_INFO, "capture stopped: %s", text);
+        return 0;
+    }
+    if (n == 1 && strcmp(args[0], "status") == 0) {
+        if (px->capture)
+            capture_describe(px->capture, text, len);
+        else
+            snprintf(text, len, "capture off\n");
+        return 0;
+    }
+    if (n >= 1 && strcmp(args[0], "filter") == 0) {
+        if (!px->capture) {
+            snprintf(text, len, "capture: none is on");
+            return ENOENT;
+        }
+        if (capture_set_filter(px->capture, spec, text, len) < 0)
+            return EINVAL;
+        capture_describe(px->capture, text, len);
+        return 0;
+    }
+    snprintf(text, len, "capture: say start FILE [dom=..] [conn=..] [type=..] [size=..] "
+                        "[files=..], stop, status or filter [dom=..] [conn=..] [type=..]");
+    return EINVAL;
+}
+
 int control_introduce_release(struct proxy *px, const struct msg *req, uint32_t *domid,
                               char *err, size_t errlen)
 {
@@ -297,7 +360,7 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
     const char *parts[XENSTORE_PAYLOAD_MAX / 2] = { 0 };
     unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts,
                            XENSTORE_PAYLOAD_MAX / 2);
-    char text[512] = "";
+    char text[1024] = "";
     uint32_t domid;
     int rc;
     switch (req->hdr.type) {
@@ -392,6 +455,16 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
         } else {
             xlog(LOG_LVL_INFO, "%s", msgbuf);
             reply_text(reply, req, msgbuf);
+        }
+        return true;
+    }
+    if (strcmp(cmd, "capture") == 0) {
+        rc = cmd_capture(px, parts + 1, n - 1, text, sizeof(text));
+        if (rc) {
+            xlog(LOG_LVL_WARN, "%s", text);
+            reply_errno(reply, req, rc);
+        } else {
+            reply_text(reply, req, text);
         }
         return true;
     }

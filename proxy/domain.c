@@ -216,14 +216,32 @@ void domain_check_dead(struct proxy *px)
 
 /* ---- the relay --------------------------------------------------------- */
 
-static void trace(struct domain *d, const char *dir, const struct msg *m, uint32_t guest_tx,
-                  uint32_t backend_tx)
+static void record(struct domain *d, const char *dir, uint8_t flags, const struct msg *m,
+                   uint32_t guest_tx, uint32_t backend_tx)
 {
-    if (d->trace) {
+    if (d->px->capture)
+        proxy_capture(d->px, CAPTURE_DOMAIN, d->domid,
+                      dir[0] == '-' ? CAPTURE_TO_XENSTORED : CAPTURE_FROM_XENSTORED, flags, m,
+                      guest_tx, backend_tx);
+    if (d->trace && !(flags & CAPTURE_FLAG_INTERNAL)) {
         char who[16];
         snprintf(who, sizeof(who), "dom%u", d->domid);
         trace_msg(d->trace, who, dir, m, guest_tx, backend_tx);
     }
+}
+
+static void trace(struct domain *d, const char *dir, const struct msg *m, uint32_t guest_tx,
+                  uint32_t backend_tx)
+{
+    record(d, dir, 0, m, guest_tx, backend_tx);
+}
+
+/* A request xsproxy sends xenstored as the domain (watches registered
+ * again, transactions replayed): the capture shows it, flagged. */
+int domain_inject(struct domain *d, const struct msg *m)
+{
+    record(d, "->", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, m->hdr.tx_id);
+    return bq_push(&d->inject, m->bytes, msg_wire_len(m));
 }
 
 /* The guest violated the ring protocol.  Pass the same violation on to
@@ -246,11 +264,11 @@ static void queue_to_guest(struct domain *d, const struct msg *m)
 /* Answer the guest's request M with the error NAME, without xenstored. */
 static void error_locally(struct domain *d, struct msg *m, const char *name)
 {
-    trace(d, "->", m, m->hdr.tx_id, 0);
+    record(d, "->", CAPTURE_FLAG_LOCAL, m, m->hdr.tx_id, 0);
     struct msg *reply = malloc(sizeof(*reply));
     if (reply) {
         msg_build_error(reply, &m->hdr, name);
-        trace(d, "<-", reply, reply->hdr.tx_id, 0);
+        record(d, "<-", CAPTURE_FLAG_LOCAL, reply, reply->hdr.tx_id, 0);
         queue_to_guest(d, reply);
         free(reply);
     }
@@ -297,7 +315,7 @@ static void replay_progress(struct domain *d)
     struct msg *m = malloc(sizeof(*m));
     while (m && shadow_next_replay(&d->sh, m, d->next_internal_id)) {
         d->next_internal_id++;
-        bq_push(&d->inject, m->bytes, msg_wire_len(m));
+        domain_inject(d, m);
     }
     free(m);
     if (!d->restoring || shadow_replays_pending(&d->sh) || shadow_internal_inflight(&d->sh))
@@ -315,6 +333,8 @@ static void backend_message(struct domain *d)
     struct msg *m = &d->out;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
+    if (r == SHADOW_INTERNAL_TX || r == SHADOW_INTERNAL)
+        record(d, "<-", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, backend_tx);
     if (r == SHADOW_INTERNAL_TX) {
         msg_reset(m);
         replay_progress(d);
@@ -369,8 +389,8 @@ static void end_streaming(struct domain *d)
 {
     shadow_on_streamed_end(&d->sh, &d->out);
     bool own = d->out_discard;
-    if (!own)
-        trace(d, "<-", &d->out, d->out.hdr.tx_id, d->out.hdr.tx_id);
+    record(d, "<-", own ? CAPTURE_FLAG_INTERNAL : 0, &d->out, d->out.hdr.tx_id,
+           d->out.hdr.tx_id);
     reset_out(d);
     if (own)
         replay_progress(d);
@@ -678,7 +698,7 @@ int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
         msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
         int rc = shadow_on_internal_request(&d->sh, m, true);
         if (rc == 0)
-            rc = bq_push(&d->inject, m->bytes, msg_wire_len(m));
+            rc = domain_inject(d, m);
         free(m);
         if (rc < 0)
             return -1;
@@ -744,7 +764,7 @@ int domain_reintroduce(struct domain *d)
         memcpy(buf + pl, w->token, tl);
         msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
         if (shadow_on_internal_request(&d->sh, m, false) == 0)
-            bq_push(&d->inject, m->bytes, msg_wire_len(m));
+            domain_inject(d, m);
         free(m);
         n++;
     }

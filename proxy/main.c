@@ -30,6 +30,13 @@ static const char usage_text[] =
     "  --log-level LEVEL      error, warn, info (default) or debug\n"
     "  --max-outstanding N    requests of one domain at xenstored at once (20,\n"
     "                         C xenstored's default quota)\n"
+    "  --capture FILE         write every message to FILE as a pcap capture\n"
+    "                         (deploy/wireshark/xenstore.lua decodes it)\n"
+    "  --capture-filter SPEC  what to capture: dom=LIST|all|none conn=LIST|all|none\n"
+    "                         type=LIST|all (LIST: comma-separated domids, dom0\n"
+    "                         connection numbers or types such as WRITE)\n"
+    "  --capture-size SIZE    rotate the capture at SIZE bytes, suffix k M G (64M)\n"
+    "  --capture-files N      keep FILE, FILE.1 ... FILE.N-1 (4)\n"
     "  --config FILE          read `key = value` lines first (keys as the\n"
     "                         long options); options given here win\n"
     "  --help\n";
@@ -70,6 +77,24 @@ static void set_option(struct config *cfg, const char *key, const char *val)
             exit(2);
         }
         cfg->max_outstanding = (unsigned)n;
+    } else if (strcmp(key, "capture") == 0) {
+        cfg->capture_file = strdup(val);
+    } else if (strncmp(key, "capture-", 8) == 0) {
+        /* --capture-size 16M is the spec word size=16M, and so on */
+        char spec[1024], err[256];
+        if (strcmp(key, "capture-filter") == 0)
+            snprintf(spec, sizeof(spec), "%s", val);
+        else if (strcmp(key, "capture-size") == 0 || strcmp(key, "capture-files") == 0)
+            snprintf(spec, sizeof(spec), "%s=%s", key + 8, val);
+        else {
+            fprintf(stderr, "xsproxy: unknown option '%s'\n", key);
+            exit(2);
+        }
+        if (capture_settings_parse(&cfg->capture, spec, strcmp(key, "capture-filter") != 0, err,
+                                   sizeof(err)) < 0) {
+            fprintf(stderr, "xsproxy: --%s: %s\n", key, err);
+            exit(2);
+        }
     } else {
         fprintf(stderr, "xsproxy: unknown option '%s'\n", key);
         exit(2);
@@ -118,6 +143,10 @@ static void parse_args(struct config *cfg, int argc, char **argv)
         { "syslog", no_argument, NULL, 0 },
         { "log-level", required_argument, NULL, 0 },
         { "max-outstanding", required_argument, NULL, 0 },
+        { "capture", required_argument, NULL, 0 },
+        { "capture-filter", required_argument, NULL, 0 },
+        { "capture-size", required_argument, NULL, 0 },
+        { "capture-files", required_argument, NULL, 0 },
         { "config", required_argument, NULL, 0 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -251,6 +280,7 @@ int main(int argc, char **argv)
     cfg->run_dir = "/run/xsproxy";
     cfg->log_level = LOG_LVL_INFO;
     cfg->max_outstanding = 20;
+    capture_settings_init(&cfg->capture);
     parse_args(cfg, argc, argv);
     char pidbuf[512];
     if (!cfg->pid_file) {
@@ -310,6 +340,17 @@ int main(int argc, char **argv)
              strerror(errno));
         return 1;
     }
+    if (cfg->capture_file) {
+        char err[512];
+        proxy.capture = capture_open(cfg->capture_file, &cfg->capture, err, sizeof(err));
+        if (!proxy.capture) {
+            xlog(LOG_LVL_ERROR, "%s", err);
+            return 1;
+        }
+        char spec[1024];
+        capture_settings_describe(&cfg->capture, spec, sizeof(spec));
+        xlog(LOG_LVL_INFO, "capturing to %s (%s)", cfg->capture_file, spec);
+    }
     /* listen last: a client that can connect finds xsproxy ready */
     proxy.listen_fd = listen_on(cfg->socket_path);
     if (proxy.listen_fd < 0) {
@@ -333,6 +374,8 @@ int main(int argc, char **argv)
         domain_remove(&proxy, proxy.domains);
     if (proxy.socket_trace)
         fclose(proxy.socket_trace);
+    capture_close(proxy.capture);
+    capture_settings_free(&cfg->capture);
     close(proxy.listen_fd);
     unlink(cfg->socket_path);
     unlink(cfg->pid_file);

@@ -336,7 +336,7 @@ static void restore_tx(struct domain *d, const struct xsrec_stream *s, uint32_t 
     if (m) {
         msg_build(m, XS_TRANSACTION_START, d->next_internal_id++, 0, "", 1);
         if (shadow_on_restore_tx(&d->sh, m, tx_id, ops, replayable ? k : 0, replayable) == 0)
-            bq_push(&d->inject, m->bytes, msg_wire_len(m));
+            domain_inject(d, m);
         else
             xlog(LOG_LVL_ERROR, "domain %u: cannot recreate transaction %u", d->domid, tx_id);
     }

@@ -52,6 +52,11 @@ void msg_build_error(struct msg *m, const struct xsd_sockmsg *req, const char *n
  * anything it has no name for). */
 const char *msg_errno_name(int err);
 
+/* "WRITE" for XS_WRITE, "QUIESCE" for XSP_QUIESCE, else "TYPE_<n>" in BUF. */
+const char *msg_type_name(uint32_t type, char *buf, size_t len);
+/* The reverse, any case; also "TYPE_<n>" and plain numbers. */
+bool msg_type_parse(const char *name, uint32_t *type);
+
 /* Parse an unsigned decimal that fills the whole string. */
 bool msg_parse_u32(const char *s, uint32_t *out);
 

@@ -16,6 +16,7 @@
 #include <xengnttab.h>
 #include <xenstore.h>
 
+#include "capture.h"
 #include "msg.h"
 #include "shadow.h"
 
@@ -39,6 +40,8 @@ struct config {
     bool syslog;
     int log_level;
     unsigned max_outstanding;   /* requests of one domain at xenstored */
+    const char *capture_file;   /* --capture: pcap from the start */
+    struct capture_settings capture;   /* --capture-filter/-size/-files */
 };
 
 enum domain_state {
@@ -132,6 +135,7 @@ struct proxy {
     struct waiter *waiters;
     unsigned next_client_id;
     FILE *socket_trace;           /* trace of dom0 socket clients */
+    struct capture *capture;      /* the pcap capture, when on */
     bool backend_up;              /* xenstored answers */
     int probe_fd;                 /* idle connection: EOF = xenstored gone */
     ev_io probe_watcher;
@@ -146,6 +150,8 @@ struct domain *domain_find(struct proxy *px, uint32_t domid);
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                   bool quiesced, char *err, size_t errlen);
 void domain_remove(struct proxy *px, struct domain *d);
+/* Queue a request xsproxy makes as D for its shadow ring.  0 or -1. */
+int domain_inject(struct domain *d, const struct msg *m);
 /* Move whatever can move, in both directions. */
 void domain_pump(struct domain *d);
 void domain_on_port(struct proxy *px, evtchn_port_t port);
@@ -196,7 +202,11 @@ int control_introduce_release(struct proxy *px, const struct msg *req, uint32_t 
 /* Append xsproxy's commands to xenstored's `help` reply. */
 void control_extend_help(struct msg *reply);
 
-/* trace.c */
+/* trace.c: the text trace, and the pcap capture (stopped, and logged,
+ * when its file cannot be written) */
+void proxy_capture(struct proxy *px, enum capture_source source, uint32_t id,
+                   enum capture_dir dir, uint8_t flags, const struct msg *m, uint32_t guest_tx,
+                   uint32_t backend_tx);
 void trace_msg(FILE *f, const char *who, const char *dir, const struct msg *m,
                uint32_t guest_tx, uint32_t backend_tx);
 

@@ -1,5 +1,6 @@
 /*
- * trace.c - the text protocol trace: one line per message.
+ * trace.c - the text protocol trace, one line per message, and the hook
+ * into the pcap capture (capture.c).
  *
  *   2026-11-22T08:00:01.123456 dom5 -> WRITE req 7 tx 3/9 len 9 "data/x\0001"
  *
@@ -14,29 +15,6 @@
 #include <time.h>
 
 #include "proxy.h"
-#include "xsproxy_wire.h"
-
-static const char *type_name(uint32_t type, char *buf, size_t len)
-{
-    static const char *const names[] = {
-        "CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",
-        "TRANSACTION_START", "TRANSACTION_END", "INTRODUCE", "RELEASE",
-        "GET_DOMAIN_PATH", "WRITE", "MKDIR", "RM", "SET_PERMS", "WATCH_EVENT",
-        "ERROR", "IS_DOMAIN_INTRODUCED", "RESUME", "SET_TARGET", "RESTRICT",
-        "RESET_WATCHES", "DIRECTORY_PART", "GET_FEATURE", "SET_FEATURE",
-        "GET_QUOTA", "SET_QUOTA",
-    };
-    static const char *const proxy_names[] = {
-        "QUIESCE", "GET_DOMAIN_WATCHES", "ADD_DOMAIN_WATCHES", "RESTORE_TRANSACTIONS",
-        "XSP_RESUME", "XSP_INSERT", "XSP_REMOVE",
-    };
-    if (type < sizeof(names) / sizeof(names[0]))
-        return names[type];
-    if (xsp_is_proxy_type(type))
-        return proxy_names[type - XSP_TYPE_BASE - 1];
-    snprintf(buf, len, "TYPE_%u", type);
-    return buf;
-}
 
 void trace_msg(FILE *f, const char *who, const char *dir, const struct msg *m, uint32_t guest_tx,
                uint32_t backend_tx)
@@ -48,7 +26,7 @@ void trace_msg(FILE *f, const char *who, const char *dir, const struct msg *m, u
     char when[32], tbuf[24];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
     fprintf(f, "%s.%06ld %s %s %s req %u tx %u/%u len %u \"", when, (long)tv.tv_usec, who, dir,
-            type_name(m->hdr.type, tbuf, sizeof(tbuf)), m->hdr.req_id, guest_tx, backend_tx,
+            msg_type_name(m->hdr.type, tbuf, sizeof(tbuf)), m->hdr.req_id, guest_tx, backend_tx,
             m->hdr.len);
     const uint8_t *b = m->bytes + MSG_HDR_LEN;
     uint32_t len = m->hdr.len <= XENSTORE_PAYLOAD_MAX ? m->hdr.len : 0;
@@ -61,4 +39,14 @@ void trace_msg(FILE *f, const char *who, const char *dir, const struct msg *m, u
             fprintf(f, "\\%03o", b[i]);
     }
     fputs("\"\n", f);
+}
+
+void proxy_capture(struct proxy *px, enum capture_source source, uint32_t id,
+                   enum capture_dir dir, uint8_t flags, const struct msg *m, uint32_t guest_tx,
+                   uint32_t backend_tx)
+{
+    if (px->capture && !capture_msg(px->capture, source, id, dir, flags, m, guest_tx, backend_tx)) {
+        capture_close(px->capture);
+        px->capture = NULL;
+    }
 }

@@ -1,6 +1,6 @@
 /*
- * xsproxyctl - ask a running xsproxy to insert, remove, list and trace
- * domains.  Each command is an XS_CONTROL message on xsproxy's socket, so
+ * xsproxyctl - ask a running xsproxy to insert, remove, list, trace,
+ * capture, quiesce, save and restore domains.  Each command is an XS_CONTROL message on xsproxy's socket, so
  * `xenstore-control insert 5` does the same with XENSTORED_PATH pointing
  * at xsproxy.
  */
@@ -11,12 +11,17 @@
 #include <string.h>
 #include <xenstore.h>
 
+#include "capture.h"
+
 static const char usage_text[] =
     "usage: xsproxyctl [--socket PATH] COMMAND [ARGS...]\n"
     "  insert DOMID           put xsproxy in front of DOMID\n"
     "  remove DOMID           release DOMID and free its state\n"
     "  list [DOMID]           inserted domains, or DOMID's shadow state\n"
     "  trace DOMID|sockets on|off [FILE]\n"
+    "  capture start FILE [dom=LIST|all|none] [conn=LIST|all|none] [type=LIST|all]\n"
+    "                [size=SIZE] [files=N]       a pcap capture (one at a time)\n"
+    "  capture stop | status | filter [dom=...] [conn=...] [type=...]\n"
     "  quiesce DOMID | resume DOMID\n"
     "  get-domain-watches DOMID [INDEX] | add-domain-watches DOMID PATH TOKEN...\n"
     "  save DOMID FILE        (quiesced) its state as a migration stream\n"
@@ -48,11 +53,37 @@ int main(int argc, char **argv)
     }
     /* FILE arguments are xsproxy's to open: make them absolute */
     char absbuf[2][4096];
-    if (strcmp(argv[i], "save") == 0 || strcmp(argv[i], "restore") == 0) {
-        if (i + 2 < argc && argv[i + 2][0] != '/' && realpath(".", absbuf[0])) {
-            snprintf(absbuf[1], sizeof(absbuf[1]), "%.3000s/%.1000s", absbuf[0], argv[i + 2]);
-            argv[i + 2] = absbuf[1];
+    int file_arg = 0;
+    if (strcmp(argv[i], "save") == 0 || strcmp(argv[i], "restore") == 0 ||
+        (strcmp(argv[i], "capture") == 0 && i + 1 < argc && strcmp(argv[i + 1], "start") == 0))
+        file_arg = i + 2;
+    else if (strcmp(argv[i], "trace") == 0)
+        file_arg = i + 3;
+    if (file_arg && file_arg < argc && argv[file_arg][0] != '/' && realpath(".", absbuf[0])) {
+        snprintf(absbuf[1], sizeof(absbuf[1]), "%.3000s/%.1000s", absbuf[0], argv[file_arg]);
+        argv[file_arg] = absbuf[1];
+    }
+    /* a capture filter is checked here too, to say what is wrong with it
+     * (xsproxy's answer can only be an error name) */
+    if (strcmp(argv[i], "capture") == 0 && i + 1 < argc &&
+        (strcmp(argv[i + 1], "start") == 0 || strcmp(argv[i + 1], "filter") == 0)) {
+        bool start = argv[i + 1][0] == 's';
+        char spec[4096] = "", err[256];
+        for (int a = i + 2 + start; a < argc; a++) {
+            size_t at = strlen(spec);
+            snprintf(spec + at, sizeof(spec) - at, "%s%s", at ? " " : "", argv[a]);
         }
+        struct capture_settings s;
+        capture_settings_init(&s);
+        int bad = capture_settings_parse(&s, spec, start, err, sizeof(err));
+        capture_settings_free(&s);
+        if (bad < 0 || (start && i + 2 >= argc)) {
+            fprintf(stderr, "xsproxyctl: %s\n", bad < 0 ? err : "capture start needs a FILE");
+            xs_close(xs);
+            return 2;
+        }
+    }
+    if (strcmp(argv[i], "save") == 0 || strcmp(argv[i], "restore") == 0) {
         if (i + 4 < argc && strcmp(argv[i + 3], "--from-domid") == 0) {
             argv[i + 3] = argv[i + 4];   /* restore D FILE S */
             argc--;

@@ -6,6 +6,8 @@
 # Pure unit tests of proxy/msg.c, ring.c, shadow.c: no daemon.
 xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
 target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
+xsproxy_test(test_proxy_capture test_proxy_capture.cc)
+target_link_libraries(test_proxy_capture PRIVATE xsproxy_proto)
 
 # Support shared by the daemon suites: Store (direct or proxied sim), raw
 # ring and socket connections, the differential recorder and workload.
@@ -32,6 +34,12 @@ target_include_directories(test_proxy_migration PRIVATE ${CMAKE_SOURCE_DIR}/prox
 xsproxy_test(test_proxy_migrate_hosts test_proxy_migrate_hosts.cc)
 target_link_libraries(test_proxy_migrate_hosts PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_migrate_hosts PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+
+# pcap captures decoded by tshark with deploy/wireshark/xenstore.lua.
+pkg_check_modules(TEST_LIBPCAP REQUIRED IMPORTED_TARGET libpcap)
+xsproxy_test(test_proxy_pcap test_proxy_pcap.cc)
+target_link_libraries(test_proxy_pcap PRIVATE xsproxy_workload PkgConfig::TEST_LIBPCAP)
+target_compile_definitions(test_proxy_pcap PRIVATE XSPROXY_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 
 # Migration figures: a program, not a test (it prints, never judges).
 add_executable(xsmigbench xsmigbench.cc)

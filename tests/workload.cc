@@ -164,8 +164,17 @@ bool SockConn::send_bytes(const void *data, size_t len)
     return true;
 }
 
+std::vector<TapEntry> *wire_tap;
+
+static void tap(const XsConn *c, bool ring, unsigned domid, bool sent, const WireMsg &m)
+{
+    if (wire_tap)
+        wire_tap->push_back({ c, ring, domid, sent, m });
+}
+
 bool SockConn::send(const WireMsg &m, int)
 {
+    tap(this, false, 0, true, m);
     struct xsd_sockmsg h = { m.type, m.req_id, m.tx_id, (uint32_t)m.body.size() };
     std::string bytes((const char *)&h, sizeof(h));
     bytes += m.body;
@@ -189,6 +198,7 @@ int SockConn::recv(WireMsg *m, int timeout_ms)
                 m->tx_id = h.tx_id;
                 m->body = buf_.substr(sizeof(h), h.len);
                 buf_.erase(0, sizeof(h) + h.len);
+                tap(this, false, 0, false, *m);
                 return 1;
             }
         }
@@ -251,6 +261,7 @@ struct xenstore_domain_interface *RingConn::ring()
 
 bool RingConn::send(const WireMsg &m, int timeout_ms)
 {
+    tap(this, true, domid_, true, m);
     if (xsg_send(g_, m.type, m.req_id, m.tx_id, m.body.data(), (uint32_t)m.body.size(),
                  timeout_ms) < 0) {
         error_ = std::string("xsg_send: ") + strerror(errno);
@@ -273,6 +284,7 @@ int RingConn::recv(WireMsg *m, int timeout_ms)
     m->req_id = x->hdr.req_id;
     m->tx_id = x->hdr.tx_id;
     m->body.assign(x->body, x->hdr.len);
+    tap(this, true, domid_, false, *m);
     return 1;
 }
 

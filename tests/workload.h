@@ -53,6 +53,18 @@ protected:
     std::vector<WireMsg> events_;
 };
 
+// When set, every whole message a SockConn or RingConn sends or receives
+// is appended here (the capture test compares it with what xsproxy
+// captured).  RING says which kind; DOMID is the guest's (0 for dom0).
+struct TapEntry {
+    const XsConn *conn;
+    bool ring;
+    unsigned domid;
+    bool sent;
+    WireMsg m;
+};
+extern std::vector<TapEntry> *wire_tap;
+
 // dom0 over a unix socket (the daemon's or xsproxy's).
 class SockConn : public XsConn {
 public:

@@ -35,6 +35,9 @@ static inline int xsp_is_proxy_type(uint32_t type)
     "list [<domid>]        inserted domains, or one domain's shadow state\n" \
     "trace <domid>|sockets on|off [<file>]\n" \
     "                      one line per message of that domain (or of dom0 sockets)\n" \
+    "capture start <file> [dom=..] [conn=..] [type=..] [size=..] [files=..]\n" \
+    "capture stop|status|filter [dom=..] [conn=..] [type=..]\n" \
+    "                      every message (as filtered) to a pcap file, rotated\n" \
     "quiesce <domid>       finish what was passed on, then take nothing more from\n" \
     "                      the domain's ring (answered once quiesced)\n" \
     "resume <domid>        serve the domain's ring again\n" \
