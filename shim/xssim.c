@@ -37,7 +37,16 @@ static const char usage_text[] =
     "  domain list\n"
     "  guest D OP ARGS...      one xenstore operation as guest D, on its ring:\n"
     "      read PATH | write PATH VALUE | ls PATH | rm PATH | mkdir PATH\n"
-    "      getperms PATH | setperms PATH PERM... | watch PATH [N]\n";
+    "      getperms PATH | setperms PATH PERM... | watch PATH [N]\n"
+    "      start                 open a transaction, print its id\n"
+    "      commit T | abort T    end transaction T\n"
+    "      watch-add PATH TOKEN  register a watch and leave it registered\n"
+    "      events [N]            print the watch events waiting on the ring\n"
+    "                            (path and token), N at most, 1 s for each;\n"
+    "                            an event another command met before its\n"
+    "                            reply went to that command's process\n"
+    "    read, write, ls, rm and mkdir take --tx T (before OP) to act in\n"
+    "    transaction T.\n";
 
 static const char *sim_dir;
 
@@ -307,10 +316,25 @@ static int fail(const char *what, const char *path, int rc)
 
 static int cmd_guest(int argc, char **argv)
 {
-    if (argc < 4)
+    if (argc < 3)
         usage();
     unsigned domid = parse_domid(argv[1]);
-    const char *op = argv[2], *path = argv[3];
+    uint32_t tx = 0;
+    if (argc >= 5 && strcmp(argv[2], "--tx") == 0) {
+        /* guest D --tx T OP ...: OP inside transaction T */
+        char *end;
+        unsigned long t = strtoul(argv[3], &end, 10);
+        if (*end || end == argv[3] || t > UINT32_MAX)
+            usage();
+        tx = (uint32_t)t;
+        argv[3] = argv[1];
+        argv += 2;
+        argc -= 2;
+    }
+    const char *op = argv[2], *path = argc > 3 ? argv[3] : "";
+    bool no_path = strcmp(op, "start") == 0 || strcmp(op, "events") == 0;
+    if (argc < 4 && !no_path)
+        usage();
     struct xssim *sim = attach_or_die();
     struct xsg *g = xsg_open(sim, domid);
     if (!g) {
@@ -321,7 +345,7 @@ static int cmd_guest(int argc, char **argv)
     if (strcmp(op, "read") == 0 && argc == 4) {
         char *v;
         unsigned len;
-        rc = xsg_read(g, 0, path, &v, &len);
+        rc = xsg_read(g, tx, path, &v, &len);
         if (rc)
             status = fail("read", path, rc);
         else {
@@ -330,17 +354,17 @@ static int cmd_guest(int argc, char **argv)
             free(v);
         }
     } else if (strcmp(op, "write") == 0 && argc == 5) {
-        rc = xsg_write(g, 0, path, argv[4], (unsigned)strlen(argv[4]));
+        rc = xsg_write(g, tx, path, argv[4], (unsigned)strlen(argv[4]));
         if (rc)
             status = fail("write", path, rc);
     } else if ((strcmp(op, "rm") == 0 || strcmp(op, "mkdir") == 0) && argc == 4) {
-        rc = xsg_simple(g, op[0] == 'r' ? XS_RM : XS_MKDIR, 0, path);
+        rc = xsg_simple(g, op[0] == 'r' ? XS_RM : XS_MKDIR, tx, path);
         if (rc)
             status = fail(op[0] == 'r' ? "remove" : "create", path, rc);
     } else if ((strcmp(op, "ls") == 0 || strcmp(op, "getperms") == 0) && argc == 4) {
         struct xsg_msg *m = malloc(sizeof(*m));
         bool ls = op[0] == 'l';
-        rc = xsg_request(g, ls ? XS_DIRECTORY : XS_GET_PERMS, 0, path,
+        rc = xsg_request(g, ls ? XS_DIRECTORY : XS_GET_PERMS, tx, path,
                          (uint32_t)strlen(path) + 1, m, 10000);
         if (rc == 0 && m->hdr.type == XS_ERROR)
             rc = xs_errno_from_name(m->body);
@@ -410,6 +434,37 @@ static int cmd_guest(int argc, char **argv)
                 free(m);
             }
         }
+    } else if (strcmp(op, "start") == 0 && argc == 3) {
+        uint32_t id;
+        rc = xsg_transaction_start(g, &id);
+        if (rc)
+            status = fail("start a transaction on", "/", rc);
+        else
+            printf("%u\n", id);
+    } else if ((strcmp(op, "commit") == 0 || strcmp(op, "abort") == 0) && argc == 4) {
+        char *end;
+        unsigned long t = strtoul(path, &end, 10);
+        if (*end || end == path || t > UINT32_MAX)
+            usage();
+        rc = xsg_transaction_end(g, (uint32_t)t, op[0] == 'c');
+        if (rc) {
+            fprintf(stderr, "xssim guest: couldn't %s transaction %s: %s\n", op, path,
+                    rc > 0 ? xs_errno_name(rc) : strerror(errno));
+            status = 1;
+        }
+    } else if (strcmp(op, "watch-add") == 0 && argc == 5) {
+        rc = xsg_watch(g, path, argv[4]);
+        if (rc)
+            status = fail("watch", path, rc);
+    } else if (strcmp(op, "events") == 0 && argc <= 4) {
+        long want = argc == 4 ? atol(argv[3]) : -1;
+        struct xsg_msg *ev = malloc(sizeof(*ev));
+        for (long n = 0; ev && (want < 0 || n < want); n++) {
+            if (xsg_next_event(g, ev, 1000) != 1)
+                break;
+            printf("%s %s\n", ev->body, ev->body + strlen(ev->body) + 1);
+        }
+        free(ev);
     } else {
         usage();
     }

@@ -287,6 +287,44 @@ TEST_P(Guests, TransactionCommits)
     EXPECT_NE(gread(g1_, "data/t/a", tx), "1");
 }
 
+// `xssim guest` as a person (or the demo) uses it: each command a process of
+// its own on the guest's ring, so a transaction and a watch outlive the
+// command that made them, as a guest driver's would.
+TEST_P(Guests, XssimGuestTransactionAndWatchSpanCommands)
+{
+    auto guest = [&](const std::vector<std::string> &args) {
+        std::vector<std::string> a = { "guest", "1" };
+        a.insert(a.end(), args.begin(), args.end());
+        return host().xssim(a);
+    };
+    RunResult r = guest({ "watch-add", "data/w", "wtok" });
+    ASSERT_TRUE(r.ok()) << r.err;
+    r = guest({ "events" });
+    EXPECT_EQ(r.out, "data/w wtok\n");   // the registration's event
+    r = guest({ "start" });
+    ASSERT_TRUE(r.ok()) << r.err;
+    const std::string tx = r.out.substr(0, r.out.find('\n'));
+    ASSERT_NE(std::stoul(tx), 0u);
+    ASSERT_TRUE(guest({ "--tx", tx, "write", "data/w", "in-tx" }).ok());
+    EXPECT_EQ(guest({ "--tx", tx, "read", "data/w" }).out, "in-tx\n");
+    EXPECT_EQ(dom0_read("/local/domain/1/data/w"), "<ENOENT>");
+    r = guest({ "commit", tx });
+    ASSERT_TRUE(r.ok()) << r.err;
+    EXPECT_EQ(dom0_read("/local/domain/1/data/w"), "in-tx");
+    // the watch registered by an earlier command still fires (the commit's
+    // own event went to the commit's process, which read past it)
+    ASSERT_TRUE(xs_write(xs_, XBT_NULL, "/local/domain/1/data/w", "dom0", 4));
+    EXPECT_EQ(guest({ "events", "1" }).out, "data/w wtok\n");
+    // an ended transaction cannot end again; a bad id is refused up front
+    r = guest({ "commit", tx });
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("couldn't commit transaction " + tx), std::string::npos) << r.err;
+    EXPECT_EQ(guest({ "--tx", "x1", "read", "data/w" }).exit_code, 2);
+    EXPECT_EQ(guest({ "abort", "-" }).exit_code, 2);
+    // no events waiting: nothing printed, after a second
+    EXPECT_EQ(guest({ "events" }).out, "");
+}
+
 TEST_P(Guests, ConflictingTransactionsGiveExactlyOneEagain)
 {
     // a node both guests may write

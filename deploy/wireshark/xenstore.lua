@@ -467,6 +467,12 @@ function xs.dissector(tvb, pinfo, tree)
     ph:add(F.guest_tx, tvb(8, 4))
     ph:add(F.backend_tx, tvb(12, 4))
     local arrow = dir == 0 and "→" or (dir == 1 and "←" or "?")
+    -- the Source and Destination columns: the guest or client, and xenstored
+    if dir == 0 then
+        pinfo.cols.src, pinfo.cols.dst = who, "xenstored"
+    elseif dir == 1 then
+        pinfo.cols.src, pinfo.cols.dst = "xenstored", who
+    end
     ph:append_text(": " .. who .. " " .. (dir == 0 and "to xenstored"
                    or dir == 1 and "from xenstored" or "direction " .. dir))
 
