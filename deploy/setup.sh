@@ -10,7 +10,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake ninja-build pkg-config libxen-dev libev-dev
-libgtest-dev googletest libpcap-dev xen-utils-4.17 xenstore-utils tshark python3"
+libgtest-dev googletest libpcap-dev xen-utils-4.17 xenstore-utils tshark python3
+systemd"
 
 missing=""
 for p in $PACKAGES; do
