@@ -4,7 +4,8 @@
 # which defines xsproxy_test().
 xsproxy_test(test_deploy test_deploy.cc)
 target_compile_definitions(test_deploy PRIVATE
-  XSP_BINARY_DIR="${CMAKE_BINARY_DIR}" XSP_CPACK="${CMAKE_CPACK_COMMAND}")
+  XSP_BINARY_DIR="${CMAKE_BINARY_DIR}" XSP_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
+  XSP_CPACK="${CMAKE_CPACK_COMMAND}")
 # what the package and the launcher test run (deploy/ adds xsproxy_man and
 # the launcher, after this file is read: the names are resolved at generate time)
 add_dependencies(test_deploy xsproxy xsproxyctl xssim xsshim xsrecords_cmd xsproxy_man)

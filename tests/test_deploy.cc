@@ -482,4 +482,28 @@ TEST_P(DeployLauncher, StopProxyKeepsTheDaemonAndStartBringsItBack)
 
 INSTANTIATE_TEST_SUITE_P(Daemons, DeployLauncher, both_daemons(), DaemonName());
 
+// The README's first command, on this build: two hosts started by the
+// launcher, a guest migrated with its watch and open transaction, the
+// capture decoded by tshark.  The demo checks each claim it prints and
+// exits non-zero when one does not hold.
+TEST(DeployDemo, TellsTheWholeStoryAndEveryClaimHolds)
+{
+    auto leftovers = [] {
+        return run_program({ "sh", "-c", "ls -d ${TMPDIR:-/tmp}/xsproxy-demo.* 2>/dev/null" }).out;
+    };
+    const std::string before = leftovers();
+    RunResult r = run_program({ "sh", XSP_SOURCE_DIR "/deploy/demo.sh" },
+                              { "XSPROXY_BUILD=" + kBuild }, 120000);
+    ASSERT_TRUE(r.ok()) << r.out << r.err;
+    for (const char *claim : {
+             "transaction 1 is still open on B and sees its own write",
+             "the watch guest 5 registered on A fires on B, with its token",
+             "writes during the migration, the last one in the store",
+             "every message decoded:",
+             "[internal]",
+         })
+        EXPECT_TRUE(contains(r.out, claim)) << claim << "\n" << r.out;
+    EXPECT_EQ(leftovers(), before);   // nothing of the two hosts is left behind
+}
+
 }  // namespace
