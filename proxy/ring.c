@@ -66,3 +66,28 @@ int ring_write(struct ring_dir r, const void *src, uint32_t len)
     __atomic_store_n(r.prod, prod + n, __ATOMIC_RELEASE);
     return (int)n;
 }
+
+static void peek_header(const char *buf, XENSTORE_RING_IDX pos, struct xsd_sockmsg *h)
+{
+    uint8_t b[sizeof(*h)];
+    for (uint32_t i = 0; i < sizeof(b); i++)
+        b[i] = (uint8_t)buf[MASK_XENSTORE_IDX(pos + i)];
+    memcpy(h, b, sizeof(b));
+}
+
+bool ring_ends_message(const char *buf, XENSTORE_RING_IDX prod)
+{
+    XENSTORE_RING_IDX oldest = prod > XENSTORE_RING_SIZE ? prod - XENSTORE_RING_SIZE : 0;
+    if (prod == 0)
+        return true;
+    /* a header still in the ring whose payload ends at PROD, of a type a
+     * guest sends (the bytes before it may be a message longer than the
+     * ring, whose own header is gone, so the chain is not followed back) */
+    for (uint32_t back = sizeof(struct xsd_sockmsg); back <= prod - oldest; back++) {
+        struct xsd_sockmsg h;
+        peek_header(buf, prod - back, &h);
+        if (h.len == back - sizeof(h) && h.type < 64)
+            return true;
+    }
+    return false;
+}

@@ -41,4 +41,12 @@ int ring_peek(struct ring_dir r, XENSTORE_RING_IDX pos, void *dst, uint32_t max)
 /* Copy up to LEN bytes in and advance prod.  Returns the count, -1. */
 int ring_write(struct ring_dir r, const void *src, uint32_t len);
 
+/* Live insertion: does the message stream written into BUF end at its
+ * producer index PROD with a whole message?  True when nothing was ever
+ * written (PROD 0), or when a header still in the ring names a payload that
+ * ends exactly at PROD.  False when the last bytes are part of a message
+ * still being written - or when the ring no longer holds the last header
+ * (a message longer than the ring). */
+bool ring_ends_message(const char *buf, XENSTORE_RING_IDX prod);
+
 #endif

@@ -7,6 +7,7 @@
  * is the identity wherever nothing forces otherwise.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "shadow.h"
 
 #include <errno.h>
@@ -143,6 +144,22 @@ static uint8_t *dup_bytes(const void *p, size_t n)
     return q;
 }
 
+/* A transaction the guest opened before xsproxy stood in front of it: its
+ * ids are xenstored's (nothing remapped them), and what it did before is
+ * unknown, so it cannot be replayed (a migration ends it in EAGAIN). */
+static int adopt_tx(struct shadow *s, uint32_t id)
+{
+    struct shadow_tx *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -1;
+    t->guest_id = t->backend_id = id;
+    t->adopted = t->log_cut = true;
+    t->next = s->txs;
+    s->txs = t;
+    s->nr_txs++;
+    return 0;
+}
+
 int shadow_on_request(struct shadow *s, struct msg *m)
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = m->hdr.tx_id };
@@ -171,6 +188,8 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     /* the guest's id becomes xenstored's; an id xsproxy does not know goes
      * on unchanged and xenstored judges it */
     struct shadow_tx *t = m->hdr.tx_id ? tx_by_guest(s, m->hdr.tx_id) : NULL;
+    if (!t && m->hdr.tx_id && s->adopt_unknown_tx && adopt_tx(s, m->hdr.tx_id) == 0)
+        t = tx_by_guest(s, m->hdr.tx_id);   /* opened before the insertion */
     if (t)
         m->hdr.tx_id = t->backend_id;
     if (t && t->doomed && m->hdr.type == XS_TRANSACTION_END) {
@@ -546,6 +565,15 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
         log_op(s, &f, m);
     m->hdr.tx_id = f.guest_tx;
     bool ok = m->hdr.type != XS_ERROR;
+    if (!ok && f.guest_tx && f.type != XS_TRANSACTION_END) {
+        /* an id adopted at its first use that oxenstored does not know
+         * either (EIO): it was never open.  (C xenstored says ENOENT, which
+         * a READ in a real transaction says too: such an id stays, and ends
+         * in EAGAIN if the domain migrates.) */
+        struct shadow_tx *t = tx_by_guest(s, f.guest_tx);
+        if (t && t->adopted && strcmp((const char *)msg_body(m), "EIO") == 0)
+            remove_tx(s, f.guest_tx);
+    }
     switch (f.type) {
     case XS_TRANSACTION_START:
         if (ok)
@@ -591,13 +619,17 @@ size_t shadow_describe(const struct shadow *s, char *buf, size_t len)
         if (n_ > 0)                                                               \
             off += (size_t)n_;                                                    \
     } while (0)
-    OUT("watches %u (gencnt %u)\n", s->nr_watches, s->watch_gencnt);
+    OUT("watches %u (gencnt %u)%s\n", s->nr_watches, s->watch_gencnt,
+        s->incomplete ? ", INCOMPLETE: watches registered before the live insertion "
+                        "are unknown (the daemon cannot list them)" : "");
     for (const struct shadow_watch *w = s->watches; w; w = w->next)
         OUT("  watch %s %s\n", w->path, w->token);
     OUT("transactions %u\n", s->nr_txs);
     for (const struct shadow_tx *t = s->txs; t; t = t->next) {
         OUT("  tx %u -> xenstored %u, ", t->guest_id, t->backend_id);
-        if (t->log_cut)
+        if (t->adopted)
+            OUT("opened before the insertion, its operations unknown");
+        else if (t->log_cut)
             OUT("log cut short");
         else
             OUT("%u operations logged", t->nops);
@@ -610,4 +642,33 @@ size_t shadow_describe(const struct shadow *s, char *buf, size_t len)
     }
 #undef OUT
     return off < len ? off : (len ? len - 1 : 0);
+}
+
+int shadow_learn_watches(struct shadow *s, uint32_t domid, const char *text)
+{
+    char prefix[32];
+    int plen = snprintf(prefix, sizeof(prefix), "watch D%u: ", domid);
+    int n = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len && strncmp(line, "watch ", 6) != 0)
+            return -1;   /* not oxenstored's list */
+        if (len > (size_t)plen && strncmp(line, prefix, (size_t)plen) == 0) {
+            const char *p = line + plen, *sp = memchr(p, ' ', len - (size_t)plen);
+            if (!sp || sp == p)
+                return -1;
+            char *path = strndup(p, (size_t)(sp - p));
+            char *token = strndup(sp + 1, len - (size_t)(sp + 1 - line));
+            if (!path || !token) {
+                free(path);
+                free(token);
+                return -1;
+            }
+            add_watch(s, path, token);
+            n++;
+        }
+        line += len + (end ? 1 : 0);
+    }
+    return n;
 }

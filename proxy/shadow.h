@@ -49,6 +49,9 @@ struct shadow_tx {
                               was too big to keep: not replayable */
     unsigned replay_next;  /* restored: ops[replay_next..] still to replay */
     bool replaying;        /* restored and its replay not yet all sent */
+    bool adopted;          /* opened before xsproxy stood in front (live
+                              insertion): known from its first use since,
+                              its earlier operations unknown */
 };
 
 struct inflight {
@@ -84,6 +87,10 @@ struct shadow {
                                   too big for a ring: finished by
                                   shadow_on_streamed_end */
     bool has_streamed;
+    bool adopt_unknown_tx;   /* live-inserted: a tx id the shadow does not
+                                know was opened before; remember it */
+    bool incomplete;         /* live-inserted on a daemon that could not say
+                                which watches the domain had */
 };
 
 enum shadow_reply {
@@ -134,6 +141,13 @@ unsigned shadow_internal_inflight(const struct shadow *s);
 /* GET_DOMAIN_WATCHES: "<gencnt>\0" then "<path>\0<token>\0" for the watches
  * from INDEX on, as many whole ones as fit in LEN.  Returns the length. */
 uint32_t shadow_watch_page(const struct shadow *s, uint32_t index, char *buf, uint32_t len);
+/* Live insertion: the watches a domain registered before xsproxy stood in
+ * front, from oxenstored's answer to XS_CONTROL `watches` (a line
+ * "watch D<domid>: <path> <token>" per watch of every connection; the path
+ * has no space, the token is the rest of the line).  Adds DOMID's in order;
+ * returns how many, or -1 when TEXT is not in that form. */
+int shadow_learn_watches(struct shadow *s, uint32_t domid, const char *text);
+
 /* xenstored went away: every request in flight is lost (the caller
  * answers them first) and so are the transactions; watches stay, to be
  * registered again with the next xenstored. */

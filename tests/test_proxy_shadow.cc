@@ -193,6 +193,116 @@ TEST(XsproxyShadow, TransactionIdsAreTheIdentityUnlessForced)
     EXPECT_EQ(str0("OK"), body_of(r.get()));
 }
 
+// ---- live insertion: what happened before xsproxy stood in front ----------
+
+TEST(XsproxyShadow, WatchesLearnedFromOxenstoredsListKeepTokensWithSpaces)
+{
+    Shadow sh;
+    const char *list = "watch D6: /local/domain/6 t2\n"
+                       "watch D5: data/x tok with space\n"
+                       "watch D50: data/y not-ours\n"
+                       "watch D5: /local/domain/5/data/z  lead\n"
+                       "watch A3: /tool x\n";
+    EXPECT_EQ(2, shadow_learn_watches(&sh.s, 5, list));
+    EXPECT_EQ((WatchList{ { "data/x", "tok with space" },
+                          { "/local/domain/5/data/z", " lead" } }),
+              sh.watches());
+    EXPECT_EQ(0, shadow_learn_watches(&sh.s, 7, list));
+    EXPECT_EQ(0, shadow_learn_watches(&sh.s, 7, ""));
+    // anything else (C xenstored has no such command; an error text) is refused
+    EXPECT_EQ(-1, shadow_learn_watches(&sh.s, 5, "EINVAL"));
+    EXPECT_EQ(-1, shadow_learn_watches(&sh.s, 5, "watch D5: nospace\n"));
+    EXPECT_EQ(2u, sh.s.nr_watches);
+}
+
+TEST(XsproxyShadow, TransactionOpenedBeforeInsertionIsAdoptedAtItsFirstUse)
+{
+    Shadow sh;
+    // without adoption an unknown id passes, unremembered
+    EXPECT_EQ(7u, sh.request(XS_READ, 1, 7, str0("a")));
+    sh.reply(XS_READ, 1, 7, "v");
+    EXPECT_EQ(0u, sh.s.nr_txs);
+    sh.s.adopt_unknown_tx = true;
+    EXPECT_EQ(7u, sh.request(XS_WRITE, 2, 7, str0("a") + "w"));
+    sh.reply(XS_WRITE, 2, 7, str0("OK"));
+    ASSERT_EQ(1u, sh.s.nr_txs);
+    EXPECT_TRUE(sh.s.txs->adopted);
+    EXPECT_TRUE(sh.s.txs->log_cut);   // its earlier operations are unknown
+    EXPECT_EQ(7u, shadow_guest_tx(&sh.s, 7));
+    // a READ of a missing node in it is not a sign the id was never open
+    sh.request(XS_READ, 3, 7, str0("missing"));
+    sh.reply(XS_ERROR, 3, 7, str0("ENOENT"));
+    EXPECT_EQ(1u, sh.s.nr_txs);
+    // oxenstored's EIO for an id it does not know: forgotten
+    sh.request(XS_READ, 4, 9, str0("a"));
+    EXPECT_EQ(2u, sh.s.nr_txs);
+    sh.reply(XS_ERROR, 4, 9, str0("EIO"));
+    EXPECT_EQ(1u, sh.s.nr_txs);
+    // ended like any other
+    sh.request(XS_TRANSACTION_END, 5, 7, str0("T"));
+    sh.reply(XS_TRANSACTION_END, 5, 7, str0("OK"));
+    EXPECT_EQ(0u, sh.s.nr_txs);
+    char buf[512];
+    sh.s.incomplete = true;
+    shadow_describe(&sh.s, buf, sizeof(buf));
+    EXPECT_NE(nullptr, strstr(buf, "INCOMPLETE")) << buf;
+}
+
+// A ring whose request stream is MSGS written back to back from index 0.
+struct RingBytes {
+    xenstore_domain_interface intf{};
+    void write(const std::vector<std::pair<uint32_t, std::string>> &msgs, size_t partial = 0)
+    {
+        std::string all;
+        for (const auto &[type, body] : msgs) {
+            xsd_sockmsg h{ type, 1, 0, (uint32_t)body.size() };
+            all += std::string((const char *)&h, sizeof(h)) + body;
+        }
+        all.resize(all.size() - partial);   // the last message half written
+        ring_dir r = ring_req(&intf);
+        for (size_t off = 0; off < all.size();) {
+            int n = ring_write(r, all.data() + off, (uint32_t)(all.size() - off));
+            ASSERT_GT(n, 0);
+            off += (size_t)n;
+            intf.req_cons = intf.req_prod;   // the daemon keeps up
+        }
+    }
+};
+
+TEST(XsproxyRing, EndsMessageFindsTheBoundaryAndRejectsHalfWrittenMessages)
+{
+    RingBytes empty;
+    EXPECT_TRUE(ring_ends_message(empty.intf.req, 0));
+    for (size_t n : { 1, 3, 40, 200 }) {
+        std::vector<std::pair<uint32_t, std::string>> msgs;
+        for (size_t i = 0; i < n; i++)
+            msgs.push_back({ XS_WRITE, str0("data/n" + std::to_string(i)) + std::string(i % 50, 'v') });
+        RingBytes whole;
+        whole.write(msgs);
+        EXPECT_TRUE(ring_ends_message(whole.intf.req, whole.intf.req_prod)) << n;
+        for (size_t cut : { 1, 5, 16, 17 }) {
+            RingBytes half;
+            half.write(msgs, cut);
+            EXPECT_FALSE(ring_ends_message(half.intf.req, half.intf.req_prod))
+                << n << " messages, the last " << cut << " bytes short";
+        }
+        // only the header of a further message
+        msgs.push_back({ XS_READ, str0("data/late") });
+        RingBytes hdr_only;
+        hdr_only.write(msgs, 10);
+        EXPECT_FALSE(ring_ends_message(hdr_only.intf.req, hdr_only.intf.req_prod)) << n;
+    }
+    // a message longer than the ring: its header is gone, no boundary known
+    RingBytes big;
+    big.write({ { XS_WRITE, str0("data/big") + std::string(2000, 'x') } });
+    EXPECT_FALSE(ring_ends_message(big.intf.req, big.intf.req_prod));
+    // ... until a small one follows it
+    RingBytes after;
+    after.write({ { XS_WRITE, str0("data/big") + std::string(2000, 'x') },
+                  { XS_READ, str0("data/x") } });
+    EXPECT_TRUE(ring_ends_message(after.intf.req, after.intf.req_prod));
+}
+
 TEST(XsproxyShadow, ForcedTransactionIdRewritesStartReplyAndTranslatesBothWays)
 {
     Shadow sh;
