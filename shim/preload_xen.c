@@ -9,16 +9,21 @@
  * below) are redirected to xsproxy's shadow ring in either mode.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <xenctrl.h>
 #include <xenevtchn.h>
 #include <xengnttab.h>
@@ -41,44 +46,104 @@ static void *real_sym(const char *name)
  * it passes a domain's INTRODUCE on.  Mapping that domain's ring then maps
  * the shadow page, and binding its event channel binds the shadow port (an
  * unbound dom0 port of xsproxy's).  A file look-up per map or bind, never
- * per notify.
+ * per notify.  A claim may also ask for a live switch (`live=1`, `live=back`,
+ * below); a claim saying `live=back` hands the domain back to xenstored and
+ * redirects nothing.
  */
+enum claim_live { LIVE_NONE, LIVE_IN, LIVE_BACK, LIVE_BAD };
+
 struct claim {
     char page[PATH_MAX];
     uint32_t port;
+    enum claim_live live;
+    bool bad_port;    /* a port= line that is not a port number */
 };
 
-static bool read_claim(uint32_t domid, struct claim *c)
+static const char *claims_dir(void)
 {
     const char *dir = getenv("XSSHIM_CLAIMS");
-    if (!dir || !*dir)
-        return false;
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/%u", dir, domid) >= (int)sizeof(path))
-        return false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    char buf[PATH_MAX + 64];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    c->page[0] = '\0';
-    c->port = 0;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
-        if (strncmp(line, "page=", 5) == 0 && strlen(line + 5) < sizeof(c->page))
-            strcpy(c->page, line + 5);
-        else if (strncmp(line, "port=", 5) == 0)
-            c->port = (uint32_t)strtoul(line + 5, NULL, 10);
-    }
-    return c->page[0] && c->port;
+    return dir && *dir ? dir : NULL;
 }
 
-/* Pages mapped through a claim, so that unmapping them is a munmap. */
+/* Parse $XSSHIM_CLAIMS/DOMID.  0, or -1 + errno (ENOENT: no claim). */
+static int parse_claim(uint32_t domid, struct claim *c)
+{
+    const char *dir = claims_dir();
+    if (!dir) {
+        errno = ENOENT;
+        return -1;
+    }
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%u", dir, domid) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[PATH_MAX + 64];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        return -1;
+    }
+    buf[n] = '\0';
+    memset(c, 0, sizeof(*c));
+    char *save = NULL;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "page=", 5) == 0 && strlen(line + 5) < sizeof(c->page)) {
+            strcpy(c->page, line + 5);
+        } else if (strncmp(line, "port=", 5) == 0) {
+            char *endp;
+            errno = 0;
+            unsigned long v = strtoul(line + 5, &endp, 10);
+            c->bad_port = errno || endp == line + 5 || *endp || v == 0 || v > UINT32_MAX;
+            c->port = c->bad_port ? 0 : (uint32_t)v;
+        } else if (strncmp(line, "live=", 5) == 0) {
+            c->live = strcmp(line + 5, "1") == 0      ? LIVE_IN
+                      : strcmp(line + 5, "back") == 0 ? LIVE_BACK
+                                                      : LIVE_BAD;
+        }
+    }
+    return 0;
+}
+
+/* A claim that redirects DOMID's ring and channel to a shadow. */
+static bool read_claim(uint32_t domid, struct claim *c)
+{
+    return parse_claim(domid, c) == 0 && c->page[0] && c->port && c->live != LIVE_BACK;
+}
+
+/* Pages mapped through a claim (or switched to one live), so that
+ * unmapping them is a munmap. */
 static void *claimed_pages[256];
 static pthread_mutex_t claimed_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void claimed_add(void *p)
+{
+    pthread_mutex_lock(&claimed_lock);
+    for (size_t i = 0; i < sizeof(claimed_pages) / sizeof(claimed_pages[0]); i++)
+        if (!claimed_pages[i]) {
+            claimed_pages[i] = p;
+            break;
+        }
+    pthread_mutex_unlock(&claimed_lock);
+}
+
+static bool claimed_forget(void *p)
+{
+    bool found = false;
+    pthread_mutex_lock(&claimed_lock);
+    for (size_t i = 0; i < sizeof(claimed_pages) / sizeof(claimed_pages[0]); i++)
+        if (claimed_pages[i] == p) {
+            claimed_pages[i] = NULL;
+            found = true;
+        }
+    pthread_mutex_unlock(&claimed_lock);
+    return found;
+}
 
 static void *map_claimed_page(const struct claim *c)
 {
@@ -89,26 +154,13 @@ static void *map_claimed_page(const struct claim *c)
     close(fd);
     if (p == MAP_FAILED)
         return NULL;
-    pthread_mutex_lock(&claimed_lock);
-    for (size_t i = 0; i < sizeof(claimed_pages) / sizeof(claimed_pages[0]); i++)
-        if (!claimed_pages[i]) {
-            claimed_pages[i] = p;
-            break;
-        }
-    pthread_mutex_unlock(&claimed_lock);
+    claimed_add(p);
     return p;
 }
 
 static bool unmap_claimed_page(void *p)
 {
-    bool found = false;
-    pthread_mutex_lock(&claimed_lock);
-    for (size_t i = 0; i < sizeof(claimed_pages) / sizeof(claimed_pages[0]); i++)
-        if (claimed_pages[i] == p) {
-            claimed_pages[i] = NULL;
-            found = true;
-        }
-    pthread_mutex_unlock(&claimed_lock);
+    bool found = claimed_forget(p);
     if (found)
         munmap(p, XSSIM_PAGE_SIZE);
     return found;
@@ -120,12 +172,669 @@ static struct xssim *sim_mode(void)
     return dir && *dir ? xssim_default() : NULL;
 }
 
-/* ---- libxenevtchn ---------------------------------------------------- */
-
 struct xenevtchn_handle {
     struct xssim_evtchn *sim;
     xenevtchn_handle *real;
 };
+
+/* ---- live switching ----------------------------------------------------
+ *
+ * For the developers: how xsproxy takes over a domain that xenstored already
+ * serves directly (switch in), and hands it back (switch back), without
+ * xenstored knowing.  libxsshim.so inside xenstored owns every ring mapping
+ * and event-channel call, so it switches a domain while xenstored's single
+ * thread is inside one of its calls (xenevtchn_pending, xc_domain_getinfo,
+ * xc_domain_getinfolist) and not touching any ring.
+ *
+ * Tracking.  With XSSHIM_CLAIMS set, the shim records, per domain (not
+ * dom0): the ring page it mapped for xenstored (grant ref 1 or the gfn: the
+ * address, how, and which file the sim mapped there) and xenstored's
+ * interdomain binding (handle, the guest's store port, the local port).
+ * Unmapping (xengnttab_unmap, or munmap: oxenstored unmaps its foreign map
+ * with a plain munmap), unbinding or closing the handle forgets them.
+ * Domains introduced through a claim are tracked too, as already switched
+ * in, so that they can be handed back the same way.
+ *
+ * The files, all in $XSSHIM_CLAIMS (xsproxy's RUN-DIR/claims):
+ *   <domid>        the claim: "page=<shadow page file>\nport=<n>\n", plus
+ *                  "live=1" (switch in) or "live=back" (switch back).  A
+ *                  claim without live= is the INTRODUCE-time claim of old.
+ *   .switch        the switch board: 4096 bytes, a 32-bit generation
+ *                  counter at offset 0 (native endian), bumped atomically by
+ *                  whoever changed a claim for a live switch.  The shim maps
+ *                  it lazily (creating it if missing) and compares it with
+ *                  the last value it saw on every xenevtchn_pending and
+ *                  xc_domain_getinfo* call: a memory read, no syscall.
+ *   <domid>.state  the shim's answer, replaced atomically (.tmp, rename):
+ *                  "shadow\n", "direct\n" or "error <reason>\n".
+ *
+ * The requester (xsproxy) switching D in:
+ *   1. maps D's real ring, creates the shadow page file (4096 bytes) and
+ *      allocates an unbound dom0 port (bind_unbound_port(0)), as today;
+ *   2. writes the claim with "live=1" (atomically: .tmp + rename);
+ *   3. xssim_switch_request(claims_dir, D): removes D.state, bumps .switch;
+ *   4. xssim_raise_dom_exc() (sim) raises VIRQ_DOM_EXC: xenstored wakes,
+ *      calls xenevtchn_pending and xc_domain_getinfo*, finds nobody dead;
+ *   5. waits for D.state (xssim_switch_state).  On "shadow": binds D's
+ *      store port (now unbound for dom0) and starts relaying.
+ *   The shim, on seeing the new generation, for D (direct, claim live=1):
+ *   checks the claim, rebinds xenstored's local port from (D, store port) to
+ *   (0, claim port) keeping its number, copies the 4096 bytes of the ring
+ *   page into the shadow page file, maps the shadow over the ring's address
+ *   (mmap MAP_FIXED: xenstored's pointers stay valid and show the same bytes
+ *   and indexes), marks xenstored's local port pending (it looks at the
+ *   ring once), notifies the claim port once (xsproxy looks too), and
+ *   writes "shadow".
+ *   The copy is one moment: the guest may move req_prod or rsp_cons on its
+ *   own page after it, and xenstored may have been half-way through a
+ *   message in either direction (its partial input and queued output stay
+ *   its own and continue on the shadow).  So at "shadow" the requester takes
+ *   the pages as equal at the shadow's indexes: request bytes below the
+ *   shadow's req_prod are xenstored's already, response bytes below its
+ *   rsp_prod are on the guest's page already; anything the guest added since
+ *   is new.  Replies to requests xsproxy never relayed can follow.
+ *
+ * Switching D back: the requester stops relaying when both pages agree
+ * (same four indexes), unbinds its binding of D's store port, writes the
+ * claim with "live=back", requests and raises as above.  The shim maps D's
+ * real ring page again at the same address, rebinds the local port to (D,
+ * store port) (EINVAL, "error", nothing changed, if that port is not
+ * unbound for dom0), marks its local port pending, notifies the guest once
+ * and writes "direct".  The shadow's contents are not copied back.  Then
+ * the requester removes the claim (a "live=back" claim redirects nothing,
+ * but the next INTRODUCE of the domain should find no claim at all).
+ *
+ * Answers: every claim with a live= line is looked at on every new
+ * generation.  A switch attempted writes its outcome; a claim already
+ * satisfied ("live=1" and switched in) gets its state written only when the
+ * state file is missing.  A malformed claim, a page that cannot be opened,
+ * a port that cannot be bound, a domain this xenstored does not serve:
+ * "error ...", and nothing changes.  Without XSSIM_DIR (real Xen) every
+ * live claim is answered "error unsupported ...": replacing a grant or
+ * foreign mapping in place needs gntdev/privcmd work not done yet.
+ */
+enum ring_kind { RING_NONE, RING_GNTTAB, RING_FOREIGN };
+
+struct tracked {
+    uint32_t domid;
+    /* the ring page xenstored reads */
+    void *addr;                 /* NULL: none mapped */
+    enum ring_kind kind;
+    unsigned long mfn;          /* RING_FOREIGN: the gfn it was mapped from */
+    bool ring_shadow;           /* addr shows a claim's shadow page */
+    dev_t dev;                  /* the file mapped at addr (sim mode) */
+    ino_t ino;
+    /* xenstored's event channel for the domain */
+    struct xenevtchn_handle *evh;   /* NULL: none bound */
+    uint32_t guest_port;        /* the domain's store port */
+    uint32_t local_port;
+    bool bind_shadow;           /* local_port is bound to shadow_port */
+    uint32_t shadow_port;
+};
+
+static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tracked *tracks;
+static size_t tracks_len, tracks_cap;
+static _Atomic size_t tracks_used;   /* entries in use: munmap's fast test */
+
+static _Atomic(_Atomic uint32_t *) board;   /* the mapped .switch counter */
+static uint32_t board_seen;
+static _Atomic int64_t board_next_try;      /* pending(): retry at most 1/s */
+
+static struct tracked *track_find(uint32_t domid)
+{
+    for (size_t i = 0; i < tracks_len; i++)
+        if (tracks[i].domid == domid && (tracks[i].addr || tracks[i].evh))
+            return &tracks[i];
+    return NULL;
+}
+
+static struct tracked *track_get(uint32_t domid)
+{
+    struct tracked *t = track_find(domid);
+    if (t)
+        return t;
+    for (size_t i = 0; i < tracks_len; i++)
+        if (!tracks[i].addr && !tracks[i].evh) {
+            t = &tracks[i];
+            break;
+        }
+    if (!t) {
+        if (tracks_len == tracks_cap) {
+            size_t cap = tracks_cap ? tracks_cap * 2 : 16;
+            struct tracked *nt = realloc(tracks, cap * sizeof(*nt));
+            if (!nt)
+                return NULL;
+            tracks = nt;
+            tracks_cap = cap;
+        }
+        t = &tracks[tracks_len++];
+    }
+    memset(t, 0, sizeof(*t));
+    t->domid = domid;
+    atomic_fetch_add(&tracks_used, 1);
+    return t;
+}
+
+static void track_put(struct tracked *t)
+{
+    if (!t->addr && !t->evh) {
+        atomic_fetch_sub(&tracks_used, 1);
+        t->domid = UINT32_MAX;
+    }
+}
+
+static bool file_id(const char *path, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return false;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return true;
+}
+
+static void board_open(void);
+
+/* Xenstored mapped DOMID's ring at ADDR (SHADOW: a claim's page, from
+ * PAGE; else the domain's own). */
+static void track_ring(uint32_t domid, void *addr, enum ring_kind kind, unsigned long mfn,
+                       bool shadow, const char *page)
+{
+    if (!addr || domid == 0 || !claims_dir())
+        return;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    char path[PATH_MAX];
+    struct xssim *sim = sim_mode();
+    if (shadow)
+        file_id(page, &dev, &ino);
+    else if (sim && xssim_ring_path(sim, domid, path, sizeof(path)) == 0)
+        file_id(path, &dev, &ino);
+    pthread_mutex_lock(&track_lock);
+    struct tracked *t = track_get(domid);
+    if (t) {
+        t->addr = addr;
+        t->kind = kind;
+        t->mfn = mfn;
+        t->ring_shadow = shadow;
+        t->dev = dev;
+        t->ino = ino;
+    }
+    pthread_mutex_unlock(&track_lock);
+    board_open();
+}
+
+static void track_bind(struct xenevtchn_handle *x, uint32_t domid, uint32_t guest_port,
+                       uint32_t local_port, bool shadow, uint32_t shadow_port)
+{
+    if (domid == 0 || !claims_dir())
+        return;
+    pthread_mutex_lock(&track_lock);
+    struct tracked *t = track_get(domid);
+    if (t) {
+        t->evh = x;
+        t->guest_port = guest_port;
+        t->local_port = local_port;
+        t->bind_shadow = shadow;
+        t->shadow_port = shadow ? shadow_port : 0;
+    }
+    pthread_mutex_unlock(&track_lock);
+    board_open();
+}
+
+/* Forget bindings of X (every one when PORT is 0). */
+static void track_unbind(struct xenevtchn_handle *x, uint32_t port)
+{
+    if (!atomic_load_explicit(&tracks_used, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&track_lock);
+    for (size_t i = 0; i < tracks_len; i++) {
+        struct tracked *t = &tracks[i];
+        if (t->evh == x && (port == 0 || t->local_port == port)) {
+            t->evh = NULL;
+            track_put(t);
+        }
+    }
+    pthread_mutex_unlock(&track_lock);
+}
+
+/* Forget rings mapped in [ADDR, ADDR+LEN). */
+static void track_unmap(void *addr, size_t len)
+{
+    if (!atomic_load_explicit(&tracks_used, memory_order_relaxed))
+        return;
+    uintptr_t lo = (uintptr_t)addr, hi = lo + (len ? len : 1);
+    pthread_mutex_lock(&track_lock);
+    for (size_t i = 0; i < tracks_len; i++) {
+        struct tracked *t = &tracks[i];
+        if (t->addr && (uintptr_t)t->addr >= lo && (uintptr_t)t->addr < hi) {
+            t->addr = NULL;
+            track_put(t);
+        }
+    }
+    pthread_mutex_unlock(&track_lock);
+}
+
+/* oxenstored unmaps its foreign ring mappings with munmap itself. */
+int munmap(void *addr, size_t len)
+{
+    static int (*real_munmap)(void *, size_t);
+    track_unmap(addr, len);
+    if (!real_munmap)
+        real_munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
+    if (!real_munmap) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_munmap(addr, len);
+}
+
+static int64_t now_coarse_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Map $XSSHIM_CLAIMS/.switch if it is not mapped yet (creating it). */
+static void board_open(void)
+{
+    if (atomic_load(&board))
+        return;
+    const char *dir = claims_dir();
+    if (!dir)
+        return;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/.switch", dir) >= (int)sizeof(path))
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;   /* no claims directory yet: no xsproxy yet */
+    struct stat st;
+    void *p = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && (st.st_size >= XSSIM_PAGE_SIZE ||
+                                ftruncate(fd, XSSIM_PAGE_SIZE) == 0))
+        p = mmap(NULL, XSSIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return;
+    _Atomic uint32_t *expected = NULL;
+    if (!atomic_compare_exchange_strong(&board, &expected, (_Atomic uint32_t *)p))
+        munmap(p, XSSIM_PAGE_SIZE);
+}
+
+static void write_state(uint32_t domid, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void write_state(uint32_t domid, const char *fmt, ...)
+{
+    const char *dir = claims_dir();
+    char path[PATH_MAX], tmp[PATH_MAX + 8], text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text) - 1, fmt, ap);
+    va_end(ap);
+    strcat(text, "\n");
+    if (!dir || snprintf(path, sizeof(path), "%s/%u.state", dir, domid) >= (int)sizeof(path))
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    size_t n = strlen(text);
+    bool ok = write(fd, text, n) == (ssize_t)n;
+    if (close(fd) < 0 || !ok || rename(tmp, path) < 0)
+        unlink(tmp);
+    if (strncmp(text, "error", 5) == 0)
+        fprintf(stderr, "xsshim: live switch of domain %u: %s", domid, text);
+}
+
+static const char *switch_where = "?";   /* the call a switch happens in */
+
+static bool state_missing(uint32_t domid)
+{
+    char path[PATH_MAX];
+    const char *dir = claims_dir();
+    if (!dir || snprintf(path, sizeof(path), "%s/%u.state", dir, domid) >= (int)sizeof(path))
+        return false;
+    return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* Is the 4096-byte page at ADDR a shared mapping of the file DEV/INO?  A
+ * switch never maps over anything else (a ring unmapped behind our back). */
+static bool mapping_is(void *addr, dev_t dev, ino_t ino)
+{
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[8192], line[1024];
+    size_t ll = 0;
+    bool found = false, done = false;
+    ssize_t n;
+    while (!done && (n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < n && !done; i++) {
+            if (buf[i] != '\n') {
+                if (ll < sizeof(line) - 1)
+                    line[ll++] = buf[i];
+                continue;
+            }
+            line[ll] = '\0';
+            ll = 0;
+            unsigned long lo, hi, off, ma, mi, inode;
+            char perms[8];
+            if (sscanf(line, "%lx-%lx %7s %lx %lx:%lx %lu", &lo, &hi, perms, &off, &ma, &mi,
+                       &inode) != 7)
+                continue;
+            if ((uintptr_t)addr < lo || (uintptr_t)addr >= hi)
+                continue;
+            done = true;
+            found = (uintptr_t)addr + XSSIM_PAGE_SIZE <= hi && perms[3] == 's' &&
+                    off + ((uintptr_t)addr - lo) == 0 && ma == major(dev) &&
+                    mi == minor(dev) && inode == (unsigned long)ino;
+        }
+    }
+    close(fd);
+    return found;
+}
+
+static uint32_t evh_dom(struct xenevtchn_handle *x)
+{
+    return x->sim->domid;
+}
+
+/* Xenstored looks at the ring once: its local port pending, as if the
+ * guest had notified. */
+static void wake_local(struct tracked *t)
+{
+    struct xssim *sim = t->evh->sim->sim;
+    sim_raise(sim, sim_dom(sim, evh_dom(t->evh)), t->local_port);
+}
+
+/* Does the stream in BUF (a ring's bytes) end at PROD with a whole message:
+ * nothing written yet, or a header still in the ring whose payload ends
+ * exactly at PROD?  (proxy/ring.c's ring_ends_message, which xsproxy uses
+ * too; the shim is a component of its own and keeps a copy.) */
+static bool stream_at_boundary(const char *buf, XENSTORE_RING_IDX prod)
+{
+    XENSTORE_RING_IDX oldest = prod > XENSTORE_RING_SIZE ? prod - XENSTORE_RING_SIZE : 0;
+    if (prod == 0)
+        return true;
+    for (uint32_t back = sizeof(struct xsd_sockmsg); back <= prod - oldest; back++) {
+        uint8_t b[sizeof(struct xsd_sockmsg)];
+        for (uint32_t i = 0; i < sizeof(b); i++)
+            b[i] = (uint8_t)buf[MASK_XENSTORE_IDX(prod - back + i)];
+        struct xsd_sockmsg h;
+        memcpy(&h, b, sizeof(h));
+        if (h.len == back - sizeof(h) && h.type < 64)
+            return true;
+    }
+    return false;
+}
+
+/* A live switch-in may only happen between messages: the daemon has taken
+ * every byte the guest wrote and the last request is whole, and the last
+ * reply or event on the ring is whole.  Otherwise xsproxy could not know
+ * where the next message starts; it asks again a moment later.  NULL when
+ * SNAP is such a moment, else why not. */
+static const char *not_between_messages(const struct xenstore_domain_interface *snap)
+{
+    if (snap->req_cons != snap->req_prod)
+        return "the daemon has not taken all of the guest's requests";
+    if (!stream_at_boundary(snap->req, snap->req_prod))
+        return "the guest is writing a request";
+    if (snap->rsp_prod - snap->rsp_cons > XENSTORE_RING_SIZE ||
+        !stream_at_boundary(snap->rsp, snap->rsp_prod))
+        return "the daemon is writing a reply";
+    return NULL;
+}
+
+static void switch_in(struct tracked *t, const struct claim *c)
+{
+    struct xssim_evtchn *h = t->evh->sim;
+    if (!c->page[0]) {
+        write_state(t->domid, "error the claim has no page= line");
+        return;
+    }
+    if (!c->port) {
+        write_state(t->domid, c->bad_port ? "error the claim's port= is not a port number"
+                                          : "error the claim has no port= line");
+        return;
+    }
+    int fd = open(c->page, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        write_state(t->domid, "error cannot open the shadow page %s: %s", c->page,
+                    strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || st.st_size < XSSIM_PAGE_SIZE) {
+        write_state(t->domid, "error the shadow page %s is not %u bytes", c->page,
+                    XSSIM_PAGE_SIZE);
+        close(fd);
+        return;
+    }
+    if (!mapping_is(t->addr, t->dev, t->ino)) {
+        write_state(t->domid, "error the domain's ring is no longer mapped where it was");
+        close(fd);
+        return;
+    }
+    /* xenstored is inside this call: nothing moves its indexes now, but the
+     * guest may write; judge and copy one snapshot */
+    static char snap[XSSIM_PAGE_SIZE];
+    memcpy(snap, t->addr, sizeof(snap));
+    const struct xenstore_domain_interface *si = (const void *)snap;
+    const char *busy = not_between_messages(si);
+    if (busy) {
+        write_state(t->domid, "busy %s", busy);
+        close(fd);
+        return;
+    }
+    if (xssim_evtchn_rebind(h, t->local_port, 0, c->port) < 0) {
+        write_state(t->domid, "error cannot bind the shadow port %u: %s", c->port,
+                    strerror(errno));
+        close(fd);
+        return;
+    }
+    if (pwrite(fd, snap, XSSIM_PAGE_SIZE, 0) != (ssize_t)XSSIM_PAGE_SIZE ||
+        mmap(t->addr, XSSIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) !=
+            t->addr) {
+        int e = errno;
+        close(fd);
+        xssim_evtchn_rebind(h, t->local_port, t->domid, t->guest_port);
+        if (!mapping_is(t->addr, t->dev, t->ino)) {
+            /* a failed MAP_FIXED may have unmapped the ring: map it back */
+            char ring[PATH_MAX];
+            int rfd = xssim_ring_path(h->sim, t->domid, ring, sizeof(ring)) == 0
+                          ? open(ring, O_RDWR | O_CLOEXEC) : -1;
+            if (rfd >= 0) {
+                mmap(t->addr, XSSIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+                     rfd, 0);
+                close(rfd);
+            }
+        }
+        write_state(t->domid, "error cannot map the shadow page over the ring: %s",
+                    strerror(e));
+        return;
+    }
+    close(fd);
+    t->ring_shadow = t->bind_shadow = true;
+    t->shadow_port = c->port;
+    t->dev = st.st_dev;
+    t->ino = st.st_ino;
+    claimed_add(t->addr);
+    wake_local(t);
+    xssim_evtchn_notify(h, t->local_port);   /* xsproxy looks at the shadow */
+    /* where the streams stood: what xsproxy relays starts there */
+    write_state(t->domid, "shadow req_prod=%u rsp_prod=%u", si->req_prod, si->rsp_prod);
+    fprintf(stderr, "xsshim: domain %u switched to the shadow ring (local port %u: guest "
+            "port %u -> dom0 port %u), in %s\n", t->domid, t->local_port, t->guest_port,
+            c->port, switch_where);
+}
+
+static void switch_back(struct tracked *t)
+{
+    struct xssim_evtchn *h = t->evh->sim;
+    char ring[PATH_MAX];
+    int fd = -1;
+    if (xssim_ring_path(h->sim, t->domid, ring, sizeof(ring)) == 0)
+        fd = open(ring, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        write_state(t->domid, "error cannot open the domain's ring page: %s", strerror(errno));
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        write_state(t->domid, "error cannot stat the domain's ring page: %s", strerror(errno));
+        close(fd);
+        return;
+    }
+    if (!mapping_is(t->addr, t->dev, t->ino)) {
+        write_state(t->domid, "error the shadow page is no longer mapped where it was");
+        close(fd);
+        return;
+    }
+    if (xssim_evtchn_rebind(h, t->local_port, t->domid, t->guest_port) < 0) {
+        write_state(t->domid,
+                    "error cannot bind the guest's store port %u (still bound by xsproxy?): %s",
+                    t->guest_port, strerror(errno));
+        close(fd);
+        return;
+    }
+    if (mmap(t->addr, XSSIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) !=
+        t->addr) {
+        int e = errno;
+        close(fd);
+        xssim_evtchn_rebind(h, t->local_port, 0, t->shadow_port);
+        write_state(t->domid, "error cannot map the ring page again: %s", strerror(e));
+        return;
+    }
+    close(fd);
+    claimed_forget(t->addr);
+    uint32_t old_shadow = t->shadow_port;
+    t->ring_shadow = t->bind_shadow = false;
+    t->shadow_port = 0;
+    t->dev = st.st_dev;
+    t->ino = st.st_ino;
+    wake_local(t);
+    xssim_evtchn_notify(h, t->local_port);   /* the guest looks at its ring */
+    write_state(t->domid, "direct");
+    fprintf(stderr, "xsshim: domain %u switched back to its own ring (local port %u: dom0 "
+            "port %u -> guest port %u), in %s\n", t->domid, t->local_port, old_shadow,
+            t->guest_port, switch_where);
+}
+
+/* One live claim.  Locked. */
+static void switch_one(uint32_t domid, const struct claim *c)
+{
+    struct tracked *t = track_find(domid);
+    bool served = t && t->addr && t->evh;
+    if (c->live == LIVE_BAD) {
+        write_state(domid, "error the claim's live= is neither 1 nor back");
+        return;
+    }
+    if (!served) {
+        if (state_missing(domid))
+            write_state(domid, "error domain %u is not served by this xenstored "
+                               "(not introduced, or its ring or channel is gone)", domid);
+        return;
+    }
+    if (!t->evh->sim) {
+        if (state_missing(domid))
+            write_state(domid, "error unsupported: live switching works only on the sim "
+                               "(XSSIM_DIR) so far");
+        return;
+    }
+    bool shadow = t->ring_shadow && t->bind_shadow;
+    bool direct = !t->ring_shadow && !t->bind_shadow;
+    if (!shadow && !direct) {
+        write_state(domid, "error the ring and the channel are half switched: ring on the %s, "
+                           "channel on the %s",
+                    t->ring_shadow ? "shadow" : "guest page",
+                    t->bind_shadow ? "shadow port" : "guest port");
+        return;
+    }
+    if (c->live == LIVE_IN) {
+        if (direct)
+            switch_in(t, c);
+        else if (state_missing(domid))
+            write_state(domid, "shadow");
+    } else {
+        if (shadow)
+            switch_back(t);
+        else if (state_missing(domid))
+            write_state(domid, "direct");
+    }
+}
+
+/* The generation changed: act on every claim that asks for a switch. */
+static void switch_scan(void)
+{
+    const char *dir = claims_dir();
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d)
+        return;
+    struct dirent *e;
+    pthread_mutex_lock(&track_lock);
+    while ((e = readdir(d))) {
+        const char *n = e->d_name;
+        if (!*n || strspn(n, "0123456789") != strlen(n) || strlen(n) > 5)
+            continue;
+        uint32_t domid = (uint32_t)strtoul(n, NULL, 10);
+        struct claim c;
+        if (domid == 0 || domid > XSSIM_MAX_DOMID || parse_claim(domid, &c) < 0 ||
+            c.live == LIVE_NONE)
+            continue;
+        switch_one(domid, &c);
+    }
+    pthread_mutex_unlock(&track_lock);
+    closedir(d);
+}
+
+/* Map DOMID's ring through its claim?  Not while xenstored's channel for
+ * it is bound directly to the guest: a live switch moves both. */
+static bool claimed_for_map(uint32_t domid, struct claim *c)
+{
+    if (!read_claim(domid, c))
+        return false;
+    bool direct_channel = false;
+    if (domid != 0 && claims_dir()) {
+        pthread_mutex_lock(&track_lock);
+        struct tracked *t = track_find(domid);
+        direct_channel = t && t->evh && !t->bind_shadow;
+        pthread_mutex_unlock(&track_lock);
+    }
+    return !direct_channel;
+}
+
+/* Called from xenevtchn_pending (MAY_OPEN false: at most one attempt to map
+ * the board a second) and xc_domain_getinfo* (MAY_OPEN true). */
+static inline void switch_poll(bool may_open, const char *where)
+{
+    _Atomic uint32_t *b = atomic_load_explicit(&board, memory_order_acquire);
+    if (!b) {
+        if (!atomic_load_explicit(&tracks_used, memory_order_relaxed))
+            return;
+        if (!may_open) {
+            int64_t now = now_coarse_s();
+            if (now < atomic_load_explicit(&board_next_try, memory_order_relaxed))
+                return;
+            atomic_store_explicit(&board_next_try, now + 1, memory_order_relaxed);
+        }
+        board_open();
+        b = atomic_load_explicit(&board, memory_order_acquire);
+        if (!b)
+            return;
+    }
+    uint32_t gen = atomic_load_explicit(b, memory_order_acquire);
+    if (gen == board_seen)
+        return;
+    board_seen = gen;
+    switch_where = where;
+    switch_scan();
+}
+
+/* ---- libxenevtchn ---------------------------------------------------- */
 
 xenevtchn_handle *xenevtchn_open(struct xentoollog_logger *logger, unsigned open_flags)
 {
@@ -172,6 +881,7 @@ int xenevtchn_close(xenevtchn_handle *x)
     if (!x)
         return 0;
     int rc = 0;
+    track_unbind(x, 0);
     if (x->sim)
         xssim_evtchn_close(x->sim);
     else
@@ -200,12 +910,26 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle *x, uint32
                                                      evtchn_port_t remote_port)
 {
     struct claim c;
-    if (read_claim(domid, &c)) {
+    uint32_t guest_dom = domid, guest_port = remote_port;
+    bool claimed = read_claim(domid, &c);
+    if (claimed && domid != 0 && claims_dir()) {
+        /* a domain whose ring is the guest's own stays direct until a
+         * live switch moves both */
+        pthread_mutex_lock(&track_lock);
+        struct tracked *t = track_find(domid);
+        if (t && t->addr && !t->ring_shadow)
+            claimed = false;
+        pthread_mutex_unlock(&track_lock);
+    }
+    if (claimed) {
         domid = 0;   /* xsproxy's shadow channel: a dom0 loopback port */
         remote_port = c.port;
     }
-    return x->sim ? xssim_evtchn_bind_interdomain(x->sim, domid, remote_port)
-                  : REAL(xenevtchn_bind_interdomain)(x->real, domid, remote_port);
+    int port = x->sim ? xssim_evtchn_bind_interdomain(x->sim, domid, remote_port)
+                      : REAL(xenevtchn_bind_interdomain)(x->real, domid, remote_port);
+    if (port >= 0)
+        track_bind(x, guest_dom, guest_port, (uint32_t)port, claimed, claimed ? c.port : 0);
+    return port;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *x, unsigned int virq)
@@ -216,11 +940,13 @@ xenevtchn_port_or_error_t xenevtchn_bind_virq(xenevtchn_handle *x, unsigned int 
 
 int xenevtchn_unbind(xenevtchn_handle *x, evtchn_port_t port)
 {
+    track_unbind(x, port);
     return x->sim ? xssim_evtchn_unbind(x->sim, port) : REAL(xenevtchn_unbind)(x->real, port);
 }
 
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *x)
 {
+    switch_poll(false, "xenevtchn_pending");
     return x->sim ? xssim_evtchn_pending(x->sim) : REAL(xenevtchn_pending)(x->real);
 }
 
@@ -280,21 +1006,29 @@ void *xengnttab_map_grant_ref(xengnttab_handle *xh, uint32_t domid, uint32_t ref
 {
     struct xengntdev_handle *x = (struct xengntdev_handle *)xh;
     struct claim c;
-    if (ref == 1 && read_claim(domid, &c))
-        return map_claimed_page(&c);
-    if (x->real)
-        return REAL(xengnttab_map_grant_ref)(x->real, domid, ref, prot);
-    (void)prot;
-    if (ref != 1) {   /* the sim grants only the xenstore page */
+    if (ref == 1 && claimed_for_map(domid, &c)) {
+        void *p = map_claimed_page(&c);
+        track_ring(domid, p, RING_GNTTAB, 0, true, c.page);
+        return p;
+    }
+    void *p;
+    if (x->real) {
+        p = REAL(xengnttab_map_grant_ref)(x->real, domid, ref, prot);
+    } else if (ref != 1) {   /* the sim grants only the xenstore page */
         errno = EINVAL;
         return NULL;
+    } else {
+        p = xssim_map_ring(x->sim, domid);
     }
-    return xssim_map_ring(x->sim, domid);
+    if (ref == 1)
+        track_ring(domid, p, RING_GNTTAB, 0, false, NULL);
+    return p;
 }
 
 int xengnttab_unmap(xengnttab_handle *xh, void *start, uint32_t count)
 {
     struct xengntdev_handle *x = (struct xengntdev_handle *)xh;
+    track_unmap(start, (size_t)count * XSSIM_PAGE_SIZE);
     if (count == 1 && unmap_claimed_page(start))
         return 0;
     if (x->real)
@@ -338,6 +1072,7 @@ int xc_interface_close(xc_interface *xh)
 int xc_domain_getinfo(xc_interface *xh, uint32_t first, unsigned int max, xc_dominfo_t *info)
 {
     struct xc_sim_interface *x = (struct xc_sim_interface *)xh;
+    switch_poll(true, "xc_domain_getinfo");
     if (x->real)
         return REAL(xc_domain_getinfo)(x->real, first, max, info);
     struct xssim_dominfo buf[64];
@@ -369,6 +1104,7 @@ int xc_domain_getinfo(xc_interface *xh, uint32_t first, unsigned int max, xc_dom
 int xc_domain_getinfolist(xc_interface *xh, uint32_t first, unsigned int max, xc_domaininfo_t *info)
 {
     struct xc_sim_interface *x = (struct xc_sim_interface *)xh;
+    switch_poll(true, "xc_domain_getinfolist");
     if (x->real)
         return REAL(xc_domain_getinfolist)(x->real, first, max, info);
     struct xssim_dominfo buf[64];
@@ -401,18 +1137,27 @@ void *xc_map_foreign_range(xc_interface *xh, uint32_t dom, int size, int prot, u
 {
     struct xc_sim_interface *x = (struct xc_sim_interface *)xh;
     struct claim c;
-    if (read_claim(dom, &c))
-        return map_claimed_page(&c);
-    if (x->real)
-        return REAL(xc_map_foreign_range)(x->real, dom, size, prot, mfn);
-    struct xssim_dominfo di;
-    if (xssim_domain_info(x->sim, dom, &di) < 0)
-        return NULL;   /* ESRCH */
-    if (mfn != di.ring_gfn || size <= 0 || (unsigned)size > XSSIM_PAGE_SIZE) {
-        errno = EINVAL;   /* the sim's guests have one mappable page */
-        return NULL;
+    if (claimed_for_map(dom, &c)) {
+        void *p = map_claimed_page(&c);
+        track_ring(dom, p, RING_FOREIGN, mfn, true, c.page);
+        return p;
     }
-    return xssim_map_ring(x->sim, dom);
+    void *p;
+    if (x->real) {
+        p = REAL(xc_map_foreign_range)(x->real, dom, size, prot, mfn);
+    } else {
+        struct xssim_dominfo di;
+        if (xssim_domain_info(x->sim, dom, &di) < 0)
+            return NULL;   /* ESRCH */
+        if (mfn != di.ring_gfn || size <= 0 || (unsigned)size > XSSIM_PAGE_SIZE) {
+            errno = EINVAL;   /* the sim's guests have one mappable page */
+            return NULL;
+        }
+        p = xssim_map_ring(x->sim, dom);
+    }
+    if (size == (int)XSSIM_PAGE_SIZE)
+        track_ring(dom, p, RING_FOREIGN, mfn, false, NULL);
+    return p;
 }
 
 xc_evtchn_port_or_error_t xc_evtchn_alloc_unbound(xc_interface *xh, uint32_t dom, uint32_t remote)

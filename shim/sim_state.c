@@ -425,3 +425,66 @@ int xssim_domain_list(struct xssim *sim, uint32_t first, unsigned max,
     sim_unlock(sim);
     return (int)n;
 }
+
+/* ---- live switching: the requester's side ------------------------------ */
+
+int xssim_switch_request(const char *claims_dir, uint32_t domid)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%u", claims_dir, domid) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (access(path, F_OK) < 0)
+        return -1;   /* no claim to act on */
+    snprintf(path, sizeof(path), "%s/%u.state", claims_dir, domid);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -1;
+    if (snprintf(path, sizeof(path), "%s/.switch", claims_dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    void *p = MAP_FAILED;
+    /* never truncate a board that is big enough: its counter is live */
+    if (fstat(fd, &st) == 0 &&
+        (st.st_size >= XSSIM_PAGE_SIZE || ftruncate(fd, XSSIM_PAGE_SIZE) == 0))
+        p = mmap(NULL, XSSIM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED) {
+        errno = e;
+        return -1;
+    }
+    atomic_fetch_add((_Atomic uint32_t *)p, 1);
+    munmap(p, XSSIM_PAGE_SIZE);
+    return 0;
+}
+
+int xssim_switch_state(const char *claims_dir, uint32_t domid, char *buf, size_t len)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/%u.state", claims_dir, domid) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    char text[512];
+    ssize_t n = read(fd, text, sizeof(text) - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0) {
+        errno = e;
+        return -1;
+    }
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    if (len)
+        snprintf(buf, len, "%s", text);
+    return 1;
+}

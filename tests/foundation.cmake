@@ -1,11 +1,13 @@
 # The foundation's suites: the sim's hypervisor semantics, both daemons on
 # the sim (dom0 over the socket, guests on rings, the upstream test-xenstore),
-# teardown, and the xsbench benchmark (a program, not a ctest test).
+# teardown, the shim's live switch of a domain to a shadow ring and back,
+# and the xsbench benchmark (a program, not a ctest test).
 xsproxy_test(test_sim_evtchn test_sim_evtchn.cc)
 xsproxy_test(test_dom0 test_dom0.cc)
 xsproxy_test(test_guests test_guests.cc)
 xsproxy_test(test_xenstore_suite test_xenstore_suite.cc)
 xsproxy_test(test_teardown test_teardown.cc)
+xsproxy_test(test_shim_live test_shim_live.cc)
 
 # The benchmark: a program, not a test (it prints figures, never judges them).
 # It runs the same workloads directly and through xsproxy, on the sim of a
