@@ -91,13 +91,8 @@ static int cmd_insert(struct proxy *px, uint32_t domid, char *err, size_t errlen
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return ENOENT;
     }
-    if (xs_is_domain_introduced(px->xs, domid)) {
-        snprintf(err, errlen,
-                 "domain %u is already served by xenstored directly; live insertion is "
-                 "not supported yet",
-                 domid);
-        return EBUSY;
-    }
+    if (xs_is_domain_introduced(px->xs, domid))
+        return live_insert(px, domid, gfn, (uint32_t)port, err, errlen);
     return introduce(px, domid, gfn, (uint32_t)port, err, errlen);
 }
 
@@ -403,19 +398,30 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
         if (!domid_arg(n > 1 ? parts[1] : NULL, &domid, reply, req))
             return true;
         if (cmd[0] == 'i') {
+            text[0] = '\0';
             rc = cmd_insert(px, domid, text, sizeof(text));
-            if (!rc)
+            if (!rc && !text[0])
                 snprintf(text, sizeof(text), "domain %u inserted\n", domid);
         } else {
+            /* remove D: hand it back to xenstored, which serves it directly
+             * from then on; remove D release: release it at xenstored too
+             * (a domain going away) */
+            bool rel = n > 2 && strcmp(parts[2], "release") == 0;
             struct domain *d = domain_find(px, domid);
-            if (d)
-                rc = release(px, d, text, sizeof(text));
-            else {
+            if (n > 2 && !rel) {
+                rc = EINVAL;
+                snprintf(text, sizeof(text), "remove %u: say `release` or nothing", domid);
+            } else if (!d) {
                 rc = ENOENT;
                 snprintf(text, sizeof(text), "domain %u is not inserted", domid);
+            } else {
+                rc = rel ? release(px, d, text, sizeof(text))
+                         : live_remove(px, d, text, sizeof(text));
             }
             if (!rc)
-                snprintf(text, sizeof(text), "domain %u removed\n", domid);
+                snprintf(text, sizeof(text), rel ? "domain %u released and removed\n"
+                                                 : "domain %u handed back to xenstored\n",
+                         domid);
         }
         if (rc) {   /* say why, as xenstore-control prints the reply */
             size_t l = strlen(text);
@@ -440,7 +446,17 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
         }
         if (cmd[0] == 's') {
             struct domain *d = domain_find(px, domid);
-            rc = d ? migrate_save(px, d, parts[2], msgbuf, sizeof(msgbuf)) : ENOENT;
+            bool force = n > 3 && strcmp(parts[3], "force") == 0;
+            if (d && d->sh.incomplete && !force) {
+                rc = EBUSY;
+                snprintf(msgbuf, sizeof(msgbuf),
+                         "domain %u was inserted live on a daemon that cannot list its "
+                         "watches: a save would miss the ones registered before; `save %u "
+                         "FILE force` saves what xsproxy knows",
+                         domid, domid);
+            } else {
+                rc = d ? migrate_save(px, d, parts[2], msgbuf, sizeof(msgbuf)) : ENOENT;
+            }
         } else {
             uint32_t from = UINT32_MAX;
             if (n > 3 && !msg_parse_u32(parts[3], &from)) {

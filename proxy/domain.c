@@ -49,32 +49,71 @@ static int set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
     return 0;
 }
 
-static int write_claim(const char *path, const char *page, evtchn_port_t port)
+int domain_write_claim(const struct domain *d, const char *live)
 {
     char tmp[300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", d->claim_file);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;
-    fprintf(f, "page=%s\nport=%u\n", page, port);
-    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+    fprintf(f, "page=%s\nport=%u\n", d->shadow_file, d->shadow_port);
+    if (live)
+        fprintf(f, "live=%s\n", live);   /* a switch of a running domain */
+    if (fclose(f) != 0 || rename(tmp, d->claim_file) < 0) {
         unlink(tmp);
         return -1;
     }
     return 0;
 }
 
+/* Everything of an insertion but what makes xenstored use the shadow: the
+ * guest's page mapped, the shadow page and channel made.  A live insertion
+ * binds the guest's channel only once xenstored has let it go. */
+static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                              bool quiesced, bool live, char *err, size_t errlen);
+
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                   bool quiesced, char *err, size_t errlen)
 {
+    struct domain *d = prepare(px, domid, gfn, port, quiesced, false, err, errlen);
+    if (!d)
+        return -1;
+    if (domain_write_claim(d, NULL) < 0) {
+        snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
+        domain_discard(px, d);
+        return -1;
+    }
+    domain_link(px, d);
+    xlog(LOG_LVL_INFO, "domain %u inserted (guest port %u, shadow port %u)", domid,
+         d->guest_port, d->shadow_port);
+    domain_pump(d);
+    return 0;
+}
+
+void domain_link(struct proxy *px, struct domain *d)
+{
+    d->next = px->domains;
+    px->domains = d;
+    px->nr_domains++;
+}
+
+struct domain *domain_prepare_live(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                                   char *err, size_t errlen)
+{
+    return prepare(px, domid, gfn, port, false, true, err, errlen);
+}
+
+static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                              bool quiesced, bool live, char *err, size_t errlen)
+{
     if (domain_find(px, domid)) {
         snprintf(err, errlen, "domain %u is already inserted", domid);
-        return -1;
+        return NULL;
     }
     struct domain *d = calloc(1, sizeof(*d));
     if (!d) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
     d->px = px;
     d->domid = domid;
@@ -93,13 +132,16 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                  domid, (unsigned long long)gfn, strerror(errno));
         goto fail;
     }
-    int p = xenevtchn_bind_interdomain(px->xce, domid, port);
-    if (p < 0) {
-        snprintf(err, errlen, "cannot bind domain %u's event channel %u: %s", domid, port,
-                 strerror(errno));
-        goto fail;
+    int p;
+    if (!live) {
+        p = xenevtchn_bind_interdomain(px->xce, domid, port);
+        if (p < 0) {
+            snprintf(err, errlen, "cannot bind domain %u's event channel %u: %s", domid, port,
+                     strerror(errno));
+            goto fail;
+        }
+        d->guest_port = (evtchn_port_t)p;
     }
-    d->guest_port = (evtchn_port_t)p;
 
     snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir, domid);
     snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, domid);
@@ -123,18 +165,12 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
         goto fail;
     }
     d->shadow_port = (evtchn_port_t)p;
-    if (set_port(px, d->guest_port, d) < 0 || set_port(px, d->shadow_port, d) < 0 ||
-        write_claim(d->claim_file, d->shadow_file, d->shadow_port) < 0) {
-        snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
+    if ((d->guest_port && set_port(px, d->guest_port, d) < 0) ||
+        set_port(px, d->shadow_port, d) < 0) {
+        snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    d->next = px->domains;
-    px->domains = d;
-    px->nr_domains++;
-    xlog(LOG_LVL_INFO, "domain %u inserted (guest port %u, shadow port %u)", domid,
-         d->guest_port, d->shadow_port);
-    domain_pump(d);
-    return 0;
+    return d;
 fail:
     if (shadow_fd >= 0)
         close(shadow_fd);
@@ -156,7 +192,28 @@ fail:
         unlink(d->claim_file);
     free(d);
     xlog(LOG_LVL_WARN, "insert %u: %s", domid, err);
-    return -1;
+    return NULL;
+}
+
+int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
+{
+    return set_port(px, port, d);
+}
+
+void domain_discard(struct proxy *px, struct domain *d)
+{
+    if (d->guest_port && d->guest_port < px->by_port_len)
+        px->by_port[d->guest_port] = NULL;
+    if (d->shadow_port < px->by_port_len)
+        px->by_port[d->shadow_port] = NULL;
+    if (d->guest_port)
+        xenevtchn_unbind(px->xce, d->guest_port);
+    xenevtchn_unbind(px->xce, d->shadow_port);
+    xengnttab_unmap(px->xgt, d->guest, 1);
+    munmap(d->shadow, XC_PAGE_SIZE);
+    unlink(d->shadow_file);
+    unlink(d->claim_file);
+    free(d);
 }
 
 void domain_remove(struct proxy *px, struct domain *d)
@@ -171,7 +228,8 @@ void domain_remove(struct proxy *px, struct domain *d)
         px->by_port[d->guest_port] = NULL;
     if (d->shadow_port < px->by_port_len)
         px->by_port[d->shadow_port] = NULL;
-    xenevtchn_unbind(px->xce, d->guest_port);
+    if (d->guest_port)
+        xenevtchn_unbind(px->xce, d->guest_port);
     xenevtchn_unbind(px->xce, d->shadow_port);
     xengnttab_unmap(px->xgt, d->guest, 1);
     munmap(d->shadow, XC_PAGE_SIZE);
@@ -241,6 +299,7 @@ static void trace(struct domain *d, const char *dir, const struct msg *m, uint32
 int domain_inject(struct domain *d, const struct msg *m)
 {
     record(d, "->", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, m->hdr.tx_id);
+    d->diverged = true;   /* the shadow ring's stream is no longer the guest's */
     return bq_push(&d->inject, m->bytes, msg_wire_len(m));
 }
 
@@ -561,7 +620,8 @@ void domain_pump(struct domain *d)
                 progress = notify_shadow = true;
             }
         }
-        if (d->state == DOM_ACTIVE && !d->quiesce && !d->in_queued && !bq_pending(&d->inject) &&
+        if (d->state == DOM_ACTIVE && !d->quiesce && !(d->removing && d->in.got == 0) &&
+            !d->in_queued && !bq_pending(&d->inject) &&
             shadow_inflight(&d->sh) < d->px->cfg.max_outstanding) {
             uint32_t want = msg_wanted(&d->in);
             if (want) {

@@ -91,6 +91,12 @@ struct domain {
     struct shadow sh;
     FILE *trace;
     uint64_t requests, replies, events;
+    bool live;                  /* inserted while xenstored served it */
+    bool removing;              /* being handed back: finish the request being
+                                   read, take no other */
+    bool diverged;              /* xsproxy sent requests of its own on the
+                                   shadow ring: its indexes are no longer the
+                                   guest's, so xenstored cannot take it back */
 };
 
 struct client;
@@ -150,6 +156,21 @@ struct domain *domain_find(struct proxy *px, uint32_t domid);
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                   bool quiesced, char *err, size_t errlen);
 void domain_remove(struct proxy *px, struct domain *d);
+/* The pieces of an insertion, for live.c: a domain with its guest page
+ * mapped and its shadow made (LIVE: the guest's channel not bound yet),
+ * not yet linked; the claim; linking; undoing a prepared one. */
+struct domain *domain_prepare_live(struct proxy *px, uint32_t domid, uint64_t gfn,
+                                   uint32_t port, char *err, size_t errlen);
+int domain_write_claim(const struct domain *d, const char *live);
+void domain_link(struct proxy *px, struct domain *d);
+void domain_discard(struct proxy *px, struct domain *d);
+int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d);
+
+/* live.c: put xsproxy in front of a domain xenstored serves directly, and
+ * hand it back.  0, or an errno with a message in ERR. */
+int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, char *err,
+                size_t errlen);
+int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen);
 /* Queue a request xsproxy makes as D for its shadow ring.  0 or -1. */
 int domain_inject(struct domain *d, const struct msg *m);
 /* Move whatever can move, in both directions. */

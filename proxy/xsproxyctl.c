@@ -15,8 +15,9 @@
 
 static const char usage_text[] =
     "usage: xsproxyctl [--socket PATH] COMMAND [ARGS...]\n"
-    "  insert DOMID           put xsproxy in front of DOMID\n"
-    "  remove DOMID           release DOMID and free its state\n"
+    "  insert DOMID           put xsproxy in front of DOMID (running or not)\n"
+    "  remove DOMID [release] hand DOMID back to xenstored (with release: release\n"
+    "                         it at xenstored too, for a domain going away)\n"
     "  list [DOMID]           inserted domains, or DOMID's shadow state\n"
     "  trace DOMID|sockets on|off [FILE]\n"
     "  capture start FILE [dom=LIST|all|none] [conn=LIST|all|none] [type=LIST|all]\n"
@@ -24,7 +25,7 @@ static const char usage_text[] =
     "  capture stop | status | filter [dom=...] [conn=...] [type=...]\n"
     "  quiesce DOMID | resume DOMID\n"
     "  get-domain-watches DOMID [INDEX] | add-domain-watches DOMID PATH TOKEN...\n"
-    "  save DOMID FILE        (quiesced) its state as a migration stream\n"
+    "  save DOMID FILE [--force]  (quiesced) its state as a migration stream\n"
     "  restore DOMID FILE [--from-domid S]\n"
     "The socket is PATH, or $XSPROXY_SOCKET, or /run/xsproxy/socket.\n";
 
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(argv[i], "save") == 0 || strcmp(argv[i], "restore") == 0) {
+        if (i + 3 < argc && strcmp(argv[i + 3], "--force") == 0)
+            argv[i + 3] = "force";   /* save D FILE --force */
         if (i + 4 < argc && strcmp(argv[i + 3], "--from-domid") == 0) {
             argv[i + 3] = argv[i + 4];   /* restore D FILE S */
             argc--;

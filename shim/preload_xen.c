@@ -694,6 +694,26 @@ static void switch_back(struct tracked *t)
         close(fd);
         return;
     }
+    /* xenstored is inside this call: the shadow's indexes stand still.  The
+     * two pages must agree on everything xenstored will read back: all it
+     * wrote is on the guest's ring (an event it queued may have gone out
+     * after xsproxy looked), all the guest wrote that xsproxy passed on was
+     * taken.  Else xsproxy relays the rest and asks again. */
+    const struct xenstore_domain_interface *sh = t->addr;
+    struct xenstore_domain_interface real;
+    if (pread(fd, &real, sizeof(real), 0) != (ssize_t)sizeof(real)) {
+        write_state(t->domid, "error cannot read the domain's ring page: %s", strerror(errno));
+        close(fd);
+        return;
+    }
+    if (sh->rsp_prod != real.rsp_prod || sh->req_cons != sh->req_prod ||
+        sh->req_prod != real.req_cons) {
+        write_state(t->domid, "busy the pages differ (shadow req %u/%u rsp %u, guest req_cons "
+                    "%u rsp_prod %u)", sh->req_cons, sh->req_prod, sh->rsp_prod, real.req_cons,
+                    real.rsp_prod);
+        close(fd);
+        return;
+    }
     if (xssim_evtchn_rebind(h, t->local_port, t->domid, t->guest_port) < 0) {
         write_state(t->domid,
                     "error cannot bind the guest's store port %u (still bound by xsproxy?): %s",

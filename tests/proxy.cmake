@@ -41,6 +41,10 @@ xsproxy_test(test_proxy_pcap test_proxy_pcap.cc)
 target_link_libraries(test_proxy_pcap PRIVATE xsproxy_workload PkgConfig::TEST_LIBPCAP)
 target_compile_definitions(test_proxy_pcap PRIVATE XSPROXY_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 
+# Live insertion and removal of a domain xenstored serves directly.
+xsproxy_test(test_proxy_live test_proxy_live.cc)
+target_link_libraries(test_proxy_live PRIVATE xsproxy_workload)
+
 # Migration figures: a program, not a test (it prints, never judges).
 add_executable(xsmigbench xsmigbench.cc)
 target_link_libraries(xsmigbench PRIVATE xsproxy_workload)

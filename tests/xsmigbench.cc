@@ -482,7 +482,7 @@ struct Bench {
         *served_ms = ms_since(t0);
         // leave the destination as it was for the next run
         g.reset();
-        if (!d->request(XS_CONTROL, 0, nul_join({ "remove", std::to_string(domid) }), &r, 10000) ||
+        if (!d->request(XS_CONTROL, 0, nul_join({ "remove", std::to_string(domid), "release" }), &r, 10000) ||
             !ok_reply(r))
             return fail("remove " + std::to_string(domid) + ": " + escape(r.body));
         if (!dst.destroy_domain(domid))

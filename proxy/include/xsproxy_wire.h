@@ -30,8 +30,10 @@ static inline int xsp_is_proxy_type(uint32_t type)
 /* XS_CONTROL commands xsproxy answers itself; any other goes on to
  * xenstored.  `xenstore-control insert 5` is the same as XSP_INSERT. */
 #define XSP_CONTROL_COMMANDS \
-    "insert <domid>        put xsproxy in front of a domain (reads its store/ nodes)\n" \
-    "remove <domid>        release the domain and free xsproxy's state for it\n" \
+    "insert <domid>        put xsproxy in front of a domain (reads its store/ nodes),\n" \
+    "                      also one xenstored serves already (live insertion)\n" \
+    "remove <domid> [release]\n" \
+    "                      hand the domain back to xenstored (release: release it)\n" \
     "list [<domid>]        inserted domains, or one domain's shadow state\n" \
     "trace <domid>|sockets on|off [<file>]\n" \
     "                      one line per message of that domain (or of dom0 sockets)\n" \
@@ -45,7 +47,8 @@ static inline int xsp_is_proxy_type(uint32_t type)
     "                      the domain's watches: gencnt, then path and token\n" \
     "add-domain-watches <domid> <path> <token> ...\n" \
     "                      register watches as the domain\n" \
-    "save <domid> <file>   a quiesced domain's state as a migration stream\n" \
+    "save <domid> <file> [force]\n" \
+    "                      a quiesced domain's state as a migration stream\n" \
     "restore <domid> <file> [<from-domid>]\n" \
     "                      insert a domain from a stream, then serve its ring\n"
 
