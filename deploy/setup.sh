@@ -1,17 +1,27 @@
 #!/bin/sh
 # setup.sh - install what xsproxy needs (Debian 12 packages) and build it.
 #
-#   deploy/setup.sh [--asan]
+#   deploy/setup.sh [--asan] [--fuzz]
 #
 # Idempotent: packages already present are not touched and an up-to-date
 # build does nothing.  Builds into build/ (and build-asan/ with --asan: the
-# same code under AddressSanitizer + UndefinedBehaviorSanitizer).
+# same code under AddressSanitizer + UndefinedBehaviorSanitizer; build-fuzz/
+# with --fuzz: clang, the libFuzzer targets only, see tests/fuzz.cmake).
 set -eu
 cd "$(dirname "$0")/.."
 
+asan=false fuzz=false
+for arg in "$@"; do
+    case $arg in
+    --asan) asan=true ;;
+    --fuzz) fuzz=true ;;
+    *) echo "usage: deploy/setup.sh [--asan] [--fuzz]" >&2; exit 2 ;;
+    esac
+done
+
 PACKAGES="build-essential cmake ninja-build pkg-config libxen-dev libev-dev
 libgtest-dev googletest libpcap-dev xen-utils-4.17 xenstore-utils tshark python3
-systemd"
+systemd clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
@@ -31,10 +41,16 @@ build() {   # build DIR [cmake args...]
     if [ ! -f "$dir/build.ninja" ]; then
         cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
     fi
-    ninja -C "$dir" >/dev/null || ninja -C "$dir"   # show the errors if any
+    ninja -C "$dir" $targets >/dev/null || ninja -C "$dir" $targets   # show the errors if any
 }
 
+targets=""
 build build
-if [ "${1:-}" = "--asan" ]; then
+if $asan; then
     build build-asan -DXSPROXY_SANITIZE=ON
+fi
+if $fuzz; then
+    # the fuzz targets alone: the rest of that tree is not built with clang
+    targets="fuzz_msg fuzz_relay fuzz_records"
+    build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 fi

@@ -120,9 +120,11 @@ static int parse_set(const char *key, const char *val, bool types, struct captur
 static int parse_size(const char *val, uint64_t *out)
 {
     char *end;
+    if (!isdigit((unsigned char)val[0]))
+        return -1;   /* strtoull would skip spaces and take a sign */
     errno = 0;
     unsigned long long v = strtoull(val, &end, 10);
-    if (end == val || errno || val[0] == '-')
+    if (end == val || errno)
         return -1;
     unsigned shift = 0;
     switch (tolower((unsigned char)*end)) {

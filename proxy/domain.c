@@ -338,8 +338,9 @@ static bool guest_request(struct domain *d)
 {
     struct msg *m = &d->in;
     if (xsp_is_proxy_type(m->hdr.type)) {
-        /* dom0-only operations: the guest gets EACCES and nothing happens */
-        if (shadow_inflight(&d->sh) > 0)
+        /* dom0-only operations: the guest gets EACCES and nothing happens
+         * (after the replies before it, also one still streaming) */
+        if (shadow_inflight(&d->sh) > 0 || d->out_streaming)
             return false;
         error_locally(d, m, "EACCES");
         return true;

@@ -268,7 +268,16 @@ static bool map_op(const struct xsrec_tx_op *in, uint32_t from, uint32_t to, str
                    char req[XENSTORE_PAYLOAD_MAX], char rsp[XENSTORE_PAYLOAD_MAX])
 {
     const char *parts[XENSTORE_PAYLOAD_MAX / 2];
-    unsigned n = msg_split(in->req, (uint32_t)in->req_len, parts, XENSTORE_PAYLOAD_MAX / 2);
+    /* a stream's payloads need not end in a NUL: split NUL-ended copies */
+    static char reqz[XENSTORE_PAYLOAD_MAX + 1], rspz[XENSTORE_PAYLOAD_MAX + 1];
+    if (in->req_len > XENSTORE_PAYLOAD_MAX || in->rsp_len > XENSTORE_PAYLOAD_MAX)
+        return false;
+    memcpy(reqz, in->req, in->req_len);
+    reqz[in->req_len] = '\0';
+    memcpy(rspz, in->rsp, in->rsp_len);
+    rspz[in->rsp_len] = '\0';
+    unsigned n = msg_split((const uint8_t *)reqz, (uint32_t)in->req_len, parts,
+                           XENSTORE_PAYLOAD_MAX / 2);
     size_t len = 0;
     if (n == 0)
         return false;
@@ -299,7 +308,8 @@ static bool map_op(const struct xsrec_tx_op *in, uint32_t from, uint32_t to, str
     out->req_len = (uint32_t)len;
     out->rsp = (uint8_t *)rsp;
     if (in->req_type == XS_GET_PERMS && in->rsp_type == XS_GET_PERMS) {
-        unsigned k = msg_split(in->rsp, (uint32_t)in->rsp_len, parts, XENSTORE_PAYLOAD_MAX / 2);
+        unsigned k = msg_split((const uint8_t *)rspz, (uint32_t)in->rsp_len, parts,
+                               XENSTORE_PAYLOAD_MAX / 2);
         len = 0;
         if (!map_perms(parts, k, from, to, rsp, XENSTORE_PAYLOAD_MAX, &len))
             return false;

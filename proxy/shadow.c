@@ -471,10 +471,21 @@ static bool same_children(const uint8_t *a, uint32_t la, const uint8_t *b, uint3
 {
     if (la != lb)
         return false;
+    /* split NUL-ended copies: a logged answer (from a migration stream) may
+     * lack its last NUL, and strcmp must not run past it */
+    char *ca = malloc(la + 1), *cb = malloc(lb + 1);
     const char **pa = malloc((la + 1) * sizeof(*pa)), **pb = malloc((lb + 1) * sizeof(*pb));
-    unsigned na = pa ? msg_split(a, la, pa, la + 1) : 0;
-    unsigned nb = pb ? msg_split(b, lb, pb, lb + 1) : 0;
-    bool same = pa && pb && na == nb;
+    bool same = ca && cb && pa && pb;
+    unsigned na = 0, nb = 0;
+    if (same) {
+        memcpy(ca, a, la);
+        ca[la] = '\0';
+        memcpy(cb, b, lb);
+        cb[lb] = '\0';
+        na = msg_split((const uint8_t *)ca, la, pa, la + 1);
+        nb = msg_split((const uint8_t *)cb, lb, pb, lb + 1);
+        same = na == nb;
+    }
     if (same) {
         qsort(pa, na, sizeof(*pa), cmp_names);
         qsort(pb, nb, sizeof(*pb), cmp_names);
@@ -483,6 +494,8 @@ static bool same_children(const uint8_t *a, uint32_t la, const uint8_t *b, uint3
     }
     free(pa);
     free(pb);
+    free(ca);
+    free(cb);
     return same;
 }
 

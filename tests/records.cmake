@@ -10,14 +10,3 @@ target_compile_definitions(test_records PRIVATE
 add_dependencies(test_records xsrecords_cmd)
 gtest_discover_tests(test_records TEST_PREFIX "records." DISCOVERY_TIMEOUT 60
   PROPERTIES TIMEOUT 300)
-
-# libFuzzer target for the parsers (clang only): the library's sources are
-# compiled into it so the fuzzer sees their coverage.
-if(CMAKE_C_COMPILER_ID MATCHES Clang)
-  set(_xsrec_dir ${PROJECT_SOURCE_DIR}/records)
-  add_executable(fuzz_records fuzz_records.c ${_xsrec_dir}/buf.c ${_xsrec_dir}/verify.c
-    ${_xsrec_dir}/upstream.c ${_xsrec_dir}/seed.c ${_xsrec_dir}/model.c)
-  target_include_directories(fuzz_records PRIVATE ${_xsrec_dir}/include ${_xsrec_dir})
-  target_compile_options(fuzz_records PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(fuzz_records PRIVATE -fsanitize=fuzzer,address,undefined)
-endif()

@@ -77,6 +77,8 @@ TEST(CaptureSettings, BadSpecsSayWhyAndChangeNothing)
         { "size=10", "at least 4096" },
         { "size=-5M", "give bytes" },
         { "size=5T", "give bytes" },
+        { "size=\v-4096", "give bytes" },   // strtoull would skip it and take the sign
+        { "size=+8k", "give bytes" },
         { "size=99999999999999999999G", "give bytes" },
         { "files=0", "give 1..1000" },
         { "files=1001", "give 1..1000" },
