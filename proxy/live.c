@@ -21,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "proxy.h"
@@ -78,16 +81,62 @@ static int switch_now(struct proxy *px, uint32_t domid, char *state, size_t len)
     return -1;   /* STATE: the last "busy ..." */
 }
 
-/* What xenstored's oxenstored says the domain watches; false when the
- * daemon cannot say (C xenstored) or said something else. */
+#define WATCHES_MAX (16u << 20)   /* the largest `watches` answer taken */
+
+static bool io_all(int fd, void *buf, size_t len, bool rd)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t n = rd ? read(fd, (char *)buf + done, len - done)
+                       : write(fd, (const char *)buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += (size_t)n;
+    }
+    return true;
+}
+
+/* XS_CONTROL `watches` on a connection of its own: oxenstored answers with
+ * every connection's watches in one message, longer than the protocol's
+ * 4096 bytes once a few dozen domains have watches - which libxenstore
+ * refuses by closing the connection.  NULL when the daemon has no such
+ * command (C xenstored) or the answer is not usable. */
+static char *control_watches(struct proxy *px)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (strlen(px->cfg.backend_path) >= sizeof(a.sun_path))
+        return NULL;
+    strcpy(a.sun_path, px->cfg.backend_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    struct timeval tv = { 5, 0 };   /* never hang the loop on a daemon */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    static const char cmd[] = "watches";
+    struct xsd_sockmsg h = { XS_CONTROL, 1, 0, sizeof(cmd) };
+    char *text = NULL;
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && io_all(fd, &h, sizeof(h), false) &&
+        io_all(fd, (void *)cmd, sizeof(cmd), false) && io_all(fd, &h, sizeof(h), true) &&
+        h.type == XS_CONTROL && h.len < WATCHES_MAX && (text = malloc(h.len + 1)) &&
+        io_all(fd, text, h.len, true)) {
+        text[h.len] = '\0';
+    } else {
+        free(text);
+        text = NULL;
+    }
+    close(fd);
+    return text;
+}
+
+/* What oxenstored says the domain watches; false when the daemon cannot
+ * say (C xenstored) or said something else. */
 static bool learn_watches(struct proxy *px, struct domain *d, int *n)
 {
-    char *text = xs_control_command(px->xs, "watches", (void *)"", 0);
+    char *text = control_watches(px);
     if (!text)
         return false;
-    /* a list cut at the payload limit would lose watches silently */
-    bool whole = strlen(text) < XENSTORE_PAYLOAD_MAX - 256;
-    *n = whole ? shadow_learn_watches(&d->sh, d->domid, text) : -1;
+    *n = shadow_learn_watches(&d->sh, d->domid, text);
     free(text);
     return *n >= 0;
 }

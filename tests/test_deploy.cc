@@ -488,12 +488,11 @@ INSTANTIATE_TEST_SUITE_P(Daemons, DeployLauncher, both_daemons(), DaemonName());
 // exits non-zero when one does not hold.
 TEST(DeployDemo, TellsTheWholeStoryAndEveryClaimHolds)
 {
-    auto leftovers = [] {
-        return run_program({ "sh", "-c", "ls -d ${TMPDIR:-/tmp}/xsproxy-demo.* 2>/dev/null" }).out;
-    };
-    const std::string before = leftovers();
+    // the demo's hosts go in a directory of this test's own (TMPDIR)
+    TempDir tmp("xsdemo");
+    auto leftovers = [&] { return run_program({ "ls", "-A", tmp.path() }).out; };
     RunResult r = run_program({ "sh", XSP_SOURCE_DIR "/deploy/demo.sh" },
-                              { "XSPROXY_BUILD=" + kBuild }, 120000);
+                              { "XSPROXY_BUILD=" + kBuild, "TMPDIR=" + tmp.path() }, 120000);
     ASSERT_TRUE(r.ok()) << r.out << r.err;
     for (const char *claim : {
              "transaction 1 is still open on B and sees its own write",
@@ -503,7 +502,7 @@ TEST(DeployDemo, TellsTheWholeStoryAndEveryClaimHolds)
              "[internal]",
          })
         EXPECT_TRUE(contains(r.out, claim)) << claim << "\n" << r.out;
-    EXPECT_EQ(leftovers(), before);   // nothing of the two hosts is left behind
+    EXPECT_EQ(leftovers(), "");   // nothing of the two hosts is left behind
 }
 
 }  // namespace
