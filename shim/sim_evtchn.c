@@ -11,12 +11,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <xen/xen.h>
 
@@ -160,11 +162,16 @@ static void reap_dead_handles(struct xssim *sim)
     }
 }
 
+/* A free port of D (locked).  The domain's high-water mark follows it, so
+ * that an overflow rescan never looks past the ports in use. */
 static int alloc_port(struct xssim *sim, struct sim_domain *d)
 {
     for (uint32_t port = 1; port < d->nr_ports; port++)
-        if (atomic_load(&sim_port(sim, d, port)->state) == PORT_FREE)
+        if (atomic_load(&sim_port(sim, d, port)->state) == PORT_FREE) {
+            if (port > __atomic_load_n(&d->port_hwm, __ATOMIC_RELAXED))
+                __atomic_store_n(&d->port_hwm, port, __ATOMIC_RELEASE);
             return (int)port;
+        }
     errno = ENOSPC;
     return -1;
 }
@@ -496,6 +503,42 @@ static void kick_self(struct xssim_evtchn *h)
         sendto(s, &zero, sizeof(zero), MSG_DONTWAIT, (struct sockaddr *)&addr, alen);
 }
 
+/* The overflow fallback: put every port of D that H owns and finds pending
+ * into the (empty) backlog, in port order, starting where the previous
+ * rescan's ports were served up to and wrapping round, so that over
+ * successive rescans every port comes first in its turn.  Only ports up to
+ * the domain's high-water mark can be in use. */
+static void rescan(struct xssim_evtchn *h, struct sim_domain *d)
+{
+    uint32_t top = __atomic_load_n(&d->port_hwm, __ATOMIC_ACQUIRE);
+    if (top < d->store_port)
+        top = d->store_port;
+    if (top >= d->nr_ports)
+        top = d->nr_ports - 1;
+    if (top < 1)
+        return;
+    uint32_t start = h->scan_next >= 1 && h->scan_next <= top ? h->scan_next : 1;
+    struct sim_port *base = sim_port(h->sim, d, 1) - 1;   /* base[port] */
+    uint32_t port = start;
+    do {
+        struct sim_port *p = &base[port];
+        if (atomic_load_explicit(&p->pending, memory_order_relaxed) &&
+            atomic_load_explicit(&p->owner, memory_order_relaxed) == h->id &&
+            backlog_push(h, port) < 0) {
+            /* out of memory: look again once the backlog is served */
+            atomic_store(&h->sim->hdr->handles[SIM_HANDLE_SLOT(h->id)].overflow, 1);
+            break;
+        }
+        port = port == top ? 1 : port + 1;
+    } while (port != start);
+}
+
+/* The next port with an event for H.  Wake-ups come from the socket (one
+ * datagram per port raised) or, after an overflow, from a rescan of the
+ * domain's ports (the backlog, served first-in first-out before the socket
+ * is read again).  A port is returned only if this call takes its pending
+ * flag, so a wake-up whose event was already served by another route (the
+ * rescan found it, then its datagram is read) is not a second event. */
 int xssim_evtchn_pending(struct xssim_evtchn *h)
 {
     struct sim_handle *hd = &h->sim->hdr->handles[SIM_HANDLE_SLOT(h->id)];
@@ -504,31 +547,69 @@ int xssim_evtchn_pending(struct xssim_evtchn *h)
         errno = ESRCH;
         return -1;
     }
+    bool consumed = false;   /* this call took something from the socket */
+    int stale = -1;          /* a port whose wake-up was already served */
     for (;;) {
-        if (atomic_exchange(&hd->overflow, 0)) {
-            for (uint32_t port = 1; port < d->nr_ports; port++) {
-                struct sim_port *p = sim_port(h->sim, d, port);
-                if (atomic_load(&p->owner) == h->id && atomic_load(&p->pending))
-                    backlog_push(h, port);
-            }
+        if (h->backlog_head == h->backlog_len && atomic_exchange(&hd->overflow, 0)) {
+            h->backlog_head = h->backlog_len = 0;
+            rescan(h, d);
+            /* Keep the fd readable until the backlog is served: while it
+             * is not empty nothing is read from the socket, so one datagram
+             * there is enough (if the queue is full, it is there already). */
+            if (h->backlog_len)
+                kick_self(h);
         }
         uint32_t port;
-        if (h->backlog_len) {
-            port = h->backlog[--h->backlog_len];
-            if (h->backlog_len)
-                kick_self(h);   /* keep the fd readable until drained */
+        if (h->backlog_head < h->backlog_len) {
+            port = h->backlog[h->backlog_head++];
+            h->scan_next = port + 1;
+            if (h->backlog_head == h->backlog_len)
+                h->backlog_head = h->backlog_len = 0;
         } else {
-            ssize_t n = recv(h->sock, &port, sizeof(port), 0);
-            if (n < 0)
+            ssize_t n = recv(h->sock, &port, sizeof(port), consumed ? MSG_DONTWAIT : 0);
+            if (n < 0) {
+                if (consumed && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                    /* The fd was readable, but only with wake-ups already
+                     * served.  A caller on a non-blocking fd hears EAGAIN;
+                     * one on a blocking fd (a daemon that polled first) must
+                     * not block here while its other clients wait: it gets a
+                     * spurious event, which Xen may give too. */
+                    int fl = fcntl(h->sock, F_GETFL);
+                    if (fl >= 0 && !(fl & O_NONBLOCK)) {
+                        if (stale < 0 && h->last_port) {
+                            struct sim_port *lp = sim_port(h->sim, d, h->last_port);
+                            if (lp && atomic_load(&lp->owner) == h->id &&
+                                atomic_load(&lp->state) != PORT_FREE)
+                                stale = (int)h->last_port;
+                        }
+                        if (stale > 0)
+                            return stale;
+                        consumed = false;   /* nothing to give: wait, as before */
+                        continue;
+                    }
+                    errno = EAGAIN;
+                }
                 return -1;
+            }
+            consumed = true;
             if (n != sizeof(port) || port == 0)
-                continue;   /* a kick: look at the backlog again */
+                continue;   /* a kick: look at the overflow flag again */
         }
         struct sim_port *p = sim_port(h->sim, d, port);
-        if (!p)
+        if (!p || atomic_load(&p->owner) != h->id)
+            continue;   /* closed, or moved to a handle that was woken */
+        if (!atomic_exchange(&p->pending, 0)) {
+            stale = (int)port;
             continue;
-        atomic_store(&p->pending, 0);
+        }
         atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load(&p->owner) != h->id) {
+            /* adopted by another handle between the two looks: its event
+             * is the new owner's */
+            sim_raise(h->sim, d, port);
+            continue;
+        }
+        h->last_port = port;
         return (int)port;
     }
 }

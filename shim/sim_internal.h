@@ -15,7 +15,7 @@
 
 #include "xssim.h"
 
-#define SIM_MAGIC 0x7873736d30303031ull /* "xssim001" */
+#define SIM_MAGIC 0x7873736d30303032ull /* "xssim002": the layout below */
 #define SIM_MAX_SLOTS 4096u          /* domains alive at once, dom0 included */
 #define SIM_DOM0_PORTS 16384u        /* dom0 binds a port per guest, often two */
 #define SIM_DOMU_PORTS 64u
@@ -43,6 +43,11 @@ struct sim_domain {
     uint32_t nr_ports;
     uint32_t port_base;       /* index of port 0 in the port array */
     uint32_t pad;
+    /* The highest port ever allocated in this slot (written under the
+     * lock, read atomically): every port above it and above store_port is
+     * free, so an overflow rescan stops there. */
+    uint32_t port_hwm;
+    uint32_t pad2;
 };
 
 #define SIM_MAX_HANDLES 4096u        /* open event-channel handles, all processes */
@@ -50,7 +55,8 @@ struct sim_domain {
 
 /* A handle's shared record.  A notifier whose wake-up datagram does not fit
  * in the owner's socket queue sets `overflow`; the owner then rescans its
- * ports for pending ones, so no event is ever lost. */
+ * ports (up to its domain's port_hwm) for pending ones, so no event is ever
+ * lost. */
 struct sim_handle {
     _Atomic uint64_t id;    /* 0: slot free */
     _Atomic uint32_t overflow;
@@ -81,8 +87,13 @@ struct xssim_evtchn {
     uint32_t domid;
     uint64_t id;
     int sock;   /* datagram socket, abstract name from (sim_id, id) */
-    uint32_t *backlog;   /* ports found pending by an overflow rescan */
-    unsigned backlog_len, backlog_cap;
+    /* Ports found pending by an overflow rescan, served first-in first-out
+     * from backlog[backlog_head] to backlog[backlog_len - 1]. */
+    uint32_t *backlog;
+    unsigned backlog_head, backlog_len, backlog_cap;
+    uint32_t scan_next;  /* where the next rescan starts: after the last
+                            port served from a rescan (round-robin) */
+    uint32_t last_port;  /* the last port pending() returned */
 };
 
 /* Lock the domain table, recovering from a holder that died. */

@@ -49,3 +49,7 @@ target_link_libraries(test_proxy_live PRIVATE xsproxy_workload)
 add_executable(xsmigbench xsmigbench.cc)
 target_link_libraries(xsmigbench PRIVATE xsproxy_workload)
 target_include_directories(xsmigbench PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+
+# A thousand domains through one xsproxy: memory, insert/remove under load.
+add_executable(xsscale xsscale.cc)
+target_link_libraries(xsscale PRIVATE xsproxy_workload)
