@@ -200,7 +200,8 @@ int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
     return set_port(px, port, d);
 }
 
-void domain_discard(struct proxy *px, struct domain *d)
+/* Let go of D's ports, pages, claim and shadow file. */
+static void release_resources(struct proxy *px, struct domain *d)
 {
     if (d->guest_port && d->guest_port < px->by_port_len)
         px->by_port[d->guest_port] = NULL;
@@ -211,8 +212,13 @@ void domain_discard(struct proxy *px, struct domain *d)
     xenevtchn_unbind(px->xce, d->shadow_port);
     xengnttab_unmap(px->xgt, d->guest, 1);
     munmap(d->shadow, XC_PAGE_SIZE);
-    unlink(d->shadow_file);
     unlink(d->claim_file);
+    unlink(d->shadow_file);
+}
+
+void domain_discard(struct proxy *px, struct domain *d)
+{
+    release_resources(px, d);
     free(d);
 }
 
@@ -224,17 +230,7 @@ void domain_remove(struct proxy *px, struct domain *d)
             break;
         }
     px->nr_domains--;
-    if (d->guest_port < px->by_port_len)
-        px->by_port[d->guest_port] = NULL;
-    if (d->shadow_port < px->by_port_len)
-        px->by_port[d->shadow_port] = NULL;
-    if (d->guest_port)
-        xenevtchn_unbind(px->xce, d->guest_port);
-    xenevtchn_unbind(px->xce, d->shadow_port);
-    xengnttab_unmap(px->xgt, d->guest, 1);
-    munmap(d->shadow, XC_PAGE_SIZE);
-    unlink(d->claim_file);
-    unlink(d->shadow_file);
+    release_resources(px, d);
     shadow_clear(&d->sh);
     bq_free(&d->to_guest);
     bq_free(&d->inject);

@@ -3,6 +3,8 @@
 // scripted differential workload (see workload.h).
 #include "workload.h"
 
+#include <fstream>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -951,6 +953,22 @@ std::string first_difference(const std::vector<std::string> &direct,
         o << "   proxied: " << (k < proxied.size() ? proxied[k] : "(end)") << "\n";
     }
     return o.str();
+}
+
+long proc_status_kib(pid_t pid, const char *name)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+    std::string line, key = std::string(name) + ":";
+    while (std::getline(f, line))
+        if (line.compare(0, key.size(), key) == 0)
+            return atol(line.c_str() + key.size());
+    return -1;
+}
+
+Rss read_rss(pid_t pid)
+{
+    return { proc_status_kib(pid, "VmRSS"), proc_status_kib(pid, "RssAnon"),
+             proc_status_kib(pid, "RssFile"), proc_status_kib(pid, "RssShmem") };
 }
 
 }  // namespace xstest

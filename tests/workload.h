@@ -208,6 +208,14 @@ std::vector<std::string> run_standard_workload(Store &store);
 std::string first_difference(const std::vector<std::string> &direct,
                              const std::vector<std::string> &proxied);
 
+// A "Name:   1234 kB" line of /proc/PID/status, in KiB (-1: none), and a
+// process's resident memory split as the kernel counts it (benchmarks).
+long proc_status_kib(pid_t pid, const char *name);
+struct Rss {
+    long total = -1, anon = -1, file = -1, shmem = -1;
+};
+Rss read_rss(pid_t pid);
+
 // Millisecond clock and sleeping.
 int64_t mono_ms();
 void sleep_ms(int ms);

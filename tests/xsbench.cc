@@ -329,30 +329,8 @@ void print_comparison(const char *daemon, const std::vector<Workload> &ws,
     fflush(stdout);
 }
 
-// A "Name:   1234 kB" line of /proc/PID/status, in KiB (-1: none).
-long proc_status_kib(pid_t pid, const char *name)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line, key = std::string(name) + ":";
-    while (std::getline(f, line))
-        if (line.compare(0, key.size(), key) == 0)
-            return atol(line.c_str() + key.size());
-    return -1;
-}
-
-struct Rss {
-    long total = -1, anon = -1, file = -1, shmem = -1;
-};
-
-Rss read_rss(pid_t pid)
-{
-    Rss r;
-    r.total = proc_status_kib(pid, "VmRSS");
-    r.anon = proc_status_kib(pid, "RssAnon");
-    r.file = proc_status_kib(pid, "RssFile");
-    r.shmem = proc_status_kib(pid, "RssShmem");
-    return r;
-}
+using xstest::read_rss;
+using xstest::Rss;
 
 // `xssim domain create D` for each of DOMAINS, with XENSTORED_PATH at SOCKET
 // (the INTRODUCE goes there).  Prints how long it took.

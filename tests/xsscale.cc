@@ -78,27 +78,7 @@ double pct(std::vector<double> v, double p)
     return v[(size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5)];
 }
 
-// ---- /proc ---------------------------------------------------------------
-
-long proc_status_kib(pid_t pid, const char *name)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/status");
-    std::string line, key = std::string(name) + ":";
-    while (std::getline(f, line))
-        if (line.compare(0, key.size(), key) == 0)
-            return atol(line.c_str() + key.size());
-    return -1;
-}
-
-struct Rss {
-    long total = -1, anon = -1, file = -1, shmem = -1;
-};
-
-Rss read_rss(pid_t pid)
-{
-    return { proc_status_kib(pid, "VmRSS"), proc_status_kib(pid, "RssAnon"),
-             proc_status_kib(pid, "RssFile"), proc_status_kib(pid, "RssShmem") };
-}
+// ---- /proc (proc_status_kib and read_rss are workload.h's) ----------------
 
 // utime + stime of PID, in seconds (-1: unreadable).
 double cpu_seconds(pid_t pid)
