@@ -15,6 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What an operation in a log costs besides its payloads: its struct tx_op
+ * (with the array's slack) and two allocations.  Counted against
+ * SHADOW_TX_LOG_MAX, so that a log of empty READs is bounded in memory,
+ * not only in payload bytes. */
+#define SHADOW_TX_OP_COST 96u
+
 void shadow_init(struct shadow *s)
 {
     memset(s, 0, sizeof(*s));
@@ -160,6 +166,22 @@ static int adopt_tx(struct shadow *s, uint32_t id)
     return 0;
 }
 
+/* Transactions adopted at their first use (live insertion) at most: a
+ * domain cannot have had more open than xenstored's quota (10 by default),
+ * and a guest that makes ids up must not grow the shadow without end (C
+ * xenstored answers ENOENT to an id it does not know, and an adopted id
+ * that gets ENOENT stays).  Beyond it, unknown ids go on unchanged and
+ * xenstored judges them. */
+#define SHADOW_TX_ADOPT_MAX 64u
+
+static unsigned adopted_txs(const struct shadow *s)
+{
+    unsigned n = 0;
+    for (const struct shadow_tx *t = s->txs; t; t = t->next)
+        n += t->adopted;
+    return n;
+}
+
 int shadow_on_request(struct shadow *s, struct msg *m)
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = m->hdr.tx_id };
@@ -188,7 +210,8 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     /* the guest's id becomes xenstored's; an id xsproxy does not know goes
      * on unchanged and xenstored judges it */
     struct shadow_tx *t = m->hdr.tx_id ? tx_by_guest(s, m->hdr.tx_id) : NULL;
-    if (!t && m->hdr.tx_id && s->adopt_unknown_tx && adopt_tx(s, m->hdr.tx_id) == 0)
+    if (!t && m->hdr.tx_id && s->adopt_unknown_tx && adopted_txs(s) < SHADOW_TX_ADOPT_MAX &&
+        adopt_tx(s, m->hdr.tx_id) == 0)
         t = tx_by_guest(s, m->hdr.tx_id);   /* opened before the insertion */
     if (t)
         m->hdr.tx_id = t->backend_id;
@@ -244,7 +267,7 @@ int shadow_on_restore_tx(struct shadow *s, const struct msg *m, uint32_t guest_i
             o->req = dup_bytes(ops[i].req, ops[i].req_len);
             o->rsp = dup_bytes(ops[i].rsp, ops[i].rsp_len);
             t->nops++;
-            t->log_bytes += ops[i].req_len + ops[i].rsp_len;
+            t->log_bytes += ops[i].req_len + ops[i].rsp_len + SHADOW_TX_OP_COST;
             if (!o->req || !o->rsp)
                 break;
         }
@@ -415,7 +438,7 @@ static void log_op(struct shadow *s, struct inflight *f, const struct msg *m)
     struct shadow_tx *t = tx_by_guest(s, f->guest_tx);
     if (!t || t->log_cut)
         return;
-    size_t add = f->tx_req_len + m->hdr.len;
+    size_t add = f->tx_req_len + m->hdr.len + SHADOW_TX_OP_COST;
     if (t->log_bytes + add > SHADOW_TX_LOG_MAX) {
         free_log(t);
         t->log_cut = true;

@@ -160,4 +160,19 @@ uint32_t shadow_guest_tx(const struct shadow *s, uint32_t backend_id);
 /* Append a readable description of S (the `list <domid>` output). */
 size_t shadow_describe(const struct shadow *s, char *buf, size_t len);
 
+/* The shadow as bytes (shadow_codec.c), for a restarted xsproxy to carry
+ * on: every watch, transaction (with its log) and request in flight, in a
+ * versioned little-endian format.  Pure, no I/O.
+ *
+ * Append S's encoding to the growable *BUF (*LEN used of *CAP; realloc'd,
+ * the caller frees it).  0, or -1 when out of memory (*LEN unchanged). */
+int shadow_encode(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap);
+/* Rebuild S (initialised with shadow_init, empty) from the encoding at the
+ * start of BUF; *USED (if not NULL) says how many bytes it took, so other
+ * data may follow.  0, or -1 with a reason in ERR when BUF does not start
+ * with a whole, valid encoding; S is then left empty (everything freed).
+ * An S that is not empty is refused and left as it is. */
+int shadow_decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *used, char *err,
+                  size_t errlen);
+
 #endif

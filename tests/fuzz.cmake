@@ -1,10 +1,10 @@
 # libFuzzer targets (clang only): the message parser and capture filter
-# (fuzz_msg), the relay's ring and shadow state machine (fuzz_relay) and
-# the records reader (fuzz_records).  The sources under test are compiled
+# (fuzz_msg), the relay's ring and shadow state machine (fuzz_relay), the
+# records reader (fuzz_records) and the shadow's decoder (fuzz_shadow_codec).  The sources under test are compiled
 # into each target, instrumented, so the fuzzer sees their coverage.
 #
 # ctest runs each for XSPROXY_FUZZ_SECONDS (tests fuzz.msg, fuzz.relay,
-# fuzz.records); a crash, leak, timeout or sanitizer report fails the test.
+# fuzz.records, fuzz.shadow_codec); a crash, leak, timeout or sanitizer report fails the test.
 # New inputs go to a scratch corpus in the build tree; the seeds in
 # tests/fuzz/<name>/ are only read.  deploy/fuzz.sh runs them for longer.
 if(NOT CMAKE_C_COMPILER_ID MATCHES Clang)
@@ -41,10 +41,17 @@ endfunction()
 xsproxy_fuzz(msg ${_proxy_dir}/msg.c ${_proxy_dir}/capture_filter.c)
 target_include_directories(fuzz_msg PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
 
-# proxy/ring.c and proxy/shadow.c driven by arbitrary ring contents
+# proxy/ring.c and proxy/shadow.c driven by arbitrary ring contents (each
+# state reached also goes through proxy/shadow_codec.c and back)
 xsproxy_fuzz(relay ${_proxy_dir}/msg.c ${_proxy_dir}/ring.c ${_proxy_dir}/shadow.c
-  ${_proxy_dir}/capture_filter.c)
+  ${_proxy_dir}/shadow_codec.c ${_proxy_dir}/capture_filter.c)
 target_include_directories(fuzz_relay PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
+
+# proxy/shadow_codec.c's decoder on any bytes, and the shadows it takes
+# driven on through proxy/shadow.c
+xsproxy_fuzz(shadow_codec ${_proxy_dir}/msg.c ${_proxy_dir}/shadow.c
+  ${_proxy_dir}/shadow_codec.c)
+target_include_directories(fuzz_shadow_codec PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
 
 # libxsrecords' readers and writers
 xsproxy_fuzz(records ${_xsrec_dir}/buf.c ${_xsrec_dir}/verify.c ${_xsrec_dir}/upstream.c

@@ -3,9 +3,11 @@
 # domain insertion/removal, and unit tests of the protocol library.
 # Included by tests/CMakeLists.txt, which defines xsproxy_test().
 
-# Pure unit tests of proxy/msg.c, ring.c, shadow.c: no daemon.
+# Pure unit tests of proxy/msg.c, ring.c, shadow.c, shadow_codec.c: no daemon.
 xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
 target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
+xsproxy_test(test_proxy_shadow_codec test_proxy_shadow_codec.cc)
+target_link_libraries(test_proxy_shadow_codec PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_capture test_proxy_capture.cc)
 target_link_libraries(test_proxy_capture PRIVATE xsproxy_proto)
 
