@@ -39,6 +39,13 @@ struct client {
     unsigned id;
     int fd, backend_fd;
     ev_io rd, wr, be_rd, be_wr;
+    bool stateful;       /* sent WATCH or TRANSACTION_START: xenstored holds
+                            state for this connection */
+    bool close_when_flushed;   /* that state died with xenstored: like a
+                                  direct connection, it ends (after its
+                                  error replies) */
+    ev_timer be_retry;   /* xenstored's listen queue was full: connect again */
+    bool be_waiting;     /* ... until then requests wait in to_backend */
     struct msg in, bin;
     struct bytequeue to_client, to_backend;
     struct client_req *q_head, **q_tail;
@@ -47,11 +54,6 @@ struct client {
 };
 
 static void client_free(struct client *c);
-
-static void set_nonblock(int fd)
-{
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
 
 static void trace(struct client *c, const char *dir, const struct msg *m, uint8_t flags)
 {
@@ -144,6 +146,10 @@ static void backend_lost(struct client *c)
         c->backend_fd = -1;
         xlog(LOG_LVL_WARN, "conn%u: xenstored closed the connection", c->id);
     }
+    if (c->be_waiting) {
+        ev_timer_stop(c->px->loop, &c->be_retry);
+        c->be_waiting = false;
+    }
     bq_consume(&c->to_backend, bq_pending(&c->to_backend));
     msg_reset(&c->bin);
     for (struct client_req *r = c->q_head; r; r = r->next) {
@@ -160,12 +166,25 @@ static void backend_lost(struct client *c)
         if (r->reply)
             msg_build_error(r->reply, &r->hdr, "EIO");
     }
+    if (c->stateful) {
+        /* its watches and transactions are gone with xenstored: a new
+         * backend connection would lose them silently */
+        xlog(LOG_LVL_INFO, "conn%u: its watches or transactions went with xenstored; closing",
+             c->id);
+        c->close_when_flushed = true;
+        c->stateful = false;
+    }
     flush_local(c);
+    if (c->close_when_flushed && !bq_pending(&c->to_client) && !c->q_head)
+        client_free(c);
 }
 
+/* A connection to xenstored, or -1 + errno.  Never blocks: EAGAIN when
+ * xenstored's listen queue is full (busy, or stopped) - a blocking connect
+ * would stall every domain and client until xenstored accepts. */
 static int connect_backend(struct proxy *px)
 {
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return -1;
     struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -181,25 +200,45 @@ static int connect_backend(struct proxy *px)
         errno = e;
         return -1;
     }
-    set_nonblock(s);
     return s;
 }
 
 static void backend_rd_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents);
 
+static void backend_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
 static bool ensure_backend(struct client *c)
 {
-    if (c->backend_fd >= 0)
+    if (c->backend_fd >= 0 || c->be_waiting)
         return true;
     c->backend_fd = connect_backend(c->px);
-    if (c->backend_fd < 0)
-        return false;
+    if (c->backend_fd < 0) {
+        if (errno != EAGAIN)
+            return false;
+        c->be_waiting = true;   /* xenstored is there, busy: try again soon */
+        ev_timer_init(&c->be_retry, backend_retry_cb, 0.02, 0.02);
+        c->be_retry.data = c;
+        ev_timer_start(c->px->loop, &c->be_retry);
+        return true;
+    }
     ev_io_init(&c->be_rd, backend_rd_cb, c->backend_fd, EV_READ);
     ev_io_init(&c->be_wr, backend_wr_cb, c->backend_fd, EV_WRITE);
     c->be_rd.data = c->be_wr.data = c;
     ev_io_start(c->px->loop, &c->be_rd);
     return true;
+}
+
+static void backend_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct client *c = w->data;
+    ev_timer_stop(loop, w);
+    c->be_waiting = false;
+    if (ensure_backend(c))
+        want_write(c);   /* connected (or still waiting) */
+    else
+        backend_lost(c);   /* gone meanwhile: what waited gets EIO */
 }
 
 static void client_request(struct client *c, struct msg *m)
@@ -220,7 +259,9 @@ static void client_request(struct client *c, struct msg *m)
             waiter_add(c->px, c, r, &m->hdr, &wait);
         return;
     }
-    if (!ensure_backend(c)) {
+    if (m->hdr.type == XS_WATCH || m->hdr.type == XS_TRANSACTION_START)
+        c->stateful = true;
+    if (c->close_when_flushed || !ensure_backend(c)) {
         msg_build_error(reply, &m->hdr, "EIO");
         reply_local(c, reply);
         return;
@@ -372,6 +413,10 @@ static void client_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (n > 0)
         bq_consume(&c->to_client, (size_t)n);
+    if (!bq_pending(&c->to_client) && c->close_when_flushed && !c->q_head) {
+        client_free(c);
+        return;
+    }
     if (!bq_pending(&c->to_client))
         ev_io_stop(loop, w);
     if (c->backend_fd >= 0 && bq_pending(&c->to_client) < CLIENT_OUT_LIMIT &&
@@ -454,6 +499,8 @@ static void client_free(struct client *c)
         }
     ev_io_stop(px->loop, &c->rd);
     ev_io_stop(px->loop, &c->wr);
+    if (c->be_waiting)
+        ev_timer_stop(px->loop, &c->be_retry);
     close(c->fd);
     if (c->backend_fd >= 0) {
         ev_io_stop(px->loop, &c->be_rd);

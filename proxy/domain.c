@@ -71,6 +71,8 @@ int domain_write_claim(const struct domain *d, const char *live)
  * binds the guest's channel only once xenstored has let it go. */
 static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                               bool quiesced, bool live, char *err, size_t errlen);
+static void load_indexes(struct domain *d);
+static void relay(struct domain *d);
 
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                   bool quiesced, char *err, size_t errlen)
@@ -78,6 +80,11 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
     struct domain *d = prepare(px, domid, gfn, port, quiesced, false, err, errlen);
     if (!d)
         return -1;
+    /* in the journal before xenstored can use the shadow: a restarted
+     * xsproxy must know every domain xenstored serves through it */
+    load_indexes(d);
+    d->jnl_dirty = true;
+    domain_publish(d);
     if (domain_write_claim(d, NULL) < 0) {
         snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
         domain_discard(px, d);
@@ -164,6 +171,11 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
         snprintf(err, errlen, "cannot allocate a shadow event channel: %s", strerror(errno));
         goto fail;
     }
+    char jpath[300];
+    snprintf(jpath, sizeof(jpath), "%s/journal/dom%u", px->cfg.run_dir, domid);
+    d->jnl = journal_create(jpath, err, errlen);
+    if (!d->jnl)
+        goto fail;
     d->shadow_port = (evtchn_port_t)p;
     if ((d->guest_port && set_port(px, d->guest_port, d) < 0) ||
         set_port(px, d->shadow_port, d) < 0) {
@@ -174,6 +186,19 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
 fail:
     if (shadow_fd >= 0)
         close(shadow_fd);
+    domain_let_go(px, d, true);
+    free(d);
+    xlog(LOG_LVL_WARN, "insert %u: %s", domid, err);
+    return NULL;
+}
+
+int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
+{
+    return set_port(px, port, d);
+}
+
+void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
+{
     if (d->guest_port && d->guest_port < px->by_port_len)
         px->by_port[d->guest_port] = NULL;
     if (d->shadow_port && d->shadow_port < px->by_port_len)
@@ -186,39 +211,23 @@ fail:
         xengnttab_unmap(px->xgt, d->guest, 1);
     if (d->shadow)
         munmap(d->shadow, XC_PAGE_SIZE);
-    if (d->shadow_file[0])
-        unlink(d->shadow_file);
-    if (d->claim_file[0])
-        unlink(d->claim_file);
-    free(d);
-    xlog(LOG_LVL_WARN, "insert %u: %s", domid, err);
-    return NULL;
-}
-
-int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
-{
-    return set_port(px, port, d);
-}
-
-/* Let go of D's ports, pages, claim and shadow file. */
-static void release_resources(struct proxy *px, struct domain *d)
-{
-    if (d->guest_port && d->guest_port < px->by_port_len)
-        px->by_port[d->guest_port] = NULL;
-    if (d->shadow_port < px->by_port_len)
-        px->by_port[d->shadow_port] = NULL;
-    if (d->guest_port)
-        xenevtchn_unbind(px->xce, d->guest_port);
-    xenevtchn_unbind(px->xce, d->shadow_port);
-    xengnttab_unmap(px->xgt, d->guest, 1);
-    munmap(d->shadow, XC_PAGE_SIZE);
-    unlink(d->claim_file);
-    unlink(d->shadow_file);
+    d->guest_port = d->shadow_port = 0;
+    d->guest = d->shadow = NULL;
+    if (remove_files) {
+        if (d->claim_file[0])
+            unlink(d->claim_file);
+        if (d->shadow_file[0])
+            unlink(d->shadow_file);
+        journal_delete(d->jnl);
+    } else {
+        journal_close(d->jnl);
+    }
+    d->jnl = NULL;
 }
 
 void domain_discard(struct proxy *px, struct domain *d)
 {
-    release_resources(px, d);
+    domain_let_go(px, d, true);
     free(d);
 }
 
@@ -230,7 +239,7 @@ void domain_remove(struct proxy *px, struct domain *d)
             break;
         }
     px->nr_domains--;
-    release_resources(px, d);
+    domain_let_go(px, d, true);
     shadow_clear(&d->sh);
     bq_free(&d->to_guest);
     bq_free(&d->inject);
@@ -249,7 +258,7 @@ void domain_on_port(struct proxy *px, evtchn_port_t port)
         return;
     }
     if (port < px->by_port_len && px->by_port[port])
-        domain_pump(px->by_port[port]);
+        relay(px->by_port[port]);
 }
 
 void domain_check_dead(struct proxy *px)
@@ -306,6 +315,7 @@ static void guest_broke(struct domain *d, const char *why)
 {
     xlog(LOG_LVL_WARN, "domain %u: %s", d->domid, why);
     d->state = DOM_BROKEN;
+    d->jnl_dirty = true;
 }
 
 static void queue_to_guest(struct domain *d, const struct msg *m)
@@ -462,16 +472,16 @@ static bool sync_shadow_cons(struct domain *d)
 {
     if (d->rsp_corrupt)
         return false;
-    uint32_t g_occ = d->guest->rsp_prod - d->guest->rsp_cons;
+    uint32_t g_occ = d->g_rsp_prod - d->guest->rsp_cons;
     if (g_occ > XENSTORE_RING_SIZE)
         return false;   /* the guest broke its ring: step 4 deals with it */
     uint32_t held = g_occ + (uint32_t)bq_pending(&d->to_guest) +
                     (d->out_streaming ? 0 : d->out.got);
-    XENSTORE_RING_IDX cur = d->shadow->rsp_cons;
+    XENSTORE_RING_IDX cur = d->s_rsp_cons;
     XENSTORE_RING_IDX want = d->out_rd - held;
     if ((int32_t)(want - cur) <= 0 || (int32_t)(d->out_rd - want) < 0)
         return false;
-    __atomic_store_n(&d->shadow->rsp_cons, want, __ATOMIC_RELEASE);
+    d->s_rsp_cons = want;
     return true;
 }
 
@@ -503,6 +513,7 @@ static void mirror_fields(struct domain *d)
         /* xenstored gave up on the connection and dropped its state */
         __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
         d->state = DOM_BROKEN;
+        d->jnl_dirty = true;
         shadow_clear(&d->sh);
         xenevtchn_notify(d->px->xce, d->guest_port);
     }
@@ -548,6 +559,7 @@ static bool shadow_ring_was_reset(struct domain *d)
     if (d->out_rd - sc <= sp - sc)
         return false;
     xlog(LOG_LVL_INFO, "domain %u: xenstored reset the connection", d->domid);
+    d->jnl_dirty = true;
     msg_reset(&d->in);
     d->in_queued = false;
     d->in_sent = 0;
@@ -569,6 +581,7 @@ static void finish_reconnect(struct domain *d)
     if (__atomic_load_n(&s->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED)
         return;
     mirror_ring_reset(d);
+    d->jnl_dirty = true;
     g->error = s->error;
     d->out_rd = s->rsp_cons;
     d->rsp_corrupt = false;
@@ -578,29 +591,61 @@ static void finish_reconnect(struct domain *d)
     xlog(LOG_LVL_INFO, "domain %u: reconnected", d->domid);
 }
 
+/* The relay's copies of the indexes it writes, from the rings (where
+ * everything outside a pass of the relay leaves them). */
+static void load_indexes(struct domain *d)
+{
+    d->g_req_cons = __atomic_load_n(&d->guest->req_cons, __ATOMIC_ACQUIRE);
+    d->g_rsp_prod = __atomic_load_n(&d->guest->rsp_prod, __ATOMIC_ACQUIRE);
+    d->s_req_prod = __atomic_load_n(&d->shadow->req_prod, __ATOMIC_ACQUIRE);
+    d->s_rsp_cons = __atomic_load_n(&d->shadow->rsp_cons, __ATOMIC_ACQUIRE);
+}
+
 void domain_pump(struct domain *d)
+{
+    d->jnl_dirty = true;   /* called after a change elsewhere */
+    relay(d);
+}
+
+void domain_poll(struct domain *d)
+{
+    relay(d);
+}
+
+static void relay(struct domain *d)
 {
     if (d->state == DOM_RECONNECTING) {
         finish_reconnect(d);
-        if (d->state == DOM_RECONNECTING)
+        if (d->state == DOM_RECONNECTING) {
+            load_indexes(d);
+            domain_publish(d);
             return;
+        }
     }
     mirror_fields(d);
     shadow_ring_was_reset(d);
     if (__atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE) == XENSTORE_RECONNECT) {
         start_reconnect(d);
+        load_indexes(d);
+        d->jnl_dirty = true;
+        domain_publish(d);
         return;
     }
     bool notify_guest = false, notify_shadow = false;
-    struct ring_dir greq = ring_req(d->guest), grsp = ring_rsp(d->guest);
-    struct ring_dir sreq = ring_req(d->shadow), srsp = ring_rsp(d->shadow);
+    /* the relay moves its own copies of the indexes it writes; see
+     * domain_publish */
+    load_indexes(d);
+    struct ring_dir greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod };
+    struct ring_dir grsp = { d->guest->rsp, &d->guest->rsp_cons, &d->g_rsp_prod };
+    struct ring_dir sreq = { d->shadow->req, &d->shadow->req_cons, &d->s_req_prod };
+    struct ring_dir srsp = { d->shadow->rsp, &d->s_rsp_cons, &d->shadow->rsp_prod };
     if (!d->rsp_corrupt && ring_space(grsp) < 0) {
         /* The guest broke its response ring.  Pass it on before relaying
          * anything more: xenstored finds its response ring overrun when it
          * next writes, and reacts as it would to the guest. */
         d->rsp_corrupt = true;
-        __atomic_store_n(&d->shadow->rsp_cons, d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1,
-                         __ATOMIC_RELEASE);
+        d->s_rsp_cons = d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1;
+        d->jnl_dirty = true;
         bq_consume(&d->to_guest, bq_pending(&d->to_guest));
         d->g_msg_left = 0;
         notify_shadow = true;
@@ -626,13 +671,12 @@ void domain_pump(struct domain *d)
                  * its ring full, so only then does taking bytes need a
                  * wake-up.  Checked after the read against the consumer
                  * index before it: the guest may fill the ring meanwhile. */
-                XENSTORE_RING_IDX cons_before = d->guest->req_cons;
+                XENSTORE_RING_IDX cons_before = d->g_req_cons;
                 int n = ring_read(greq, d->in.bytes + d->in.got, want);
                 if (n < 0) {
                     /* pass it on: xenstored sees its request ring overrun */
-                    __atomic_store_n(&d->shadow->req_prod,
-                                     d->shadow->req_cons + XENSTORE_RING_SIZE + 1,
-                                     __ATOMIC_RELEASE);
+                    d->s_req_prod = d->shadow->req_cons + XENSTORE_RING_SIZE + 1;
+                    d->jnl_dirty = true;
                     notify_shadow = true;
                     guest_broke(d, "request ring indexes out of range");
                 } else if (n > 0) {
@@ -724,7 +768,9 @@ void domain_pump(struct domain *d)
             notify_shadow = true;
         if (!progress)
             break;
+        d->jnl_dirty = true;
     }
+    domain_publish(d);
     if (notify_guest)
         xenevtchn_notify(d->px->xce, d->guest_port);
     if (notify_shadow)
@@ -766,6 +812,22 @@ int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
 
 void domain_backend_lost(struct domain *d)
 {
+    /* A reply too big for the ring was on its way to the guest, header
+     * (with its length) already gone: the rest will never come.  Finish it
+     * with NULs, so that what follows (the EIOs below) is read as the next
+     * messages and not as the rest of this one. */
+    if (d->out_streaming && !d->out_discard && d->out.got >= MSG_HDR_LEN) {
+        static const uint8_t zeros[256];
+        uint32_t left = MSG_HDR_LEN + d->out.hdr.len - d->out.got;
+        xlog(LOG_LVL_WARN, "domain %u: xenstored gone in the middle of a %u-byte reply "
+             "(req %u): its last %u bytes are NULs", d->domid, d->out.hdr.len,
+             d->out.hdr.req_id, left);
+        while (left) {
+            uint32_t n = left < sizeof(zeros) ? left : (uint32_t)sizeof(zeros);
+            bq_push(&d->to_guest, zeros, n);
+            left -= n;
+        }
+    }
     for (unsigned i = 0; i < shadow_inflight(&d->sh); i++) {
         const struct inflight *f = shadow_inflight_at(&d->sh, i);
         if (f->internal)
@@ -851,4 +913,75 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
     if (detail)
         off += shadow_describe(&d->sh, buf + off, len - off);
     return off;
+}
+
+/* ---- the journal ------------------------------------------------------- */
+
+/* xenstored's end of the shadow channel, once it has bound it: what a
+ * restarted xsproxy binds to again. */
+static void learn_xsd_port(struct domain *d)
+{
+    xc_evtchn_status_t st = { .dom = DOMID_SELF, .port = d->shadow_port };
+    if (xc_evtchn_status(d->px->xch, &st) == 0 && st.status == EVTCHNSTAT_interdomain)
+        d->xsd_port = st.u.interdomain.port;
+}
+
+void domain_publish(struct domain *d)
+{
+    struct proxy *px = d->px;
+    struct xenstore_domain_interface *g = d->guest, *s = d->shadow;
+    bool moved = g->req_cons != d->g_req_cons || g->rsp_prod != d->g_rsp_prod ||
+                 s->req_prod != d->s_req_prod || s->rsp_cons != d->s_rsp_cons;
+    if (!d->xsd_port && d->shadow_port)
+        learn_xsd_port(d);
+    if (d->jnl && (moved || d->jnl_dirty)) {
+        if (persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
+            journal_commit(d->jnl, px->jbuf, px->jbuf_len) < 0) {
+            /* a journal behind the rings would do harm after a crash: none
+             * is better */
+            xlog(LOG_LVL_ERROR,
+                 "domain %u: cannot write its journal (%s); it is removed, and a restart of "
+                 "xsproxy would not find this domain",
+                 d->domid, strerror(errno));
+            journal_delete(d->jnl);
+            d->jnl = NULL;
+        }
+        px->commits++;
+    }
+    d->jnl_dirty = false;
+    if (!moved)
+        return;
+    /* the stores that let the other sides see what the relay did: data
+     * first (written already), then the index (release) */
+    if (g->req_cons != d->g_req_cons)
+        __atomic_store_n(&g->req_cons, d->g_req_cons, __ATOMIC_RELEASE);
+    if (s->req_prod != d->s_req_prod)
+        __atomic_store_n(&s->req_prod, d->s_req_prod, __ATOMIC_RELEASE);
+    if (s->rsp_cons != d->s_rsp_cons)
+        __atomic_store_n(&s->rsp_cons, d->s_rsp_cons, __ATOMIC_RELEASE);
+    if (g->rsp_prod != d->g_rsp_prod)
+        __atomic_store_n(&g->rsp_prod, d->g_rsp_prod, __ATOMIC_RELEASE);
+}
+
+void domain_detach(struct proxy *px, struct domain *d)
+{
+    for (struct domain **p = &px->domains; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    px->nr_domains--;
+    if (d->jnl) {
+        load_indexes(d);
+        d->jnl_dirty = true;
+        domain_publish(d);   /* the latest state, for the next xsproxy */
+    }
+    domain_let_go(px, d, false);
+    shadow_clear(&d->sh);
+    bq_free(&d->to_guest);
+    bq_free(&d->inject);
+    if (d->trace)
+        fclose(d->trace);
+    xlog(LOG_LVL_INFO, "domain %u detached (its journal, claim and shadow ring stay)", d->domid);
+    free(d);
 }

@@ -237,7 +237,7 @@ static void scan_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct domain *next;
     for (struct domain *d = proxy.domains; d; d = next) {
         next = d->next;
-        domain_pump(d);
+        domain_poll(d);
     }
 }
 
@@ -294,9 +294,11 @@ int main(int argc, char **argv)
 
     char path[512];
     snprintf(path, sizeof(path), "%s/claims", cfg->run_dir);
-    char shadow_dir[512];
+    char shadow_dir[512], journal_dir[512];
     snprintf(shadow_dir, sizeof(shadow_dir), "%s/shadow", cfg->run_dir);
-    if (make_dir(cfg->run_dir) < 0 || make_dir(path) < 0 || make_dir(shadow_dir) < 0) {
+    snprintf(journal_dir, sizeof(journal_dir), "%s/journal", cfg->run_dir);
+    if (make_dir(cfg->run_dir) < 0 || make_dir(path) < 0 || make_dir(shadow_dir) < 0 ||
+        make_dir(journal_dir) < 0) {
         xlog(LOG_LVL_ERROR, "cannot create %s: %s", cfg->run_dir, strerror(errno));
         return 1;
     }
@@ -351,6 +353,11 @@ int main(int argc, char **argv)
         capture_settings_describe(&cfg->capture, spec, sizeof(spec));
         xlog(LOG_LVL_INFO, "capturing to %s (%s)", cfg->capture_file, spec);
     }
+    /* the domains the last xsproxy served, if it crashed or stopped */
+    int recovered = domain_recover_all(&proxy);
+    if (recovered > 0)
+        xlog(LOG_LVL_INFO, "carried on with %d domains from the journals in %s", recovered,
+             journal_dir);
     /* listen last: a client that can connect finds xsproxy ready */
     proxy.listen_fd = listen_on(cfg->socket_path);
     if (proxy.listen_fd < 0) {
@@ -370,8 +377,10 @@ int main(int argc, char **argv)
 
     backend_stop(&proxy);
     client_close_all(&proxy);
+    /* the domains stay xsproxy's: the next one carries on with them */
     while (proxy.domains)
-        domain_remove(&proxy, proxy.domains);
+        domain_detach(&proxy, proxy.domains);
+    free(proxy.jbuf);
     if (proxy.socket_trace)
         fclose(proxy.socket_trace);
     capture_close(proxy.capture);

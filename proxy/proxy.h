@@ -17,6 +17,7 @@
 #include <xenstore.h>
 
 #include "capture.h"
+#include "journal.h"
 #include "msg.h"
 #include "shadow.h"
 
@@ -97,6 +98,16 @@ struct domain {
     bool diverged;              /* xsproxy sent requests of its own on the
                                    shadow ring: its indexes are no longer the
                                    guest's, so xenstored cannot take it back */
+    /* The four ring indexes xsproxy writes, as the relay means them to be.
+     * The relay moves these; the rings see them only once the journal
+     * holds the state that goes with them (domain_publish), so that after a
+     * crash the journal is never behind what the guest or xenstored saw. */
+    XENSTORE_RING_IDX g_req_cons, s_req_prod, s_rsp_cons, g_rsp_prod;
+    evtchn_port_t xsd_port;     /* xenstored's end of the shadow channel (0:
+                                   not known yet): bound again by a restarted
+                                   xsproxy, xenstored keeping its port */
+    struct journal *jnl;        /* run-dir/journal/dom<D> */
+    bool jnl_dirty;             /* changed outside the relay: commit */
 };
 
 struct client;
@@ -147,9 +158,26 @@ struct proxy {
     ev_io probe_watcher;
     ev_timer reconnect_timer;
     bool stopping;
+    uint8_t *jbuf;                /* a domain's state being encoded */
+    size_t jbuf_len, jbuf_cap;
+    uint64_t commits;             /* journal commits, for `list` */
 };
 
 /* domain.c */
+/* Re-attach to every domain the run directory's journals name (after a
+ * crash or a stop): their rings, shadow rings and channels, and carry on.
+ * Returns how many; a journal that cannot be used is logged and left. */
+int domain_recover_all(struct proxy *px);
+/* Commit D's state to its journal, then let the rings see the indexes that
+ * go with it.  Runs after every pump; also after changes elsewhere. */
+void domain_publish(struct domain *d);
+/* xsproxy stops: let go of D's memory and handles, keep its files, so that
+ * the next xsproxy carries on (the guest waits meanwhile). */
+void domain_detach(struct proxy *px, struct domain *d);
+/* Unbind D's ports, unmap its pages, close its journal; with REMOVE_FILES
+ * also remove the journal, claim and shadow file (D is no longer
+ * xsproxy's).  What is not there yet is skipped: also for half-made D. */
+void domain_let_go(struct proxy *px, struct domain *d, bool remove_files);
 struct domain *domain_find(struct proxy *px, uint32_t domid);
 /* Put xsproxy in front of DOMID: map its ring, bind its channel, make the
  * shadow ring and channel, publish the claim.  0 or -1 with a message. */
@@ -173,8 +201,11 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
 int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen);
 /* Queue a request xsproxy makes as D for its shadow ring.  0 or -1. */
 int domain_inject(struct domain *d, const struct msg *m);
-/* Move whatever can move, in both directions. */
+/* Move whatever can move, in both directions: after a change to D made
+ * outside the relay (its state is committed to the journal even if no
+ * ring moves), and, as domain_poll, to look at the rings now and then. */
 void domain_pump(struct domain *d);
+void domain_poll(struct domain *d);
 void domain_on_port(struct proxy *px, evtchn_port_t port);
 void domain_check_dead(struct proxy *px);
 /* QUIESCE has taken effect: nothing passed on is unanswered. */
@@ -192,6 +223,12 @@ void domain_backend_lost(struct domain *d);
 /* A new xenstored: introduce D again and register its watches as D. */
 int domain_reintroduce(struct domain *d);
 size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t len);
+
+/* persist.c: D's state as bytes (into a growable buffer, replacing its
+ * content), and back into a zeroed domain whose shadow is initialised.
+ * 0, or -1 (out of memory; or a damaged journal, the reason in ERR). */
+int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap);
+int persist_decode(struct domain *d, const uint8_t *buf, size_t len, char *err, size_t errlen);
 
 /* migrate.c: `save D FILE` (D quiesced) and `restore D FILE [S]`.  0, or
  * an errno with a message in ERR. */

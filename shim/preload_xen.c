@@ -1180,6 +1180,28 @@ void *xc_map_foreign_range(xc_interface *xh, uint32_t dom, int size, int prot, u
     return p;
 }
 
+int xc_evtchn_status(xc_interface *xh, xc_evtchn_status_t *status)
+{
+    struct xc_sim_interface *x = (struct xc_sim_interface *)xh;
+    if (x->real)
+        return REAL(xc_evtchn_status)(x->real, status);
+    struct xssim_port_status st;
+    uint32_t dom = status->dom == DOMID_SELF ? 0 : status->dom;
+    if (xssim_evtchn_status(x->sim, dom, status->port, &st) < 0)
+        return -1;
+    static const uint32_t map[] = { EVTCHNSTAT_closed, EVTCHNSTAT_unbound,
+                                    EVTCHNSTAT_interdomain, EVTCHNSTAT_virq };
+    status->status = map[st.state];
+    status->vcpu = 0;
+    if (st.state == XSSIM_PORT_INTERDOMAIN) {
+        status->u.interdomain.dom = (domid_t)st.remote_dom;
+        status->u.interdomain.port = st.remote_port;
+    } else if (st.state == XSSIM_PORT_UNBOUND) {
+        status->u.unbound.dom = (domid_t)st.remote_dom;
+    }
+    return 0;
+}
+
 xc_evtchn_port_or_error_t xc_evtchn_alloc_unbound(xc_interface *xh, uint32_t dom, uint32_t remote)
 {
     struct xc_sim_interface *x = (struct xc_sim_interface *)xh;

@@ -378,6 +378,32 @@ out:
     return rc;
 }
 
+int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
+                        struct xssim_port_status *st)
+{
+    sim_lock(sim);
+    int rc = -1;
+    struct sim_domain *d = sim_dom(sim, dom);
+    struct sim_port *p = d ? sim_port(sim, d, port) : NULL;
+    if (!d) {
+        errno = ESRCH;
+    } else if (!p) {
+        errno = EINVAL;
+    } else {
+        if (atomic_load(&p->state) == PORT_INTERDOMAIN)
+            reap_dead_handles(sim);   /* a dead peer's end is closed */
+        static const uint32_t map[] = { XSSIM_PORT_CLOSED, XSSIM_PORT_UNBOUND,
+                                        XSSIM_PORT_INTERDOMAIN, XSSIM_PORT_VIRQ };
+        uint32_t state = atomic_load(&p->state);
+        st->state = state < 4 ? map[state] : XSSIM_PORT_CLOSED;
+        st->remote_dom = p->remote_dom;
+        st->remote_port = state == PORT_INTERDOMAIN ? p->remote_port : 0;
+        rc = 0;
+    }
+    sim_unlock(sim);
+    return rc;
+}
+
 int xssim_raise_dom_exc(struct xssim *sim)
 {
     sim_lock(sim);

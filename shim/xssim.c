@@ -29,6 +29,8 @@ static const char usage_text[] =
     "  down                    stop every process of the sim and remove it\n"
     "  daemon stop|restart [--daemon oxenstored|xenstored]\n"
     "                          stop the daemon, or start a fresh one in its place\n"
+    "  proxy kill|start        kill -9 xsproxy (a crash), or start it again: it\n"
+    "                          carries on from its journals\n"
     "  domain create D [--no-introduce]\n"
     "                          create domain D, its /local/domain/D nodes as\n"
     "                          libxl makes them, and introduce it\n"
@@ -531,6 +533,27 @@ int main(int argc, char **argv)
             }
             return 0;
         }
+    }
+    if (strcmp(cmd, "proxy") == 0 && i + 1 < argc && strcmp(argv[i + 1], "kill") == 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/proxy/xsproxy.pid", sim_dir);
+        FILE *f = fopen(path, "r");
+        int pid = 0;
+        if (!f || fscanf(f, "%d", &pid) != 1 || pid <= 0 || kill(pid, SIGKILL) < 0) {
+            fprintf(stderr, "xssim: no xsproxy to kill (%s)\n", path);
+            if (f)
+                fclose(f);
+            return 1;
+        }
+        fclose(f);
+        return 0;
+    }
+    if (strcmp(cmd, "proxy") == 0 && i + 1 < argc && strcmp(argv[i + 1], "start") == 0) {
+        if (xssim_start_proxy(sim_dir, NULL, false) < 0) {
+            fprintf(stderr, "xssim: cannot start xsproxy: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
     }
     if (strcmp(cmd, "guest") == 0)
         return cmd_guest(argc - i, argv + i);

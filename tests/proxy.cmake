@@ -24,6 +24,11 @@ xsproxy_test(test_proxy_badinput test_proxy_badinput.cc)
 target_link_libraries(test_proxy_badinput PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 
+# xenstored killed and a new one started: error replies meanwhile, then
+# xsproxy reconnects and the guests go on on the same rings (issue 6).
+xsproxy_test(test_proxy_xenstored_restart test_proxy_xenstored_restart.cc)
+target_link_libraries(test_proxy_xenstored_restart PRIVATE xsproxy_workload)
+
 xsproxy_test(test_proxy_tools test_proxy_tools.cc)
 target_link_libraries(test_proxy_tools PRIVATE xsproxy_workload)
 
@@ -55,3 +60,7 @@ target_include_directories(xsmigbench PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 # A thousand domains through one xsproxy: memory, insert/remove under load.
 add_executable(xsscale xsscale.cc)
 target_link_libraries(xsscale PRIVATE xsproxy_workload)
+
+# xsproxy killed and started again under load: its journals (issue 6).
+xsproxy_test(test_proxy_restart test_proxy_restart.cc)
+target_link_libraries(test_proxy_restart PRIVATE xsproxy_workload)

@@ -460,6 +460,23 @@ bool SimHost::destroy_domain(unsigned domid)
     return r.ok();
 }
 
+bool SimHost::restart_daemon()
+{
+    struct xssim_up_opts opts = {};
+    opts.daemon = daemon_;
+    opts.die_with_parent = true;
+    opts.timeout_ms = 10000;
+    if (xssim_restart_daemon(dir_.c_str(), &opts) < 0) {
+        std::string log = read_text(dir_ + "/daemon.log");
+        if (log.size() > 4000)
+            log = log.substr(log.size() - 4000);
+        report_failure(std::string("xssim_restart_daemon(") + dir_ + ", " + daemon_name() +
+                       "): " + strerror(errno) + "\n" + log);
+        return false;
+    }
+    return true;
+}
+
 struct xs_handle *SimHost::xs_open()
 {
     setenv("XENSTORED_PATH", socket_path().c_str(), 1);

@@ -109,6 +109,13 @@ public:
     bool create_domain(unsigned domid);
     bool destroy_domain(unsigned domid);
 
+    // A new daemon of the same kind on this sim in place of the old one
+    // (stopped first if it still runs; one that was killed is reaped): the
+    // domains, their rings and channels stay, the store is empty - a
+    // xenstored crash and restart.  Waits for its socket.  Reports a
+    // failure and returns false when it does not come up.
+    bool restart_daemon();
+
     // A libxenstore connection (dom0, over the socket).  Sets
     // XENSTORED_PATH in this process's environment to this sim's socket.
     struct xs_handle *xs_open();

@@ -421,6 +421,29 @@ std::vector<std::string> Store::env() const
              "XSPROXY_SOCKET=" + store_socket() };
 }
 
+bool Store::restart_proxy(std::string *why)
+{
+    if (proxy_pid_ > 0) {
+        kill(proxy_pid_, SIGKILL);
+        if (!wait_pid_gone(proxy_pid_, 5000)) {
+            *why = "xsproxy did not die";
+            return false;
+        }
+    }
+    proxy_pid_ = xssim_start_proxy(host_->dir().c_str(), nullptr, true);
+    if (proxy_pid_ < 0) {
+        *why = std::string("xssim_start_proxy: ") + strerror(errno) + "\n" + proxy_log();
+        return false;
+    }
+    auto c = SockConn::connect(store_socket());
+    WireMsg r;
+    if (!c || !c->request(XS_GET_DOMAIN_PATH, 0, nul_join({ "0" }), &r, 5000)) {
+        *why = "the restarted xsproxy does not serve\n" + proxy_log();
+        return false;
+    }
+    return true;
+}
+
 bool Store::proxy_alive() const
 {
     return proxy_pid_ > 0 && pid_alive(proxy_pid_);
@@ -469,6 +492,79 @@ bool Store::destroy_domain(unsigned domid)
         report_failure("xssim domain destroy " + std::to_string(domid) + " (exit " +
                        std::to_string(r.exit_code) + "): " + r.err);
     return r.ok();
+}
+
+// Keep in step with make_domain_nodes() in shim/xssim.c.
+bool Store::write_domain_nodes(unsigned domid)
+{
+    std::string d = std::to_string(domid), base = "/local/domain/" + d;
+    struct xssim_dominfo di;
+    struct xssim *s = sim();
+    if (!s || xssim_domain_info(s, domid, &di) < 0) {
+        report_failure("no domain " + d + " on the sim: " + strerror(errno));
+        return false;
+    }
+    const std::string ro = nul_join({ "n0", "r" + d }), rw = nul_join({ "n" + d });
+    struct Node {
+        std::string path;
+        bool has_value;
+        std::string value;
+        const std::string *perms;
+    };
+    std::vector<Node> nodes = { { base, false, "", &ro } };
+    for (const char *dir : { "cpu", "memory", "device", "control", "store", "console", "error" })
+        nodes.push_back({ base + "/" + dir, false, "", &ro });
+    for (const char *dir : { "data", "drivers", "attr", "messages", "control/shutdown",
+                             "device/suspend", "feature" })
+        nodes.push_back({ base + "/" + dir, false, "", &rw });
+    nodes.push_back({ base + "/domid", true, d, &ro });
+    nodes.push_back({ base + "/name", true, "guest" + d, &ro });
+    nodes.push_back({ base + "/memory/target", true, "131072", &ro });
+    nodes.push_back({ base + "/store/port", true, std::to_string(di.store_port), &ro });
+    nodes.push_back({ base + "/store/ring-ref", true, std::to_string(di.ring_gfn), &ro });
+
+    auto c = SockConn::connect(store_socket());
+    if (!c) {
+        report_failure("cannot connect to " + store_socket() + ": " + strerror(errno));
+        return false;
+    }
+    std::string why;
+    for (int attempt = 0; attempt < 10; attempt++) {
+        WireMsg r;
+        if (!c->request(XS_TRANSACTION_START, 0, nul_join({ "" }), &r) ||
+            r.type != XS_TRANSACTION_START) {
+            why = "TRANSACTION_START: " + type_name(r.type) + " " + escape(r.body) + " " +
+                  c->error();
+            break;
+        }
+        uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
+        bool ok = true;
+        for (const Node &n : nodes) {
+            bool sent = n.has_value
+                            ? c->request(XS_WRITE, tx, nul_join({ n.path }) + n.value, &r)
+                            : c->request(XS_MKDIR, tx, nul_join({ n.path }), &r);
+            if (!sent || r.type == XS_ERROR ||
+                !c->request(XS_SET_PERMS, tx, nul_join({ n.path }) + *n.perms, &r) ||
+                r.type == XS_ERROR) {
+                why = n.path + ": " + type_name(r.type) + " " + escape(r.body) + " " + c->error();
+                ok = false;
+                break;
+            }
+        }
+        if (!c->request(XS_TRANSACTION_END, tx, nul_join({ ok ? "T" : "F" }), &r)) {
+            why = "TRANSACTION_END: " + c->error();
+            break;
+        }
+        if (!ok)
+            break;
+        if (r.type != XS_ERROR)
+            return true;
+        why = "TRANSACTION_END: " + escape(r.body);
+        if (r.body != nul_join({ "EAGAIN" }))
+            break;
+    }
+    report_failure("writing domain " + d + "'s nodes: " + why);
+    return false;
 }
 
 std::unique_ptr<SockConn> Store::dom0()

@@ -126,6 +126,10 @@ public:
     struct xssim *sim() { return host_->attach(); }
     pid_t proxy_pid() const { return proxy_pid_; }
     bool proxy_alive() const;
+    // kill -9 xsproxy and start it again on the same run directory (its
+    // journals); true once it serves again.  Call it from the main thread:
+    // the new xsproxy is killed when the thread that started it ends.
+    bool restart_proxy(std::string *why);
     // The test kills the daemon on purpose (else its death is a failure).
     void daemon_killed() { daemon_killed_ = true; }
     std::string proxy_log() const;
@@ -138,6 +142,13 @@ public:
     // `xssim domain create D [--no-introduce]` through store_socket().
     bool create_domain(unsigned domid, bool introduce = true);
     bool destroy_domain(unsigned domid);
+    // The nodes `xssim domain create` writes for DOMID (as libxl does:
+    // /local/domain/D, its directories, domid, name, store/port,
+    // store/ring-ref... with the same permissions), without INTRODUCE,
+    // through store_socket() in one transaction.  What a toolstack writes
+    // again when xenstored was restarted with an empty store.  Reports a
+    // failure and returns false when it fails.
+    bool write_domain_nodes(unsigned domid);
 
     std::unique_ptr<SockConn> dom0();
     std::unique_ptr<RingConn> guest(unsigned domid);

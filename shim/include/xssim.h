@@ -100,6 +100,17 @@ int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote)
  * raised.  Returns LOCAL_PORT or -1 + errno.  (The shim's live switch.) */
 int xssim_evtchn_rebind(struct xssim_evtchn *h, uint32_t local_port, uint32_t remote_dom,
                         uint32_t remote_port);
+/* What EVTCHNOP_status tells about PORT of DOM: XSSIM_PORT_* and, for an
+ * interdomain port, its peer (xsproxy learns which port of xenstored's is
+ * the other end of a shadow channel, to bind to it again after a restart).
+ * 0, or -1 + errno (ESRCH, EINVAL). */
+enum { XSSIM_PORT_CLOSED = 0, XSSIM_PORT_UNBOUND, XSSIM_PORT_INTERDOMAIN, XSSIM_PORT_VIRQ };
+struct xssim_port_status {
+    uint32_t state;
+    uint32_t remote_dom, remote_port;
+};
+int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
+                        struct xssim_port_status *st);
 /* Raise VIRQ_DOM_EXC on every dom0 port bound to it, as a domain's death
  * does, without any domain changing: the daemons (and xsproxy) look at the
  * domain list, find nobody dead and go on.  Wakes xenstored for a live

@@ -1,0 +1,183 @@
+/*
+ * persist.c - what of a domain goes into its journal, and back: everything
+ * xsproxy cannot learn again from the rings after a crash.  That is the
+ * relay's position in both streams (the message being read from the guest,
+ * how much of it went on, the message being read from xenstored, output
+ * not yet on the guest's ring, xsproxy's own requests not yet sent), the
+ * ring indexes that go with it, the flags (quiesce, restoring...) and the
+ * shadow (watches, transaction ids, requests in flight; shadow_codec.c).
+ *
+ * Pure: bytes in, bytes out.  Host byte order, since a journal never
+ * leaves the host (migration uses records/).  Every length is checked on
+ * the way back in: a damaged journal is refused with a reason.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+#define PERSIST_MAGIC 0x44505358u   /* "XSPD" */
+#define PERSIST_VERSION 1u
+
+enum {
+    PF_IN_QUEUED = 1 << 0,
+    PF_OUT_STREAMING = 1 << 1,
+    PF_OUT_DISCARD = 1 << 2,
+    PF_RSP_CORRUPT = 1 << 3,
+    PF_QUIESCE = 1 << 4,
+    PF_RESTORING = 1 << 5,
+    PF_LIVE = 1 << 6,
+    PF_DIVERGED = 1 << 7,
+};
+
+/* The fixed part, as one struct: simple to write, checked field by field
+ * when read. */
+struct persist_fixed {
+    uint32_t magic, version;
+    uint32_t domid, remote_port, xsd_port, state, flags;
+    uint32_t in_got, in_sent, out_got, out_rd, g_msg_left, next_internal_id;
+    uint32_t g_req_cons, s_req_prod, s_rsp_cons, g_rsp_prod;
+    uint32_t to_guest_len, inject_len;
+    uint64_t gfn, requests, replies, events;
+    char inject_error[16];
+};
+
+struct growbuf {
+    uint8_t **buf;
+    size_t *len, *cap;
+};
+
+static int put(struct growbuf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;   /* P may be NULL then (an empty queue) */
+    if (*b->len + n > *b->cap) {
+        size_t cap = *b->cap ? *b->cap : 1024;
+        while (cap < *b->len + n)
+            cap *= 2;
+        uint8_t *nb = realloc(*b->buf, cap);
+        if (!nb)
+            return -1;
+        *b->buf = nb;
+        *b->cap = cap;
+    }
+    memcpy(*b->buf + *b->len, p, n);
+    *b->len += n;
+    return 0;
+}
+
+int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap)
+{
+    struct persist_fixed f;
+    memset(&f, 0, sizeof(f));
+    f.magic = PERSIST_MAGIC;
+    f.version = PERSIST_VERSION;
+    f.domid = d->domid;
+    f.remote_port = d->remote_port;
+    f.xsd_port = d->xsd_port;
+    f.state = d->state;
+    f.flags = (d->in_queued ? PF_IN_QUEUED : 0) | (d->out_streaming ? PF_OUT_STREAMING : 0) |
+              (d->out_discard ? PF_OUT_DISCARD : 0) | (d->rsp_corrupt ? PF_RSP_CORRUPT : 0) |
+              (d->quiesce ? PF_QUIESCE : 0) | (d->restoring ? PF_RESTORING : 0) |
+              (d->live ? PF_LIVE : 0) | (d->diverged ? PF_DIVERGED : 0);
+    f.in_got = d->in.got;
+    f.in_sent = d->in_sent;
+    f.out_got = d->out.got;
+    f.out_rd = d->out_rd;
+    f.g_msg_left = d->g_msg_left;
+    f.next_internal_id = d->next_internal_id;
+    f.g_req_cons = d->g_req_cons;
+    f.s_req_prod = d->s_req_prod;
+    f.s_rsp_cons = d->s_rsp_cons;
+    f.g_rsp_prod = d->g_rsp_prod;
+    f.to_guest_len = (uint32_t)bq_pending(&d->to_guest);
+    f.inject_len = (uint32_t)bq_pending(&d->inject);
+    f.gfn = d->gfn;
+    f.requests = d->requests;
+    f.replies = d->replies;
+    f.events = d->events;
+    memcpy(f.inject_error, d->inject_error, sizeof(f.inject_error));
+    *len = 0;
+    struct growbuf b = { buf, len, cap };
+    if (put(&b, &f, sizeof(f)) < 0 || put(&b, d->in.bytes, d->in.got) < 0 ||
+        put(&b, d->out.bytes, d->out.got) < 0 ||
+        put(&b, bq_head(&d->to_guest), f.to_guest_len) < 0 ||
+        put(&b, bq_head(&d->inject), f.inject_len) < 0)
+        return -1;
+    return shadow_encode(&d->sh, buf, len, cap);
+}
+
+int persist_decode(struct domain *d, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    struct persist_fixed f;
+    if (len < sizeof(f)) {
+        snprintf(err, errlen, "truncated (%zu octets)", len);
+        return -1;
+    }
+    memcpy(&f, buf, sizeof(f));
+    if (f.magic != PERSIST_MAGIC || f.version != PERSIST_VERSION) {
+        snprintf(err, errlen, "not a domain's state (magic %#x version %u)", f.magic,
+                 f.version);
+        return -1;
+    }
+    if (f.state > DOM_RECONNECTING || f.in_got > MSG_MAX_LEN || f.in_sent > f.in_got ||
+        f.out_got > MSG_MAX_LEN || f.g_msg_left > MSG_MAX_LEN) {
+        snprintf(err, errlen, "a field is out of range");
+        return -1;
+    }
+    size_t need = sizeof(f) + (size_t)f.in_got + f.out_got + f.to_guest_len + f.inject_len;
+    if (len < need) {
+        snprintf(err, errlen, "truncated: %zu octets of %zu", len, need);
+        return -1;
+    }
+    const uint8_t *p = buf + sizeof(f);
+    d->domid = f.domid;
+    d->gfn = f.gfn;
+    d->remote_port = f.remote_port;
+    d->xsd_port = f.xsd_port;
+    d->state = (enum domain_state)f.state;
+    d->in_queued = f.flags & PF_IN_QUEUED;
+    d->out_streaming = f.flags & PF_OUT_STREAMING;
+    d->out_discard = f.flags & PF_OUT_DISCARD;
+    d->rsp_corrupt = f.flags & PF_RSP_CORRUPT;
+    d->quiesce = f.flags & PF_QUIESCE;
+    d->restoring = f.flags & PF_RESTORING;
+    d->live = f.flags & PF_LIVE;
+    d->diverged = f.flags & PF_DIVERGED;
+    msg_reset(&d->in);
+    memcpy(d->in.bytes, p, f.in_got);
+    d->in.got = f.in_got;
+    p += f.in_got;
+    d->in_sent = f.in_sent;
+    msg_reset(&d->out);
+    memcpy(d->out.bytes, p, f.out_got);
+    d->out.got = f.out_got;
+    p += f.out_got;
+    d->out_rd = f.out_rd;
+    d->g_msg_left = f.g_msg_left;
+    d->next_internal_id = f.next_internal_id;
+    d->g_req_cons = f.g_req_cons;
+    d->s_req_prod = f.s_req_prod;
+    d->s_rsp_cons = f.s_rsp_cons;
+    d->g_rsp_prod = f.g_rsp_prod;
+    d->requests = f.requests;
+    d->replies = f.replies;
+    d->events = f.events;
+    memcpy(d->inject_error, f.inject_error, sizeof(d->inject_error));
+    d->inject_error[sizeof(d->inject_error) - 1] = '\0';
+    if ((f.to_guest_len && bq_push(&d->to_guest, p, f.to_guest_len) < 0) ||
+        (f.inject_len && bq_push(&d->inject, p + f.to_guest_len, f.inject_len) < 0)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    p += f.to_guest_len + f.inject_len;
+    size_t used = 0;
+    if (shadow_decode(&d->sh, p, len - need, &used, err, errlen) < 0)
+        goto fail;
+    return 0;
+fail:
+    bq_free(&d->to_guest);
+    bq_free(&d->inject);
+    return -1;
+}

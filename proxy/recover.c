@@ -1,0 +1,230 @@
+/*
+ * recover.c - a restarted xsproxy carries on where the last one stopped.
+ *
+ * Everything that outlives the process is in the run directory, which is a
+ * tmpfs: each domain's journal (its state, persist.c), its shadow ring page
+ * and its claim.  xenstored still has the shadow ring mapped and still
+ * serves it: the domain's watches, transactions and requests in flight are
+ * alive there.  The guest's ring is in the guest.  Only the event channels
+ * died with the process, and their other ends (the guest's port,
+ * xenstored's port) were left unbound, waiting for a new peer.  So the new
+ * xsproxy maps both pages again, binds to both ports again, lets the rings
+ * see the indexes of the last commit (the rings never saw later ones), and
+ * relays on.  Nothing sent in either direction is lost or sent twice: every
+ * byte taken from a ring is in the journal before the ring learns it was
+ * taken.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "proxy.h"
+
+/* Is V within [LO, HI] going forward from LO (free-running indexes)? */
+static bool between(XENSTORE_RING_IDX lo, XENSTORE_RING_IDX v, XENSTORE_RING_IDX hi)
+{
+    return (XENSTORE_RING_IDX)(v - lo) <= (XENSTORE_RING_IDX)(hi - lo);
+}
+
+/* Let the rings see the journal's indexes.  The rings are never ahead of
+ * the journal; they may be behind it by what the last pass of the relay
+ * did.  An index outside where it can be means the journal does not go
+ * with these rings: then nothing is touched. */
+static int restore_indexes(struct domain *d, char *err, size_t errlen)
+{
+    struct xenstore_domain_interface *g = d->guest, *s = d->shadow;
+    bool ok = between(g->req_cons, d->g_req_cons, g->req_prod) &&
+              between(s->rsp_cons, d->s_rsp_cons, s->rsp_prod) &&
+              between(s->req_prod, d->s_req_prod, s->req_cons + XENSTORE_RING_SIZE) &&
+              between(g->rsp_prod, d->g_rsp_prod, g->rsp_cons + XENSTORE_RING_SIZE);
+    if (!ok && d->state == DOM_ACTIVE && !d->rsp_corrupt) {
+        snprintf(err, errlen,
+                 "the rings do not go with the journal (guest req %u/%u rsp %u/%u, shadow req "
+                 "%u/%u rsp %u/%u; journal %u %u %u %u)",
+                 g->req_cons, g->req_prod, g->rsp_cons, g->rsp_prod, s->req_cons, s->req_prod,
+                 s->rsp_cons, s->rsp_prod, d->g_req_cons, d->g_rsp_prod, d->s_req_prod,
+                 d->s_rsp_cons);
+        return -1;
+    }
+    domain_publish(d);
+    return 0;
+}
+
+static bool domain_alive(struct proxy *px, uint32_t domid)
+{
+    xc_dominfo_t info;
+    int n = xc_domain_getinfo(px->xch, domid, 1, &info);
+    return n == 1 && info.domid == domid && !info.dying;
+}
+
+/* Remove what a dead domain left in the run directory. */
+static void forget(struct proxy *px, uint32_t domid, struct journal *j)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/claims/%u", px->cfg.run_dir, domid);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/shadow/dom%u", px->cfg.run_dir, domid);
+    unlink(path);
+    journal_delete(j);
+}
+
+static int recover_one(struct proxy *px, const char *path, char *err, size_t errlen)
+{
+    const uint8_t *data;
+    size_t len;
+    struct journal *j = journal_open(path, &data, &len, err, errlen);
+    if (!j)
+        return -1;
+    struct domain *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "out of memory");
+        journal_close(j);
+        return -1;
+    }
+    d->px = px;
+    shadow_init(&d->sh);
+    int shadow_fd = -1;
+    if (persist_decode(d, data, len, err, errlen) < 0) {
+        free(d);
+        journal_close(j);
+        return -1;
+    }
+    if (domain_find(px, d->domid)) {
+        snprintf(err, errlen, "domain %u has two journals", d->domid);
+        goto fail;
+    }
+    if (!domain_alive(px, d->domid)) {
+        xlog(LOG_LVL_INFO, "domain %u is gone: its journal, claim and shadow ring removed",
+             d->domid);
+        forget(px, d->domid, j);
+        j = NULL;
+        err[0] = '\0';
+        goto fail;
+    }
+    snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir,
+             d->domid);
+    snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, d->domid);
+    d->guest = xengnttab_map_grant_ref(px->xgt, d->domid, 1, PROT_READ | PROT_WRITE);
+    if (!d->guest) {
+        snprintf(err, errlen, "cannot map domain %u's ring: %s", d->domid, strerror(errno));
+        goto fail;
+    }
+    shadow_fd = open(d->shadow_file, O_RDWR | O_CLOEXEC);
+    if (shadow_fd >= 0)
+        d->shadow = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
+    if (shadow_fd < 0 || d->shadow == MAP_FAILED) {
+        d->shadow = NULL;
+        snprintf(err, errlen, "cannot map its shadow ring %s: %s", d->shadow_file,
+                 strerror(errno));
+        goto fail;
+    }
+    close(shadow_fd);
+    shadow_fd = -1;
+    /* the guest's port was left unbound when the last xsproxy died */
+    int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
+    if (p < 0) {
+        snprintf(err, errlen, "cannot bind domain %u's event channel %u again: %s", d->domid,
+                 d->remote_port, strerror(errno));
+        goto fail;
+    }
+    d->guest_port = (evtchn_port_t)p;
+    /* xenstored's port too: it keeps its number, so xenstored notices
+     * nothing.  Not known if xenstored had not bound it yet: then a new
+     * port, which the claim names for when it does. */
+    p = d->xsd_port ? xenevtchn_bind_interdomain(px->xce, 0, d->xsd_port) : -1;
+    /* a port that is no longer waiting for us: xenstored itself is a new
+     * one, which knows nothing of the domain */
+    bool new_xenstored = p < 0 && d->xsd_port;
+    if (p < 0)
+        p = xenevtchn_bind_unbound_port(px->xce, 0);
+    if (p < 0) {
+        snprintf(err, errlen, "cannot bind xenstored's end %u of domain %u's shadow channel: %s",
+                 d->xsd_port, d->domid, strerror(errno));
+        goto fail;
+    }
+    d->shadow_port = (evtchn_port_t)p;
+    if (domain_set_port(px, d->guest_port, d) < 0 || domain_set_port(px, d->shadow_port, d) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (domain_write_claim(d, d->live ? "1" : NULL) < 0) {
+        snprintf(err, errlen, "cannot write the claim %s: %s", d->claim_file, strerror(errno));
+        goto fail;
+    }
+    d->jnl = j;
+    if (restore_indexes(d, err, errlen) < 0) {
+        d->jnl = NULL;
+        goto fail;
+    }
+    domain_link(px, d);
+    xlog(LOG_LVL_INFO,
+         "domain %u recovered: %u watches, %u transactions, %u requests in flight, %u octets "
+         "of a request and %zu of output held%s",
+         d->domid, d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh), d->in.got,
+         bq_pending(&d->to_guest), d->quiesce ? "; quiesced" : "");
+    if (new_xenstored) {
+        /* as when xenstored restarts under a running xsproxy: what was in
+         * flight gets EIO, then the domain and its watches are introduced
+         * to the new one */
+        xlog(LOG_LVL_WARN,
+             "domain %u: xenstored's end %u of its shadow channel is gone: xenstored is a new "
+             "one; introducing the domain to it again",
+             d->domid, d->xsd_port);
+        d->xsd_port = 0;
+        domain_backend_lost(d);
+        domain_reintroduce(d);
+        return 0;
+    }
+    /* events sent to the dead process are lost: both sides look again */
+    xenevtchn_notify(px->xce, d->guest_port);
+    xenevtchn_notify(px->xce, d->shadow_port);
+    domain_pump(d);
+    return 0;
+fail:
+    if (shadow_fd >= 0)
+        close(shadow_fd);
+    d->jnl = NULL;
+    domain_let_go(px, d, false);   /* the files stay, for a look */
+    shadow_clear(&d->sh);
+    bq_free(&d->to_guest);
+    bq_free(&d->inject);
+    free(d);
+    journal_close(j);
+    return err[0] ? -1 : 0;
+}
+
+int domain_recover_all(struct proxy *px)
+{
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/journal", px->cfg.run_dir);
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        unsigned domid;
+        char extra;
+        char path[600], err[512] = "";
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        size_t nl = strlen(e->d_name);
+        if (nl > 4 && strcmp(e->d_name + nl - 4, ".new") == 0) {
+            unlink(path);   /* a journal whose making was cut short */
+            continue;
+        }
+        if (sscanf(e->d_name, "dom%u%c", &domid, &extra) != 1)
+            continue;
+        if (recover_one(px, path, err, sizeof(err)) < 0)
+            xlog(LOG_LVL_ERROR, "cannot recover from %s: %s (left in place)", path, err);
+        else if (domain_find(px, domid))
+            n++;
+    }
+    closedir(dh);
+    return n;
+}
