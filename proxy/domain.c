@@ -131,6 +131,7 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     d->state = DOM_ACTIVE;
     d->guest_port = d->shadow_port = 0;
     shadow_init(&d->sh);
+    d->sh.domid = domid;   /* relative watch paths are under its home */
     int shadow_fd = -1;
 
     d->guest = xengnttab_map_grant_ref(px->xgt, domid, 1, PROT_READ | PROT_WRITE);
@@ -340,18 +341,30 @@ static void error_locally(struct domain *d, struct msg *m, const char *name)
     msg_reset(m);
 }
 
+/* xsproxy answers a request itself only after the replies to the requests
+ * before it (also one still streaming), and only while less than a ring's
+ * worth of output waits for the guest: a guest that does not read its
+ * replies is not read either (as xenstored stops reading a domain whose
+ * replies pile up), so what waits for it stays within two rings. */
+static bool may_answer_locally(const struct domain *d)
+{
+    return shadow_inflight(&d->sh) == 0 && !d->out_streaming &&
+           bq_pending(&d->to_guest) < XENSTORE_RING_SIZE;
+}
+
 static bool guest_request(struct domain *d)
 {
     struct msg *m = &d->in;
     if (xsp_is_proxy_type(m->hdr.type)) {
-        /* dom0-only operations: the guest gets EACCES and nothing happens
-         * (after the replies before it, also one still streaming) */
-        if (shadow_inflight(&d->sh) > 0 || d->out_streaming)
+        /* dom0-only operations: the guest gets EACCES and nothing happens */
+        if (!may_answer_locally(d))
             return false;
         error_locally(d, m, "EACCES");
         return true;
     }
     if (!d->px->backend_up) {
+        if (!may_answer_locally(d))
+            return false;
         error_locally(d, m, "EIO");   /* xenstored is gone: never silence */
         return true;
     }
@@ -898,13 +911,15 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
     static const char *const states[] = { "active", "broken", "reconnecting" };
     int n = snprintf(buf, len,
                      "domain %u %s%s guest-port %u shadow-port %u watches %u transactions %u "
-                     "in-flight %u pending-output %zu requests %llu replies %llu events %llu "
-                     "trace %s\n",
+                     "in-flight %u pending-output %zu memory %zu requests %llu replies %llu "
+                     "events %llu trace %s\n",
                      d->domid, states[d->state],
                      d->quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
                      d->guest_port, d->shadow_port,
                      d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh),
-                     bq_pending(&d->to_guest), (unsigned long long)d->requests,
+                     bq_pending(&d->to_guest),
+                     sizeof(*d) + d->to_guest.cap + d->inject.cap + shadow_memory(&d->sh),
+                     (unsigned long long)d->requests,
                      (unsigned long long)d->replies, (unsigned long long)d->events,
                      d->trace ? "on" : "off");
     size_t off = n > 0 ? (size_t)n : 0;

@@ -95,6 +95,7 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
         journal_close(j);
         return -1;
     }
+    d->sh.domid = d->domid;   /* relative watch paths are under its home */
     if (domain_find(px, d->domid)) {
         snprintf(err, errlen, "domain %u has two journals", d->domid);
         goto fail;

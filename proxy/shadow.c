@@ -84,9 +84,10 @@ void shadow_clear(struct shadow *s)
         free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     free(s->q);
     free_inflight(&s->streamed);
-    uint32_t gen = s->watch_gencnt;
+    uint32_t gen = s->watch_gencnt, domid = s->domid;
     memset(s, 0, sizeof(*s));
     s->watch_gencnt = gen;
+    s->domid = domid;
 }
 
 const struct inflight *shadow_inflight_at(const struct shadow *s, unsigned i)
@@ -373,11 +374,29 @@ static void add_watch(struct shadow *s, char *path, char *token)
     s->watch_gencnt++;
 }
 
+/* A and B name the same watch path for xenstored: equal, or one relative
+ * and the other the same path under the domain's home. */
+static bool same_watch_path(const struct shadow *s, const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    bool rel_a = a[0] != '/' && a[0] != '@', rel_b = b[0] != '/' && b[0] != '@';
+    if (rel_a == rel_b || !s->domid)
+        return false;
+    const char *rel = rel_a ? a : b, *abs = rel_a ? b : a;
+    char home[32];
+    int n = snprintf(home, sizeof(home), "/local/domain/%u/", s->domid);
+    return n > 0 && strncmp(abs, home, (size_t)n) == 0 && strcmp(abs + n, rel) == 0;
+}
+
+/* UNWATCH was accepted: drop the watch xenstored dropped, whichever way its
+ * path was spelt (it refuses a second spelling of a watch it has, so there
+ * is one). */
 static void remove_watch(struct shadow *s, const char *path, const char *token)
 {
     for (struct shadow_watch **p = &s->watches; *p; p = &(*p)->next) {
         struct shadow_watch *w = *p;
-        if (strcmp(w->path, path) == 0 && strcmp(w->token, token) == 0) {
+        if (strcmp(w->token, token) == 0 && same_watch_path(s, w->path, path)) {
             *p = w->next;
             free(w->path);
             free(w->token);
@@ -644,6 +663,24 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     }
     free_inflight(&f);
     return SHADOW_REPLY;
+}
+
+size_t shadow_memory(const struct shadow *s)
+{
+    size_t n = (size_t)s->q_cap * sizeof(struct inflight);
+    for (const struct shadow_watch *w = s->watches; w; w = w->next)
+        n += sizeof(*w) + strlen(w->path) + 1 + strlen(w->token) + 1;
+    for (const struct shadow_tx *t = s->txs; t; t = t->next) {
+        n += sizeof(*t) + (size_t)t->cap_ops * sizeof(struct tx_op);
+        for (unsigned i = 0; i < t->nops; i++)
+            n += t->ops[i].req_len + t->ops[i].rsp_len;
+    }
+    for (unsigned i = 0; i < s->q_len; i++) {
+        const struct inflight *f = shadow_inflight_at(s, i);
+        n += (f->watch_path ? strlen(f->watch_path) + 1 : 0) +
+             (f->watch_token ? strlen(f->watch_token) + 1 : 0) + (f->tx_req ? f->tx_req_len : 0);
+    }
+    return n;
 }
 
 size_t shadow_describe(const struct shadow *s, char *buf, size_t len)

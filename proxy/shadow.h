@@ -91,6 +91,10 @@ struct shadow {
                                 know was opened before; remember it */
     bool incomplete;         /* live-inserted on a daemon that could not say
                                 which watches the domain had */
+    uint32_t domid;          /* the domain (0: not known): its relative
+                                paths are under /local/domain/<domid>, so
+                                "x" and "/local/domain/<domid>/x" name the
+                                same watch for xenstored */
 };
 
 enum shadow_reply {
@@ -157,6 +161,9 @@ static inline unsigned shadow_inflight(const struct shadow *s) { return s->q_len
 const struct inflight *shadow_inflight_at(const struct shadow *s, unsigned i);
 /* The guest-visible id for xenstored's BACKEND_ID, 0 if none. */
 uint32_t shadow_guest_tx(const struct shadow *s, uint32_t backend_id);
+/* Bytes S holds on the heap (watches, transactions with their logs,
+ * requests in flight), roughly: the `memory` figure of `list`. */
+size_t shadow_memory(const struct shadow *s);
 /* Append a readable description of S (the `list <domid>` output). */
 size_t shadow_describe(const struct shadow *s, char *buf, size_t len);
 

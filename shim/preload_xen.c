@@ -65,9 +65,11 @@ static const char *claims_dir(void)
     return dir && *dir ? dir : NULL;
 }
 
-/* Parse $XSSHIM_CLAIMS/DOMID.  0, or -1 + errno (ENOENT: no claim). */
+/* Parse $XSSHIM_CLAIMS/DOMID.  0 (errno as it was), or -1 + errno
+ * (ENOENT: no claim). */
 static int parse_claim(uint32_t domid, struct claim *c)
 {
+    int saved_errno = errno;
     const char *dir = claims_dir();
     if (!dir) {
         errno = ENOENT;
@@ -107,13 +109,20 @@ static int parse_claim(uint32_t domid, struct claim *c)
                                                       : LIVE_BAD;
         }
     }
+    errno = saved_errno;
     return 0;
 }
 
-/* A claim that redirects DOMID's ring and channel to a shadow. */
+/* A claim that redirects DOMID's ring and channel to a shadow.  errno is
+ * left as it was: the daemon that called the library must see it as the
+ * real library leaves it (C xenstored 4.17 answers some bad requests with
+ * its errno of the moment, and aborts when that is 0). */
 static bool read_claim(uint32_t domid, struct claim *c)
 {
-    return parse_claim(domid, c) == 0 && c->page[0] && c->port && c->live != LIVE_BACK;
+    int saved_errno = errno;
+    bool claimed = parse_claim(domid, c) == 0 && c->page[0] && c->port && c->live != LIVE_BACK;
+    errno = saved_errno;
+    return claimed;
 }
 
 /* Pages mapped through a claim (or switched to one live), so that
@@ -790,10 +799,13 @@ static void switch_one(uint32_t domid, const struct claim *c)
 /* The generation changed: act on every claim that asks for a switch. */
 static void switch_scan(void)
 {
+    int saved_errno = errno;
     const char *dir = claims_dir();
     DIR *d = dir ? opendir(dir) : NULL;
-    if (!d)
+    if (!d) {
+        errno = saved_errno;
         return;
+    }
     struct dirent *e;
     pthread_mutex_lock(&track_lock);
     while ((e = readdir(d))) {
@@ -809,6 +821,7 @@ static void switch_scan(void)
     }
     pthread_mutex_unlock(&track_lock);
     closedir(d);
+    errno = saved_errno;
 }
 
 /* Map DOMID's ring through its claim?  Not while xenstored's channel for

@@ -61,6 +61,16 @@ target_include_directories(xsmigbench PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 add_executable(xsscale xsscale.cc)
 target_link_libraries(xsscale PRIVATE xsproxy_workload)
 
+# Hostile guests: floods, malformed messages, endless watches and
+# transactions; xsproxy's per-domain bounds, the other guests unaffected.
+xsproxy_test(test_proxy_hostile test_proxy_hostile.cc)
+target_link_libraries(test_proxy_hostile PRIVATE xsproxy_workload)
+target_include_directories(test_proxy_hostile PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+# The other guests' latency while one floods: a program, not a test.
+add_executable(xshostile xshostile.cc)
+target_link_libraries(xshostile PRIVATE xsproxy_workload)
+target_include_directories(xshostile PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+
 # xsproxy killed and started again under load: its journals (issue 6).
 xsproxy_test(test_proxy_restart test_proxy_restart.cc)
 target_link_libraries(test_proxy_restart PRIVATE xsproxy_workload)

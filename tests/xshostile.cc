@@ -1,0 +1,528 @@
+// xshostile - the other guests' latency while one guest floods (issue 6,
+// item 3).  For each daemon, and for each kind of flood, it starts a fresh
+// sim with xsproxy in front of the daemon (tests/workload.h's Store), one
+// hostile guest (domain 1, raw ring access: tests/hostile_guest.h) and G
+// (4) well-behaved guests (domains 2..G+1), each running a serial loop of
+// WRITE then READ of its own node (every answer checked).  It measures the
+// good guests' request latency for S (3) seconds with the hostile guest
+// idle, then S seconds while it floods, and prints p50/p99/p99.9 of both
+// and the ratio flood/quiet.  The floods:
+//   largest-noread   4096-byte WRITEs as fast as the ring takes them, never
+//                    reading an answer (the ring stays full once xsproxy
+//                    holds the answers)
+//   largest          the same, reading (and dropping) every answer
+//   dom0only-noread  xsproxy's own types, which it answers itself (EACCES),
+//                    never reading
+//   malformed        26 kinds of malformed messages (tests/hostile_guest.h),
+//                    reading
+//   watches          the largest WATCHes, on past the watch quota, reading
+//   transactions     TRANSACTION_START past the quota, and tiny READs in
+//                    the open transactions (each logged by xsproxy), reading
+//   all              all of the above in turn, message by message, reading
+//   notify           event-channel notifications only, as fast as possible
+// With --direct the same runs are made without xsproxy, for reference
+// (what the daemon alone does to the other guests).  Every process here
+// shares the machine's CPUs, the flooding guest's own thread included (on
+// Xen it would have a vCPU of its own).
+// It prints figures and never judges them: the exit code is non-zero only
+// when something fails (a daemon or xsproxy dies, a good guest gets a wrong
+// answer or none).
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hostile_guest.h"
+#include "sim_host.h"
+#include "workload.h"
+#include "xsproxy_wire.h"
+
+namespace {
+
+using namespace xstest;
+using Clock = std::chrono::steady_clock;
+
+constexpr unsigned kHostile = 1;
+
+double pct(std::vector<double> &v, double p)
+{
+    if (v.empty())
+        return 0;
+    size_t i = (size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5);
+    std::nth_element(v.begin(), v.begin() + (long)i, v.end());
+    return v[i];
+}
+
+// CPU seconds used so far by PID (user + system), -1 if unknown.
+double cpu_seconds(pid_t pid)
+{
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    size_t r = s.rfind(')');
+    if (r == std::string::npos)
+        return -1;
+    std::istringstream in(s.substr(r + 2));
+    std::string field;
+    unsigned long long ut = 0, st = 0;
+    for (int i = 3; i <= 15 && in >> field; i++) {
+        if (i == 14)
+            ut = strtoull(field.c_str(), nullptr, 10);
+        if (i == 15)
+            st = strtoull(field.c_str(), nullptr, 10);
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct Stats {
+    size_t n = 0;
+    double seconds = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
+    double px_cpu = -1, xsd_cpu = -1;   // % of one CPU over the phase
+    double px_cpu_s = -1, xsd_cpu_s = -1;
+    std::vector<double> lat;            // µs, every request
+    double ops() const { return seconds > 0 ? (double)n / seconds : 0; }
+};
+
+Stats summarize(std::vector<double> lat, double seconds, double px_cpu_s, double xsd_cpu_s)
+{
+    Stats s;
+    s.n = lat.size();
+    s.seconds = seconds;
+    s.p50 = pct(lat, 50);
+    s.p99 = pct(lat, 99);
+    s.p999 = pct(lat, 99.9);
+    s.max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+    s.px_cpu_s = px_cpu_s;
+    s.xsd_cpu_s = xsd_cpu_s;
+    if (px_cpu_s >= 0 && seconds > 0)
+        s.px_cpu = 100.0 * px_cpu_s / seconds;
+    if (xsd_cpu_s >= 0 && seconds > 0)
+        s.xsd_cpu = 100.0 * xsd_cpu_s / seconds;
+    s.lat = std::move(lat);
+    return s;
+}
+
+// Several windows as one.
+Stats pooled(const std::vector<Stats> &windows)
+{
+    std::vector<double> lat;
+    double seconds = 0, px = 0, xsd = 0;
+    for (const auto &w : windows) {
+        lat.insert(lat.end(), w.lat.begin(), w.lat.end());
+        seconds += w.seconds;
+        px = px < 0 || w.px_cpu_s < 0 ? -1 : px + w.px_cpu_s;
+        xsd = xsd < 0 || w.xsd_cpu_s < 0 ? -1 : xsd + w.xsd_cpu_s;
+    }
+    return summarize(std::move(lat), seconds, px, xsd);
+}
+
+// G good guests, each a thread with a serial WRITE/READ loop on its own
+// node; latencies (µs) are kept while recording.
+class GoodGuests {
+public:
+    GoodGuests(Store &store, const std::vector<unsigned> &domids)
+    {
+        for (unsigned d : domids) {
+            auto g = store.guest(d);
+            if (!g) {
+                fail("cannot open guest " + std::to_string(d));
+                continue;
+            }
+            workers_.push_back(std::make_unique<Worker>());
+            Worker *w = workers_.back().get();
+            w->conn = std::move(g);
+            w->domid = d;
+        }
+        for (auto &w : workers_)
+            w->thread = std::thread([this, w = w.get()] { run(*w); });
+    }
+    ~GoodGuests() { stop(); }
+    void stop()
+    {
+        stop_ = true;
+        for (auto &w : workers_)
+            if (w->thread.joinable())
+                w->thread.join();
+    }
+    // Record for SECONDS; the pooled latencies.
+    Stats measure(double seconds, pid_t proxy, pid_t daemon)
+    {
+        for (auto &w : workers_) {
+            std::lock_guard<std::mutex> l(w->mu);
+            w->lat.clear();
+        }
+        double p0 = proxy > 0 ? cpu_seconds(proxy) : -1, d0 = cpu_seconds(daemon);
+        auto t0 = Clock::now();
+        recording_ = true;
+        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+        recording_ = false;
+        double el = std::chrono::duration<double>(Clock::now() - t0).count();
+        double p1 = proxy > 0 ? cpu_seconds(proxy) : -1, d1 = cpu_seconds(daemon);
+        std::vector<double> all;
+        for (auto &w : workers_) {
+            std::lock_guard<std::mutex> l(w->mu);
+            all.insert(all.end(), w->lat.begin(), w->lat.end());
+        }
+        return summarize(std::move(all), el, p0 >= 0 && p1 >= 0 ? p1 - p0 : -1,
+                         d0 >= 0 && d1 >= 0 ? d1 - d0 : -1);
+    }
+    std::string problem() const
+    {
+        std::lock_guard<std::mutex> l(mu_);
+        return problem_;
+    }
+
+private:
+    struct Worker {
+        std::unique_ptr<RingConn> conn;
+        unsigned domid = 0;
+        std::thread thread;
+        std::mutex mu;
+        std::vector<double> lat;
+    };
+    void fail(const std::string &why)
+    {
+        std::lock_guard<std::mutex> l(mu_);
+        if (problem_.empty())
+            problem_ = why;
+        stop_ = true;
+    }
+    bool timed(Worker &w, uint32_t type, const std::string &body, uint32_t want_type,
+               const std::string &want_body)
+    {
+        WireMsg r;
+        auto t0 = Clock::now();
+        bool ok = w.conn->request(type, 0, body, &r, 10000);
+        double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+        if (!ok || r.type != want_type || r.body != want_body) {
+            fail("guest " + std::to_string(w.domid) + ": " + type_name(type) + " " +
+                 escape(body, 40) + " -> " +
+                 (ok ? type_name(r.type) + " " + escape(r.body, 40) : w.conn->error()));
+            return false;
+        }
+        if (recording_) {
+            std::lock_guard<std::mutex> l(w.mu);
+            w.lat.push_back(us);
+        }
+        return true;
+    }
+    void run(Worker &w)
+    {
+        std::string path = nul_join({ "data/bench" });
+        for (unsigned i = 0; !stop_; i++) {
+            std::string v = "v" + std::to_string(i);
+            if (!timed(w, XS_WRITE, path + v, XS_WRITE, std::string("OK", 3)) ||
+                !timed(w, XS_READ, path, XS_READ, v))
+                return;
+        }
+    }
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::atomic<bool> stop_{ false }, recording_{ false };
+    mutable std::mutex mu_;
+    std::string problem_;
+};
+
+// A flood: how message I is made, and whether the guest reads answers.
+struct Mode {
+    std::string name;
+    bool drain = true;
+    bool notify_only = false;
+    std::function<std::string(uint32_t)> next;
+};
+
+std::vector<Mode> make_modes(const std::vector<uint32_t> *txs)
+{
+    static const std::string big = [] {
+        std::string b = nul_join({ "data/big" });
+        return b + std::string(XENSTORE_PAYLOAD_MAX - b.size(), 'x');
+    }();
+    static const std::string wpath = "data/" + std::string(1900, 'w');
+    auto largest = [](uint32_t i) { return msg_bytes(XS_WRITE, i, 0, big); };
+    auto dom0only = [](uint32_t i) {
+        return msg_bytes(XSP_TYPE_BASE + 1 + i % (XSP_TYPE_END - XSP_TYPE_BASE - 1), i, 0,
+                         nul_join({ "2" }));
+    };
+    auto watch = [](uint32_t i) {
+        return msg_bytes(XS_WATCH, i, 0,
+                         nul_join({ wpath, std::to_string(i) + std::string(2000, 't') }));
+    };
+    auto tx = [txs](uint32_t i) {
+        if (i % 8 == 0 || txs->empty())
+            return msg_bytes(XS_TRANSACTION_START, i, 0, std::string(1, '\0'));
+        return msg_bytes(XS_READ, i, (*txs)[i % txs->size()], nul_join({ "e" }));
+    };
+    std::vector<Mode> m;
+    m.push_back({ "largest-noread", false, false, largest });
+    m.push_back({ "largest", true, false, largest });
+    m.push_back({ "dom0only-noread", false, false, dom0only });
+    m.push_back({ "malformed", true, false,
+                  [](uint32_t i) { return malformed(i, (i / 7) % kMalformedKinds); } });
+    m.push_back({ "watches", true, false, watch });
+    m.push_back({ "transactions", true, false, tx });
+    m.push_back({ "all", true, false, [=](uint32_t i) {
+                     switch (i % 6) {
+                     case 0: return largest(i);
+                     case 1: return malformed(i, (i / 6) % kMalformedKinds);
+                     case 2: return watch(i);
+                     case 3: return tx(i);
+                     case 4: return tx(i + 1);
+                     default: return dom0only(i);
+                     }
+                 } });
+    m.push_back({ "notify", true, true, nullptr });
+    return m;
+}
+
+struct Result {
+    std::string daemon, via, mode;
+    Stats quiet, flood;
+    double hostile_rate = 0;   // hostile messages written per second
+    std::string failure;
+};
+
+void print_header()
+{
+    printf("%-10s %-7s %-16s %8s %7s %7s %8s | %8s %7s %8s %9s | %6s %6s | %9s %9s\n", "daemon",
+           "via", "flood", "quiet/s", "p50us", "p99us", "p99.9us", "flood/s", "p50us", "p99us",
+           "p99.9us", "p50x", "p99x", "hostile/s", "xsproxy%");
+}
+
+void print_row(const Result &r)
+{
+    if (!r.failure.empty()) {
+        printf("%-10s %-7s %-16s FAILED: %s\n", r.daemon.c_str(), r.via.c_str(), r.mode.c_str(),
+               r.failure.c_str());
+        return;
+    }
+    char cpu[32] = "-";
+    if (r.flood.px_cpu >= 0)
+        snprintf(cpu, sizeof(cpu), "%.0f>%.0f", r.quiet.px_cpu, r.flood.px_cpu);
+    printf("%-10s %-7s %-16s %8.0f %7.0f %7.0f %8.0f | %8.0f %7.0f %8.0f %9.0f | %6.2f %6.2f | "
+           "%9.0f %9s\n",
+           r.daemon.c_str(), r.via.c_str(), r.mode.c_str(), r.quiet.ops(), r.quiet.p50,
+           r.quiet.p99, r.quiet.p999, r.flood.ops(), r.flood.p50, r.flood.p99, r.flood.p999,
+           r.quiet.p50 > 0 ? r.flood.p50 / r.quiet.p50 : 0,
+           r.quiet.p99 > 0 ? r.flood.p99 / r.quiet.p99 : 0, r.hostile_rate, cpu);
+    fflush(stdout);
+}
+
+Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, unsigned guests,
+               unsigned rounds, double seconds)
+{
+    Result res;
+    res.daemon = xssim_daemon_name(daemon);
+    res.via = proxied ? "xsproxy" : "direct";
+    res.mode = mode_name;
+    Store store(daemon, proxied);
+    if (!store.ok()) {
+        res.failure = "the sim did not come up";
+        return res;
+    }
+    std::vector<unsigned> good;
+    for (unsigned d = kHostile; d <= kHostile + guests; d++) {
+        if (!store.create_domain(d)) {
+            res.failure = "cannot create domain " + std::to_string(d);
+            return res;
+        }
+        if (d != kHostile)
+            good.push_back(d);
+    }
+    auto hostile = RawGuest::open(store.sim(), kHostile);
+    WireMsg r;
+    if (!hostile || !hostile->request(XS_WRITE, nul_join({ "e" }), &r, 5000)) {
+        res.failure = "the hostile guest is not served";
+        return res;
+    }
+    // the transactions the "transactions" flood works in: as many as the
+    // quota lets it open, opened as each flood starts
+    std::vector<uint32_t> txs;
+    auto open_txs = [&] {
+        txs.clear();
+        for (int i = 0; (mode_name == "transactions" || mode_name == "all") && i < 20; i++) {
+            if (!hostile->request(XS_TRANSACTION_START, std::string(1, '\0'), &r, 5000) ||
+                r.type != XS_TRANSACTION_START)
+                break;
+            txs.push_back((uint32_t)strtoul(r.body.c_str(), nullptr, 10));
+        }
+    };
+    uint32_t msg_base = 1;   // the flood's req ids go on from round to round
+    std::vector<Mode> modes = make_modes(&txs);
+    const Mode *mode = nullptr;
+    for (const auto &m : modes)
+        if (m.name == mode_name)
+            mode = &m;
+    if (!mode) {
+        res.failure = "no such flood";
+        return res;
+    }
+    pid_t px = proxied ? store.proxy_pid() : -1, xsd = store.host().daemon_pid();
+    GoodGuests gg(store, good);
+    sleep_ms(500);   // warm up
+    // quiet and flood windows in turn, pooled: the machine's own noise
+    // falls on both alike
+    std::vector<Stats> quiet, flooded;
+    uint64_t sent = 0;
+    double flood_time = 0;
+    for (unsigned round = 0; round < rounds && gg.problem().empty(); round++) {
+        quiet.push_back(gg.measure(seconds, px, xsd));
+        std::atomic<bool> stop_notify{ false };
+        std::atomic<uint64_t> notifies{ 0 };
+        std::unique_ptr<Flood> flood;
+        std::thread notifier;
+        open_txs();
+        auto t0 = Clock::now();
+        if (mode->notify_only) {
+            notifier = std::thread([&] {
+                while (!stop_notify) {
+                    hostile->notify();
+                    notifies++;
+                }
+            });
+        } else {
+            flood = std::make_unique<Flood>(*hostile, mode->next, mode->drain, msg_base);
+        }
+        sleep_ms(200);
+        flooded.push_back(gg.measure(seconds, px, xsd));
+        flood_time += std::chrono::duration<double>(Clock::now() - t0).count();
+        if (flood) {
+            flood->stop();
+            sent += flood->sent();
+            msg_base += (uint32_t)flood->sent();
+        }
+        stop_notify = true;
+        if (notifier.joinable())
+            notifier.join();
+        sent += notifies;
+        // before the next quiet window: the guest reads what it did not,
+        // and drops its watches and transactions (a quiet window is one
+        // without the flood, and without what it left behind)
+        hostile->settle(100, 3000);
+        hostile->request(XS_RESET_WATCHES, "", &r, 5000);
+    }
+    res.quiet = pooled(quiet);
+    res.flood = pooled(flooded);
+    double el = flood_time;
+    res.hostile_rate = (double)sent / el;
+    gg.stop();
+    if (!gg.problem().empty())
+        res.failure = "a good guest: " + gg.problem();
+    else if (proxied && !store.proxy_alive())
+        res.failure = "xsproxy died";
+    else if (!pid_alive(xsd)) {
+        res.failure = std::string(store.host().daemon_name()) + " died";
+        store.daemon_killed();
+    }
+    return res;
+}
+
+void usage()
+{
+    fprintf(stderr,
+            "usage: xshostile [--daemon oxenstored|xenstored|both] [--guests G] [--rounds R]\n"
+            "                 [--seconds S] [--flood NAME[,NAME...]] [--direct]\n"
+            "floods: largest-noread largest dom0only-noread malformed watches transactions "
+            "all notify\n");
+}
+
+}  // namespace
+
+int main(int argc, char **argv)
+{
+    std::vector<xssim_daemon> daemons = { XSSIM_OXENSTORED, XSSIM_XENSTORED };
+    unsigned guests = 4, rounds = 5;
+    double seconds = 1.5;
+    bool direct = false;
+    std::vector<std::string> floods;
+    for (const auto &m : make_modes(nullptr))
+        floods.push_back(m.name);
+    static const struct option opts[] = { { "daemon", required_argument, nullptr, 'd' },
+                                          { "guests", required_argument, nullptr, 'g' },
+                                          { "seconds", required_argument, nullptr, 's' },
+                                          { "rounds", required_argument, nullptr, 'r' },
+                                          { "flood", required_argument, nullptr, 'f' },
+                                          { "direct", no_argument, nullptr, 'D' },
+                                          { "help", no_argument, nullptr, 'h' },
+                                          { nullptr, 0, nullptr, 0 } };
+    for (int c; (c = getopt_long(argc, argv, "d:g:s:r:f:Dh", opts, nullptr)) != -1;) {
+        switch (c) {
+        case 'd':
+            if (strcmp(optarg, "oxenstored") == 0)
+                daemons = { XSSIM_OXENSTORED };
+            else if (strcmp(optarg, "xenstored") == 0)
+                daemons = { XSSIM_XENSTORED };
+            else if (strcmp(optarg, "both") != 0)
+                return usage(), 2;
+            break;
+        case 'g':
+            guests = (unsigned)atoi(optarg);
+            if (guests < 1 || guests > 100)
+                return usage(), 2;
+            break;
+        case 's':
+            seconds = atof(optarg);
+            if (seconds <= 0)
+                return usage(), 2;
+            break;
+        case 'r':
+            rounds = (unsigned)atoi(optarg);
+            if (rounds < 1 || rounds > 1000)
+                return usage(), 2;
+            break;
+        case 'f': {
+            floods.clear();
+            std::istringstream in(optarg);
+            for (std::string f; std::getline(in, f, ',');)
+                floods.push_back(f);
+            break;
+        }
+        case 'D':
+            direct = true;
+            break;
+        default:
+            return usage(), c == 'h' ? 0 : 2;
+        }
+    }
+    printf("xshostile: %u good guests (serial WRITE/READ each); %u rounds of %.1f s quiet then "
+           "%.1f s with one guest flooding, pooled; a fresh sim per run; %ld CPUs\n",
+           guests, rounds, seconds, seconds, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("latency of the good guests' requests in µs; p50x/p99x: flood / quiet; hostile/s: "
+           "its messages (or notifications) per second; xsproxy%%: its CPU, quiet>flood\n\n");
+    print_header();
+    std::vector<Result> all;
+    bool failed = false;
+    for (auto daemon : daemons) {
+        for (int via = 0; via < (direct ? 2 : 1); via++) {
+            for (const auto &f : floods) {
+                Result r = run_one(daemon, via == 0, f, guests, rounds, seconds);
+                print_row(r);
+                failed |= !r.failure.empty();
+                all.push_back(r);
+            }
+        }
+    }
+    printf("\nthrough xsproxy, the worst p99 ratio (flood / quiet) per daemon:\n");
+    for (auto daemon : daemons) {
+        double worst = 0;
+        std::string which;
+        for (const auto &r : all)
+            if (r.via == "xsproxy" && r.daemon == xssim_daemon_name(daemon) && r.failure.empty() &&
+                r.quiet.p99 > 0 && r.flood.p99 / r.quiet.p99 > worst) {
+                worst = r.flood.p99 / r.quiet.p99;
+                which = r.mode;
+            }
+        printf("  %-10s %.2f (%s)\n", xssim_daemon_name(daemon), worst, which.c_str());
+    }
+    return failed ? 1 : 0;
+}
