@@ -70,6 +70,15 @@ constexpr uint64_t kAdoptMax = 64;
 // two rings of output and the domain's own structure (12 KiB): about
 // 1.4 MiB; with the allocator's slack, 2 MiB of resident memory.
 constexpr long kDomainMemoryMaxKiB = 2048;
+// Under AddressSanitizer, memory xsproxy frees stays resident in ASan's
+// quarantine (up to 256 MiB) and every block has red zones: its resident
+// growth says nothing about its own bounds there.  Its `memory` figure,
+// checked in both builds, does.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kResidentMemoryMeansSomething = false;
+#else
+constexpr bool kResidentMemoryMeansSomething = true;
+#endif
 
 // ---- the good guest ----------------------------------------------------------------
 
@@ -356,7 +365,9 @@ protected:
         EXPECT_LE(m.in_flight, kMaxOutstanding);
         EXPECT_LE(m.watches, watch_quota(GetParam()) + 1);
         EXPECT_LE(m.transactions, live_hostile_ ? kTxQuota + kAdoptMax : kTxQuota);
-        EXPECT_LE(monitor_->growth_kib(), kDomainMemoryMaxKiB) << "xsproxy's resident memory";
+        if (kResidentMemoryMeansSomething) {
+            EXPECT_LE(monitor_->growth_kib(), kDomainMemoryMaxKiB) << "xsproxy's resident memory";
+        }
         EXPECT_GT(m.memory, 0u) << "`list` gives no memory figure";
         EXPECT_LE(m.memory, (uint64_t)kDomainMemoryMaxKiB * 1024) << "xsproxy's figure";
     }
