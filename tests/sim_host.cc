@@ -3,6 +3,8 @@
 // programs without a shell, their output captured.
 #include "sim_host.h"
 
+#include <mutex>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -412,6 +414,8 @@ pid_t SimHost::daemon_pid() const
 
 struct xssim *SimHost::attach()
 {
+    // tests attach from several threads (busy guests): one attachment
+    std::lock_guard<std::mutex> l(attach_mu_);
     if (!sim_) {
         sim_ = xssim_attach(dir_.c_str());
         if (!sim_)

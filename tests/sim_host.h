@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -129,6 +130,7 @@ private:
     std::string dir_;
     bool ok_ = false;
     struct xssim *sim_ = nullptr;
+    std::mutex attach_mu_;
     pid_t watchdog_ = -1;     // runs xssim_down if we die before down()
     int watchdog_fd_ = -1;    // the pipe's write end, held only here
     void start_watchdog();
