@@ -29,6 +29,7 @@
 #include <xengnttab.h>
 
 #include "sim_internal.h"
+#include "stream_track.h"
 
 #define REAL(name) ((__typeof__(&name))real_sym(#name))
 
@@ -192,8 +193,16 @@ struct xenevtchn_handle {
  * serves directly (switch in), and hands it back (switch back), without
  * xenstored knowing.  libxsshim.so inside xenstored owns every ring mapping
  * and event-channel call, so it switches a domain while xenstored's single
- * thread is inside one of its calls (xenevtchn_pending, xc_domain_getinfo,
+ * thread is inside one of its calls (xenevtchn_pending, xenevtchn_notify -
+ * the last step of each write to a ring -, xc_domain_getinfo,
  * xc_domain_getinfolist) and not touching any ring.
+ *
+ * Message boundaries.  From the mapping on, the shim follows both streams
+ * of every tracked ring message by message (stream_track.c): requests in
+ * each xenevtchn_pending, replies in each xenevtchn_notify.  A switch-in
+ * happens only where both streams are between messages, known exactly
+ * rather than guessed from the bytes: C xenstored cuts a reply at the
+ * ring's end, and the cut can look like a whole message.
  *
  * Tracking.  With XSSHIM_CLAIMS set, the shim records, per domain (not
  * dom0): the ring page it mapped for xenstored (grant ref 1 or the gfn: the
@@ -234,10 +243,10 @@ struct xenevtchn_handle {
  *   and indexes), marks xenstored's local port pending (it looks at the
  *   ring once), notifies the claim port once (xsproxy looks too), and
  *   writes "shadow".
- *   The copy is one moment: the guest may move req_prod or rsp_cons on its
- *   own page after it, and xenstored may have been half-way through a
- *   message in either direction (its partial input and queued output stay
- *   its own and continue on the shadow).  So at "shadow" the requester takes
+ *   The copy is one moment, between messages in both streams (else the
+ *   answer is "busy"): the guest may move req_prod or rsp_cons on its own
+ *   page after it, and xenstored's queued output continues on the
+ *   shadow.  So at "shadow" the requester takes
  *   the pages as equal at the shadow's indexes: request bytes below the
  *   shadow's req_prod are xenstored's already, response bytes below its
  *   rsp_prod are on the guest's page already; anything the guest added since
@@ -279,6 +288,9 @@ struct tracked {
     uint32_t local_port;
     bool bind_shadow;           /* local_port is bound to shadow_port */
     uint32_t shadow_port;
+    /* where each stream's messages end, followed since the ring was mapped
+     * (a switch-in happens only between messages) */
+    struct stream_track req, rsp;
 };
 
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -345,6 +357,46 @@ static bool file_id(const char *path, dev_t *dev, ino_t *ino)
 
 static void board_open(void);
 
+/* Ring indexes another side may move: read once, before the bytes they
+ * cover. */
+static XENSTORE_RING_IDX load_idx(const XENSTORE_RING_IDX *i)
+{
+    return __atomic_load_n(i, __ATOMIC_ACQUIRE);
+}
+
+/* The ring at ADDR was just mapped for xenstored: its requests start where
+ * xenstored will read, its replies where it will write.  A fresh ring is
+ * between messages for sure; one with history (a domain introduced again)
+ * only by the look of its bytes. */
+static void follow_start(struct tracked *t, void *addr)
+{
+    const struct xenstore_domain_interface *r = addr;
+    XENSTORE_RING_IDX req_cons = load_idx(&r->req_cons), rsp_prod = load_idx(&r->rsp_prod);
+    stream_track_start(&t->req, r->req, req_cons, req_cons == 0);
+    stream_track_start(&t->rsp, r->rsp, rsp_prod, rsp_prod == 0);
+}
+
+/* Follow both streams of T's ring up to now, from xenstored's own thread:
+ * its replies cannot move meanwhile.  Requests are followed before
+ * xenstored reads them (it calls xenevtchn_pending first) and again after
+ * each reply: a guest would have to write a ring's worth over bytes
+ * xenstored took in between for one to go unseen, which the track notices
+ * when the guest published them (it then falls back to the look of the
+ * bytes). */
+static void follow(struct tracked *t)
+{
+    if (!t->addr)
+        return;
+    const struct xenstore_domain_interface *r = t->addr;
+    bool was = t->req.synced && t->rsp.synced;
+    stream_track_feed(&t->req, r->req, load_idx(&r->req_prod));
+    stream_track_feed(&t->rsp, r->rsp, load_idx(&r->rsp_prod));
+    if (was && !(t->req.synced && t->rsp.synced))
+        fprintf(stderr, "xsshim: domain %u: lost track of its %s stream; a live switch-in "
+                "judges its message boundaries by their look until it is found again\n",
+                t->domid, t->req.synced ? "reply" : "request");
+}
+
 /* Xenstored mapped DOMID's ring at ADDR (SHADOW: a claim's page, from
  * PAGE; else the domain's own). */
 static void track_ring(uint32_t domid, void *addr, enum ring_kind kind, unsigned long mfn,
@@ -363,6 +415,8 @@ static void track_ring(uint32_t domid, void *addr, enum ring_kind kind, unsigned
     pthread_mutex_lock(&track_lock);
     struct tracked *t = track_get(domid);
     if (t) {
+        if (!t->addr)
+            follow_start(t, addr);
         t->addr = addr;
         t->kind = kind;
         t->mfn = mfn;
@@ -560,40 +614,23 @@ static void wake_local(struct tracked *t)
     sim_raise(sim, sim_dom(sim, evh_dom(t->evh)), t->local_port);
 }
 
-/* Does the stream in BUF (a ring's bytes) end at PROD with a whole message:
- * nothing written yet, or a header still in the ring whose payload ends
- * exactly at PROD?  (proxy/ring.c's ring_ends_message, which xsproxy uses
- * too; the shim is a component of its own and keeps a copy.) */
-static bool stream_at_boundary(const char *buf, XENSTORE_RING_IDX prod)
-{
-    XENSTORE_RING_IDX oldest = prod > XENSTORE_RING_SIZE ? prod - XENSTORE_RING_SIZE : 0;
-    if (prod == 0)
-        return true;
-    for (uint32_t back = sizeof(struct xsd_sockmsg); back <= prod - oldest; back++) {
-        uint8_t b[sizeof(struct xsd_sockmsg)];
-        for (uint32_t i = 0; i < sizeof(b); i++)
-            b[i] = (uint8_t)buf[MASK_XENSTORE_IDX(prod - back + i)];
-        struct xsd_sockmsg h;
-        memcpy(&h, b, sizeof(h));
-        if (h.len == back - sizeof(h) && h.type < 64)
-            return true;
-    }
-    return false;
-}
-
 /* A live switch-in may only happen between messages: the daemon has taken
  * every byte the guest wrote and the last request is whole, and the last
  * reply or event on the ring is whole.  Otherwise xsproxy could not know
- * where the next message starts; it asks again a moment later.  NULL when
- * SNAP is such a moment, else why not. */
-static const char *not_between_messages(const struct xenstore_domain_interface *snap)
+ * where the next message starts; it asks again a moment later.  T's streams
+ * are followed up to SNAP first.  NULL when SNAP is such a moment, else why
+ * not. */
+static const char *not_between_messages(struct tracked *t,
+                                         const struct xenstore_domain_interface *snap)
 {
+    stream_track_feed(&t->req, snap->req, snap->req_prod);
+    stream_track_feed(&t->rsp, snap->rsp, snap->rsp_prod);
     if (snap->req_cons != snap->req_prod)
         return "the daemon has not taken all of the guest's requests";
-    if (!stream_at_boundary(snap->req, snap->req_prod))
+    if (!stream_track_between(&t->req, snap->req, snap->req_prod))
         return "the guest is writing a request";
     if (snap->rsp_prod - snap->rsp_cons > XENSTORE_RING_SIZE ||
-        !stream_at_boundary(snap->rsp, snap->rsp_prod))
+        !stream_track_between(&t->rsp, snap->rsp, snap->rsp_prod))
         return "the daemon is writing a reply";
     return NULL;
 }
@@ -631,9 +668,13 @@ static void switch_in(struct tracked *t, const struct claim *c)
     /* xenstored is inside this call: nothing moves its indexes now, but the
      * guest may write; judge and copy one snapshot */
     static char snap[XSSIM_PAGE_SIZE];
+    const struct xenstore_domain_interface *live = t->addr;
+    XENSTORE_RING_IDX req_prod = load_idx(&live->req_prod), rsp_cons = load_idx(&live->rsp_cons);
     memcpy(snap, t->addr, sizeof(snap));
-    const struct xenstore_domain_interface *si = (const void *)snap;
-    const char *busy = not_between_messages(si);
+    struct xenstore_domain_interface *si = (void *)snap;
+    si->req_prod = req_prod;   /* the bytes copied cover these */
+    si->rsp_cons = rsp_cons;
+    const char *busy = not_between_messages(t, si);
     if (busy) {
         write_state(t->domid, "busy %s", busy);
         close(fd);
@@ -930,7 +971,25 @@ int xenevtchn_fd(xenevtchn_handle *x)
 
 int xenevtchn_notify(xenevtchn_handle *x, evtchn_port_t port)
 {
-    return x->sim ? xssim_evtchn_notify(x->sim, port) : REAL(xenevtchn_notify)(x->real, port);
+    int rc = x->sim ? xssim_evtchn_notify(x->sim, port) : REAL(xenevtchn_notify)(x->real, port);
+    if (!atomic_load_explicit(&tracks_used, memory_order_relaxed))
+        return rc;
+    int saved_errno = errno;
+    /* xenstored notifies after each write to a ring: follow its replies
+     * while every byte of them is still there */
+    pthread_mutex_lock(&track_lock);
+    for (size_t i = 0; i < tracks_len; i++)
+        if (tracks[i].evh == x && tracks[i].local_port == port)
+            follow(&tracks[i]);
+    pthread_mutex_unlock(&track_lock);
+    /* Just after a reply is the moment a guest that waits for each reply
+     * is between requests: a switch asked for is tried here too (in
+     * xenevtchn_pending alone, that guest's next request would nearly
+     * always be there already).  After the notify, so that the guest
+     * hears of the reply whatever happens. */
+    switch_poll(false, "xenevtchn_notify");
+    errno = saved_errno;
+    return rc;
 }
 
 xenevtchn_port_or_error_t xenevtchn_bind_unbound_port(xenevtchn_handle *x, uint32_t domid)
@@ -979,6 +1038,13 @@ int xenevtchn_unbind(xenevtchn_handle *x, evtchn_port_t port)
 
 xenevtchn_port_or_error_t xenevtchn_pending(xenevtchn_handle *x)
 {
+    /* before xenstored reads any ring: follow what the guests wrote */
+    if (atomic_load_explicit(&tracks_used, memory_order_relaxed)) {
+        pthread_mutex_lock(&track_lock);
+        for (size_t i = 0; i < tracks_len; i++)
+            follow(&tracks[i]);
+        pthread_mutex_unlock(&track_lock);
+    }
     switch_poll(false, "xenevtchn_pending");
     return x->sim ? xssim_evtchn_pending(x->sim) : REAL(xenevtchn_pending)(x->real);
 }

@@ -14,3 +14,7 @@ xsproxy_test(test_shim_live test_shim_live.cc)
 # Store (tests/workload.h, built by proxy.cmake).
 add_executable(xsbench xsbench.cc)
 target_link_libraries(xsbench PRIVATE xstest_support xsproxy_workload)
+
+# The shim's stream tracker, pure: no daemon.
+xsproxy_test(test_stream_track test_stream_track.cc)
+target_include_directories(test_stream_track PRIVATE ${PROJECT_SOURCE_DIR}/shim)
