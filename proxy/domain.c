@@ -177,6 +177,11 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     d->jnl = journal_create(jpath, err, errlen);
     if (!d->jnl)
         goto fail;
+    snprintf(jpath, sizeof(jpath), "%s/journal/dom%u.watches", px->cfg.run_dir, domid);
+    d->jnl_watches = journal_create(jpath, err, errlen);
+    if (!d->jnl_watches)
+        goto fail;
+    d->jnl_watches_stale = true;
     d->shadow_port = (evtchn_port_t)p;
     if ((d->guest_port && set_port(px, d->guest_port, d) < 0) ||
         set_port(px, d->shadow_port, d) < 0) {
@@ -220,10 +225,12 @@ void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
         if (d->shadow_file[0])
             unlink(d->shadow_file);
         journal_delete(d->jnl);
+        journal_delete(d->jnl_watches);
     } else {
         journal_close(d->jnl);
+        journal_close(d->jnl_watches);
     }
-    d->jnl = NULL;
+    d->jnl = d->jnl_watches = NULL;
 }
 
 void domain_discard(struct proxy *px, struct domain *d)
@@ -950,7 +957,14 @@ void domain_publish(struct domain *d)
     if (!d->xsd_port && d->shadow_port)
         learn_xsd_port(d);
     if (d->jnl && (moved || d->jnl_dirty)) {
-        if (persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
+        /* the watch list first: after a crash between the two commits, a
+         * WATCH or UNWATCH reply is read again and applied again, which
+         * changes nothing (shadow.c) */
+        bool watches = d->jnl_watches_stale || d->jnl_watch_gen != d->sh.watch_gencnt;
+        if ((watches &&
+             (persist_encode_watches(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
+              journal_commit(d->jnl_watches, px->jbuf, px->jbuf_len) < 0)) ||
+            persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
             journal_commit(d->jnl, px->jbuf, px->jbuf_len) < 0) {
             /* a journal behind the rings would do harm after a crash: none
              * is better */
@@ -959,7 +973,11 @@ void domain_publish(struct domain *d)
                  "xsproxy would not find this domain",
                  d->domid, strerror(errno));
             journal_delete(d->jnl);
-            d->jnl = NULL;
+            journal_delete(d->jnl_watches);
+            d->jnl = d->jnl_watches = NULL;
+        } else if (watches) {
+            d->jnl_watch_gen = d->sh.watch_gencnt;
+            d->jnl_watches_stale = false;
         }
         px->commits++;
     }

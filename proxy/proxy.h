@@ -108,6 +108,10 @@ struct domain {
                                    xsproxy, xenstored keeping its port */
     struct journal *jnl;        /* run-dir/journal/dom<D> */
     bool jnl_dirty;             /* changed outside the relay: commit */
+    struct journal *jnl_watches;  /* run-dir/journal/dom<D>.watches: committed
+                                     before jnl, when the list changed */
+    uint32_t jnl_watch_gen;     /* the watch_gencnt it holds */
+    bool jnl_watches_stale;     /* commit it whatever the generation */
 };
 
 struct client;
@@ -229,6 +233,11 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
  * 0, or -1 (out of memory; or a damaged journal, the reason in ERR). */
 int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap);
 int persist_decode(struct domain *d, const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* The watch list, journalled apart (it changes seldom, and may be large);
+ * decoded after persist_decode. */
+int persist_encode_watches(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap);
+int persist_decode_watches(struct domain *d, const uint8_t *buf, size_t len, char *err,
+                           size_t errlen);
 
 /* migrate.c: `save D FILE` (D quiesced) and `restore D FILE [S]`.  0, or
  * an errno with a message in ERR. */

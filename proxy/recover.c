@@ -64,9 +64,10 @@ static bool domain_alive(struct proxy *px, uint32_t domid)
 }
 
 /* Remove what a dead domain left in the run directory. */
-static void forget(struct proxy *px, uint32_t domid, struct journal *j)
+static void forget(struct proxy *px, uint32_t domid, struct journal *j, struct journal *jw)
 {
     char path[300];
+    journal_delete(jw);
     snprintf(path, sizeof(path), "%s/claims/%u", px->cfg.run_dir, domid);
     unlink(path);
     snprintf(path, sizeof(path), "%s/shadow/dom%u", px->cfg.run_dir, domid);
@@ -95,6 +96,24 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
         journal_close(j);
         return -1;
     }
+    /* the watch list, journalled apart */
+    char wpath[640];
+    struct journal *jw = NULL;
+    if (snprintf(wpath, sizeof(wpath), "%s.watches", path) >= (int)sizeof(wpath)) {
+        snprintf(err, errlen, "its path is too long");
+        goto fail;
+    }
+    jw = journal_open(wpath, &data, &len, err, errlen);
+    if (!jw || persist_decode_watches(d, data, len, err, errlen) < 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", err);
+        if (snprintf(err, errlen, "its watch list: %s", why) < 0)
+            err[0] = '\0';
+        journal_close(jw);
+        jw = NULL;
+        goto fail;
+    }
+    d->jnl_watch_gen = d->sh.watch_gencnt;
     d->sh.domid = d->domid;   /* relative watch paths are under its home */
     if (domain_find(px, d->domid)) {
         snprintf(err, errlen, "domain %u has two journals", d->domid);
@@ -103,8 +122,8 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
     if (!domain_alive(px, d->domid)) {
         xlog(LOG_LVL_INFO, "domain %u is gone: its journal, claim and shadow ring removed",
              d->domid);
-        forget(px, d->domid, j);
-        j = NULL;
+        forget(px, d->domid, j, jw);
+        j = jw = NULL;
         err[0] = '\0';
         goto fail;
     }
@@ -159,8 +178,9 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
         goto fail;
     }
     d->jnl = j;
+    d->jnl_watches = jw;
     if (restore_indexes(d, err, errlen) < 0) {
-        d->jnl = NULL;
+        d->jnl = d->jnl_watches = NULL;
         goto fail;
     }
     domain_link(px, d);
@@ -190,13 +210,14 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
 fail:
     if (shadow_fd >= 0)
         close(shadow_fd);
-    d->jnl = NULL;
+    d->jnl = d->jnl_watches = NULL;
     domain_let_go(px, d, false);   /* the files stay, for a look */
     shadow_clear(&d->sh);
     bq_free(&d->to_guest);
     bq_free(&d->inject);
     free(d);
     journal_close(j);
+    journal_close(jw);
     return err[0] ? -1 : 0;
 }
 

@@ -53,7 +53,7 @@ static void free_tx(struct shadow_tx *t)
     free(t);
 }
 
-static void clear_watches(struct shadow *s)
+void shadow_clear_watches(struct shadow *s)
 {
     while (s->watches) {
         struct shadow_watch *w = s->watches;
@@ -78,7 +78,7 @@ static void clear_txs(struct shadow *s)
 
 void shadow_clear(struct shadow *s)
 {
-    clear_watches(s);
+    shadow_clear_watches(s);
     clear_txs(s);
     for (unsigned i = 0; i < s->q_len; i++)
         free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
@@ -356,8 +356,21 @@ void shadow_backend_lost(struct shadow *s)
     clear_txs(s);
 }
 
+static bool same_watch_path(const struct shadow *s, const char *a, const char *b);
+
+/* A watch xenstored accepted.  One the list has already (xenstored refuses
+ * a second of the same path and token) is a reply read again after a
+ * restart of xsproxy, whose watch list was journalled just before the
+ * crash: it changes nothing. */
 static void add_watch(struct shadow *s, char *path, char *token)
 {
+    struct shadow_watch **tail = &s->watches;
+    for (; *tail; tail = &(*tail)->next)
+        if (strcmp((*tail)->token, token) == 0 && same_watch_path(s, (*tail)->path, path)) {
+            free(path);
+            free(token);
+            return;
+        }
     struct shadow_watch *w = calloc(1, sizeof(*w));
     if (!w) {
         free(path);
@@ -366,9 +379,6 @@ static void add_watch(struct shadow *s, char *path, char *token)
     }
     w->path = path;
     w->token = token;
-    struct shadow_watch **tail = &s->watches;
-    while (*tail)
-        tail = &(*tail)->next;
     *tail = w;
     s->nr_watches++;
     s->watch_gencnt++;
@@ -654,7 +664,7 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
         break;
     case XS_RESET_WATCHES:
         if (ok) {
-            clear_watches(s);
+            shadow_clear_watches(s);
             clear_txs(s);
         }
         break;

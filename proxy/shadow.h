@@ -108,6 +108,8 @@ enum shadow_reply {
 void shadow_init(struct shadow *s);
 /* Forget everything (RECONNECTION, domain removal). */
 void shadow_clear(struct shadow *s);
+/* Forget the watches alone (bumps watch_gencnt). */
+void shadow_clear_watches(struct shadow *s);
 
 /* A request on its way to xenstored: translate its tx id in place and
  * remember it.  0, or -1 when out of memory (nothing changed then). */
@@ -181,5 +183,18 @@ int shadow_encode(const struct shadow *s, uint8_t **buf, size_t *len, size_t *ca
  * An S that is not empty is refused and left as it is. */
 int shadow_decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *used, char *err,
                   size_t errlen);
+
+/* The same state in two parts, for a journal that commits the watch list
+ * (large at the quota, and seldom changing) only when watch_gencnt moved:
+ * shadow_encode_apart writes everything but the list, shadow_encode_watches
+ * the list (and watch_gencnt) alone.  shadow_decode_apart takes either
+ * form, saying in *APART (if not NULL) which; shadow_decode_watches adds a
+ * list to a shadow that has none (on failure S has none again). */
+int shadow_encode_apart(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap);
+int shadow_encode_watches(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap);
+int shadow_decode_apart(struct shadow *s, const uint8_t *buf, size_t len, size_t *used,
+                        bool *apart, char *err, size_t errlen);
+int shadow_decode_watches(struct shadow *s, const uint8_t *buf, size_t len, char *err,
+                          size_t errlen);
 
 #endif

@@ -16,6 +16,13 @@
  *   u32 q_len          { inflight }              (oldest first)
  *   [inflight: the streamed one, when has_streamed]
  *
+ *   Flag 8 (watches apart): nr_watches is 0 and the list is in an encoding
+ *   of its own (shadow_encode_watches), which a journal commits only when
+ *   the list changed:
+ *
+ *   u32 magic "XSWL"   u32 version   u32 length   u32 watch_gencnt
+ *   u32 nr_watches     { str path, str token }
+ *
  *   inflight: u32 req_id, type, guest_tx, restore_tx, replay_tx, replay_op,
  *             flags (1 force_eagain, 2 internal, 4 watch, 8 tx_req),
  *             [str watch_path, str watch_token] [bytes tx_req]
@@ -43,11 +50,13 @@
 #include <string.h>
 
 #define CODEC_MAGIC 0x48535358u   /* "XSSH" as bytes */
+#define WATCHES_MAGIC 0x4c575358u /* "XSWL" as bytes */
 #define CODEC_VERSION 1u
 
 #define F_ADOPT_UNKNOWN 1u
 #define F_INCOMPLETE 2u
 #define F_STREAMED 4u
+#define F_WATCHES_APART 8u
 
 #define TF_DOOMED 1u
 #define TF_LOG_CUT 2u
@@ -200,29 +209,56 @@ static void put_tx(struct wr *w, const struct shadow_tx *t)
     }
 }
 
-int shadow_encode(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap)
+/* Counts from the list itself: it is what is written. */
+static void put_watches(struct wr *w, const struct shadow *s)
+{
+    uint32_t n = 0;
+    for (const struct shadow_watch *x = s->watches; x; x = x->next)
+        n++;
+    put_u32(w, n);
+    for (const struct shadow_watch *x = s->watches; x; x = x->next) {
+        put_str(w, x->path);
+        put_str(w, x->token);
+    }
+}
+
+/* Fill in the length word of the encoding that began at START, or undo it
+ * when something failed. */
+static int finish(struct wr *w, size_t start)
+{
+    size_t total = *w->len - start;
+    if (!w->oom && total > UINT32_MAX)
+        w->oom = true;
+    if (w->oom) {
+        *w->len = start;
+        return -1;
+    }
+    uint8_t *p = *w->buf + start + 8;
+    p[0] = (uint8_t)total;
+    p[1] = (uint8_t)(total >> 8);
+    p[2] = (uint8_t)(total >> 16);
+    p[3] = (uint8_t)(total >> 24);
+    return 0;
+}
+
+static int encode(const struct shadow *s, bool watches, uint8_t **buf, size_t *len, size_t *cap)
 {
     struct wr w = { buf, len, cap, false };
     size_t start = *len;
     uint32_t flags = (s->adopt_unknown_tx ? F_ADOPT_UNKNOWN : 0) |
-                     (s->incomplete ? F_INCOMPLETE : 0) | (s->has_streamed ? F_STREAMED : 0);
+                     (s->incomplete ? F_INCOMPLETE : 0) | (s->has_streamed ? F_STREAMED : 0) |
+                     (watches ? 0 : F_WATCHES_APART);
     put_u32(&w, CODEC_MAGIC);
     put_u32(&w, CODEC_VERSION);
     put_u32(&w, 0);   /* the length, known at the end */
     put_u32(&w, flags);
     put_u32(&w, s->watch_gencnt);
     put_u64(&w, s->unexpected);
-
-    /* counts from the lists themselves: they are what is written */
+    if (watches)
+        put_watches(&w, s);
+    else
+        put_u32(&w, 0);
     uint32_t n = 0;
-    for (const struct shadow_watch *x = s->watches; x; x = x->next)
-        n++;
-    put_u32(&w, n);
-    for (const struct shadow_watch *x = s->watches; x; x = x->next) {
-        put_str(&w, x->path);
-        put_str(&w, x->token);
-    }
-    n = 0;
     for (const struct shadow_tx *t = s->txs; t; t = t->next)
         n++;
     put_u32(&w, n);
@@ -233,20 +269,29 @@ int shadow_encode(const struct shadow *s, uint8_t **buf, size_t *len, size_t *ca
         put_inflight(&w, &s->q[(s->q_head + i) % s->q_cap]);
     if (s->has_streamed)
         put_inflight(&w, &s->streamed);
+    return finish(&w, start);
+}
 
-    size_t total = *len - start;
-    if (!w.oom && total > UINT32_MAX)
-        w.oom = true;
-    if (w.oom) {
-        *len = start;
-        return -1;
-    }
-    uint8_t *p = *buf + start + 8;
-    p[0] = (uint8_t)total;
-    p[1] = (uint8_t)(total >> 8);
-    p[2] = (uint8_t)(total >> 16);
-    p[3] = (uint8_t)(total >> 24);
-    return 0;
+int shadow_encode(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap)
+{
+    return encode(s, true, buf, len, cap);
+}
+
+int shadow_encode_apart(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap)
+{
+    return encode(s, false, buf, len, cap);
+}
+
+int shadow_encode_watches(const struct shadow *s, uint8_t **buf, size_t *len, size_t *cap)
+{
+    struct wr w = { buf, len, cap, false };
+    size_t start = *len;
+    put_u32(&w, WATCHES_MAGIC);
+    put_u32(&w, CODEC_VERSION);
+    put_u32(&w, 0);
+    put_u32(&w, s->watch_gencnt);
+    put_watches(&w, s);
+    return finish(&w, start);
 }
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -586,6 +631,45 @@ static void get_queue(struct rd *r, struct shadow *s)
 int shadow_decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *used, char *err,
                   size_t errlen)
 {
+    return shadow_decode_apart(s, buf, len, used, NULL, err, errlen);
+}
+
+int shadow_decode_watches(struct shadow *s, const uint8_t *buf, size_t len, char *err,
+                          size_t errlen)
+{
+    struct rd r = { buf, 0, len, err, errlen, false };
+    if (err && errlen)
+        err[0] = '\0';
+    if (s->watches) {
+        fail(&r, "the shadow to decode watches into has watches");
+        return -1;
+    }
+    uint32_t magic = get_u32(&r, "magic");
+    if (!r.bad && magic != WATCHES_MAGIC)
+        fail(&r, "not a watch list's encoding (magic 0x%08x)", magic);
+    uint32_t version = get_u32(&r, "version");
+    if (!r.bad && version != CODEC_VERSION)
+        fail(&r, "version %u (this xsproxy reads %u)", version, CODEC_VERSION);
+    uint32_t total = get_u32(&r, "length");
+    if (!r.bad && total != len)
+        fail(&r, "an encoding of %u bytes in %zu", total, len);
+    uint32_t gen = get_u32(&r, "watch generation");
+    get_watches(&r, s);
+    if (!r.bad && r.off != r.len)
+        fail(&r, "%zu bytes left inside the encoding", r.len - r.off);
+    if (r.bad) {
+        uint32_t before = s->watch_gencnt;
+        shadow_clear_watches(s);
+        s->watch_gencnt = before;
+        return -1;
+    }
+    s->watch_gencnt = gen;
+    return 0;
+}
+
+int shadow_decode_apart(struct shadow *s, const uint8_t *buf, size_t len, size_t *used,
+                        bool *apart, char *err, size_t errlen)
+{
     struct rd r = { buf, 0, len, err, errlen, false };
     if (err && errlen)
         err[0] = '\0';
@@ -606,12 +690,17 @@ int shadow_decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *used
     if (!r.bad)
         r.len = total;   /* nothing of it is read past its own end */
     uint32_t flags = 0;
-    get_flag_word(&r, "flags", F_ADOPT_UNKNOWN | F_INCOMPLETE | F_STREAMED, &flags);
+    get_flag_word(&r, "flags", F_ADOPT_UNKNOWN | F_INCOMPLETE | F_STREAMED | F_WATCHES_APART,
+                  &flags);
     s->watch_gencnt = get_u32(&r, "watch generation");
     s->unexpected = get_u64(&r, "unexpected replies");
     s->adopt_unknown_tx = flags & F_ADOPT_UNKNOWN;
     s->incomplete = flags & F_INCOMPLETE;
+    if (apart)
+        *apart = flags & F_WATCHES_APART;
     get_watches(&r, s);
+    if (!r.bad && (flags & F_WATCHES_APART) && s->watches)
+        fail(&r, "watches in an encoding that keeps them apart");
     get_txs(&r, s);
     get_queue(&r, s);
     if (!r.bad && (flags & F_STREAMED) && get_inflight(&r, &s->streamed)) {

@@ -1,7 +1,8 @@
 /*
  * fuzz_shadow_codec.c - libFuzzer target for proxy/shadow_codec.c: any
- * input goes to shadow_decode.  Build with clang (tests/fuzz.cmake); run:
- * fuzz_shadow_codec [corpus].
+ * input goes to shadow_decode_apart (the whole state, or all but the watch
+ * list), and what it refuses to shadow_decode_watches (the list alone).
+ * Build with clang (tests/fuzz.cmake); run: fuzz_shadow_codec [corpus].
  *
  * Checked for every input:
  *  - a refused input leaves the shadow exactly as shadow_init made it and
@@ -19,7 +20,8 @@
  *   3 every replay request there is to send
  *   4 a guest request ([type][tx: one of the shadow's, or raw][len]bytes)
  *   5 describe, and a watch page ([buffer length])
- *   6 encode, decode into a new shadow and go on with that one
+ *   6 encode (whole, or in two parts: [which]), decode into a new shadow
+ *     and go on with that one
  *   7 xenstored lost, or live insertion's flags ([which])
  * Any violation abort()s; ASan/UBSan/LSan report the rest.
  */
@@ -90,7 +92,8 @@ static bool decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *use
     char err[160];
     memset(err, 'x', sizeof(err));
     shadow_init(s);
-    int rc = shadow_decode(s, buf, len, used, err, sizeof(err));
+    bool apart = false;
+    int rc = shadow_decode_apart(s, buf, len, used, &apart, err, sizeof(err));
     CHECK(rc == 0 || rc == -1);
     CHECK(memchr(err, 0, sizeof(err)));
     if (rc < 0) {
@@ -102,11 +105,36 @@ static bool decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *use
     /* one encoding per state: it writes back to what it took */
     uint8_t *out = NULL;
     size_t olen = 0, cap = 0;
-    CHECK(shadow_encode(s, &out, &olen, &cap) == 0);
+    CHECK((apart ? shadow_encode_apart : shadow_encode)(s, &out, &olen, &cap) == 0);
     CHECK(olen == *used && memcmp(out, buf, olen) == 0);
     free(out);
+    CHECK(!apart || !s->watches);
     check_shadow(s);
     return true;
+}
+
+/* BUF as a watch list alone: refused with a reason and no watch left, or
+ * taken and written back to the very same bytes. */
+static void decode_watches(const uint8_t *buf, size_t len)
+{
+    struct shadow s;
+    shadow_init(&s);
+    char err[160];
+    memset(err, 'x', sizeof(err));
+    int rc = shadow_decode_watches(&s, buf, len, err, sizeof(err));
+    CHECK(memchr(err, 0, sizeof(err)));
+    if (rc < 0) {
+        CHECK(rc == -1 && err[0] != '\0' && is_empty(&s));
+    } else {
+        CHECK(rc == 0);
+        uint8_t *out = NULL;
+        size_t olen = 0, cap = 0;
+        CHECK(shadow_encode_watches(&s, &out, &olen, &cap) == 0);
+        CHECK(olen == len && memcmp(out, buf, olen) == 0);
+        free(out);
+        check_shadow(&s);
+    }
+    shadow_clear(&s);
 }
 
 static const char *const errors[] = { "EINVAL", "EAGAIN", "EIO", "ENOENT", "EACCES", "E2BIG" };
@@ -167,8 +195,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct shadow s;
     size_t used = 0;
-    if (!decode(&s, data, size, &used))
+    if (!decode(&s, data, size, &used)) {
+        decode_watches(data, size);
         return 0;
+    }
     struct msg *m = calloc(1, sizeof(*m));
     CHECK(m);
     struct in in = { data + used, data + size };
@@ -195,11 +225,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 6: {
-            uint8_t *buf = NULL;
-            size_t len = 0, cap = 0, took = 0;
-            CHECK(shadow_encode(&s, &buf, &len, &cap) == 0);
+            uint8_t *buf = NULL, *wbuf = NULL;
+            size_t len = 0, cap = 0, took = 0, wlen = 0, wcap = 0;
+            bool parts = u8(&in) & 1;
+            CHECK((parts ? shadow_encode_apart : shadow_encode)(&s, &buf, &len, &cap) == 0);
             struct shadow t;
             CHECK(decode(&t, buf, len, &took) && took == len);
+            if (parts) {
+                char err[160];
+                CHECK(shadow_encode_watches(&s, &wbuf, &wlen, &wcap) == 0);
+                CHECK(shadow_decode_watches(&t, wbuf, wlen, err, sizeof(err)) == 0);
+                CHECK(t.nr_watches == s.nr_watches && t.watch_gencnt == s.watch_gencnt);
+                free(wbuf);
+            }
             free(buf);
             shadow_clear(&s);
             s = t;

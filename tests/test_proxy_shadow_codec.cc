@@ -42,14 +42,22 @@ std::string body_of(msg *m)
     return std::string(reinterpret_cast<const char *>(msg_body(m)), m->hdr.len);
 }
 
-Bytes encode(const shadow &s)
+// S through one of the encoders: the whole state by default.
+Bytes encode(const shadow &s, int (*encoder)(const shadow *, uint8_t **, size_t *,
+                                             size_t *) = shadow_encode)
 {
     uint8_t *buf = nullptr;
     size_t len = 0, cap = 0;
-    EXPECT_EQ(0, shadow_encode(&s, &buf, &len, &cap));
+    EXPECT_EQ(0, encoder(&s, &buf, &len, &cap));
     Bytes out(buf, buf + len);
     free(buf);
     return out;
+}
+
+// The form that keeps the watch list apart.
+Bytes encode_apart(const shadow &s)
+{
+    return encode(s, shadow_encode_apart);
 }
 
 // A shadow with init/clear around it.
@@ -616,7 +624,8 @@ TEST(XsproxyShadowCodec, RandomMutationsNeverCrashAndWhatIsTakenIsCanonical)
         if (decode(b, m, &used) == 0) {
             taken++;
             // anything taken is a state the encoder writes back as it was
-            Bytes again = encode(b.s);
+            // (in the same form: the flags word's 8 keeps the watches apart)
+            Bytes again = (m[12] & 8) ? encode_apart(b.s) : encode(b.s);
             ASSERT_EQ(Bytes(m.begin(), m.begin() + (long)used), again) << i;
             // and usable (ASan watches): a description, a reply streamed to
             // its oldest request, one whole to the next, a replay
@@ -734,6 +743,83 @@ TEST(XsproxyShadowCodec, ANonEmptyShadowIsNotDecodedInto)
     EXPECT_EQ(1u, a.s.nr_watches) << "left as it was";
 }
 
+// A journal keeps the watch list apart from the rest (it commits the list
+// only when it changed): the two parts make the same shadow as the whole.
+TEST(XsproxyShadowCodec, TheWatchListApartAndTheRestMakeTheWholeShadow)
+{
+    Shadow a;
+    build_rich(a);
+    ASSERT_GT(a.s.nr_watches, 0u);
+    uint8_t *buf = nullptr, *wbuf = nullptr;
+    size_t len = 0, cap = 0, wlen = 0, wcap = 0;
+    ASSERT_EQ(0, shadow_encode_apart(&a.s, &buf, &len, &cap));
+    ASSERT_EQ(0, shadow_encode_watches(&a.s, &wbuf, &wlen, &wcap));
+    Bytes rest(buf, buf + len), list(wbuf, wbuf + wlen);
+    free(buf);
+    free(wbuf);
+    EXPECT_LT(rest.size(), encode(a.s).size());
+
+    Shadow b;
+    bool apart = false;
+    size_t used = 0;
+    char err[160];
+    ASSERT_EQ(0, shadow_decode_apart(&b.s, rest.data(), rest.size(), &used, &apart, err,
+                                     sizeof(err))) << err;
+    EXPECT_TRUE(apart);
+    EXPECT_EQ(rest.size(), used);
+    EXPECT_EQ(nullptr, b.s.watches);
+    ASSERT_EQ(0, shadow_decode_watches(&b.s, list.data(), list.size(), err, sizeof(err))) << err;
+    expect_same(a.s, b.s);
+    EXPECT_TRUE(encode(a.s) == encode(b.s));
+
+    // the whole form says so
+    Shadow c;
+    Bytes whole = encode(a.s);
+    apart = true;
+    ASSERT_EQ(0, shadow_decode_apart(&c.s, whole.data(), whole.size(), nullptr, &apart, err,
+                                     sizeof(err)));
+    EXPECT_FALSE(apart);
+
+    // a second list is not added to a shadow that has one
+    EXPECT_EQ(-1, shadow_decode_watches(&c.s, list.data(), list.size(), err, sizeof(err)));
+    EXPECT_EQ(a.s.nr_watches, c.s.nr_watches);
+    // every cut, and the rest's encoding, are refused with no watch left
+    for (size_t n = 0; n < list.size(); n++) {
+        Shadow d;
+        EXPECT_EQ(-1, shadow_decode_watches(&d.s, list.data(), n, err, sizeof(err))) << n;
+        EXPECT_NE('\0', err[0]);
+        EXPECT_TRUE(d.empty()) << n;
+    }
+    Shadow e;
+    EXPECT_EQ(-1, shadow_decode_watches(&e.s, rest.data(), rest.size(), err, sizeof(err)));
+    EXPECT_NE(std::string::npos, std::string(err).find("not a watch list"));
+    // a list inside the form that keeps it apart is refused
+    Bytes bad = whole;
+    bad[12] |= 8;   // the flags word
+    Shadow f;
+    EXPECT_EQ(-1, shadow_decode_apart(&f.s, bad.data(), bad.size(), nullptr, nullptr, err,
+                                      sizeof(err)));
+    EXPECT_NE(std::string::npos, std::string(err).find("keeps them apart")) << err;
+    EXPECT_TRUE(f.empty());
+}
+
+// After a crash between the watch list's commit and the rest's, the WATCH
+// reply is read again: the watch is not added twice (xenstored itself
+// refuses a second of the same path and token).
+TEST(XsproxyShadowCodec, AWatchReplyReadAgainAddsNothing)
+{
+    Shadow a;
+    a.s.domid = 3;
+    a.watch(1, "w", "t");
+    uint32_t gen = a.s.watch_gencnt;
+    a.watch(2, "w", "t");
+    a.watch(3, "/local/domain/3/w", "t");
+    EXPECT_EQ(1u, a.s.nr_watches);
+    EXPECT_EQ(gen, a.s.watch_gencnt);
+    a.watch(4, "w", "u");
+    EXPECT_EQ(2u, a.s.nr_watches);
+}
+
 // The seeds of the fuzz target (tests/fuzz/shadow_codec/): each decodes,
 // the script after it left for the target.  Written to DIR with
 // XSPROXY_CODEC_SEEDS=DIR.
@@ -759,8 +845,24 @@ TEST(XsproxyShadowCodec, FuzzSeedsDecode)
     uint32_t tx = w.start_tx(3, 1);
     w.request(XS_WRITE, 4, tx, str0("data/x") + "1");
     seeds.emplace_back("watches-and-tx", encode(w.s));
+    seeds.emplace_back("apart", encode_apart(w.s));
 
     const char *dir = getenv("XSPROXY_CODEC_SEEDS");
+    // the watch list alone, as journalled apart
+    uint8_t *wl = nullptr;
+    size_t wlen = 0, wcap = 0;
+    ASSERT_EQ(0, shadow_encode_watches(&w.s, &wl, &wlen, &wcap));
+    Bytes list(wl, wl + wlen);
+    free(wl);
+    Shadow l;
+    char err[160];
+    ASSERT_EQ(0, shadow_decode_watches(&l.s, list.data(), list.size(), err, sizeof(err))) << err;
+    EXPECT_EQ(2u, l.s.nr_watches);
+    if (dir) {
+        std::ofstream f(std::string(dir) + "/watch-list", std::ios::binary);
+        f.write((const char *)list.data(), (std::streamsize)list.size());
+        ASSERT_TRUE(f.good());
+    }
     for (auto &[name, bytes] : seeds) {
         size_t n = bytes.size();
         if (name != "watches-and-tx")
