@@ -177,11 +177,6 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     d->jnl = journal_create(jpath, err, errlen);
     if (!d->jnl)
         goto fail;
-    snprintf(jpath, sizeof(jpath), "%s/journal/dom%u.watches", px->cfg.run_dir, domid);
-    d->jnl_watches = journal_create(jpath, err, errlen);
-    if (!d->jnl_watches)
-        goto fail;
-    d->jnl_watches_stale = true;
     d->shadow_port = (evtchn_port_t)p;
     if ((d->guest_port && set_port(px, d->guest_port, d) < 0) ||
         set_port(px, d->shadow_port, d) < 0) {
@@ -201,6 +196,18 @@ fail:
 int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
 {
     return set_port(px, port, d);
+}
+
+void watch_journal_path(const struct proxy *px, uint32_t domid, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/journal/dom%u.watches", px->cfg.run_dir, domid);
+}
+
+static void unlink_watch_journal(const struct proxy *px, uint32_t domid)
+{
+    char path[300];
+    watch_journal_path(px, domid, path, sizeof(path));
+    unlink(path);
 }
 
 void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
@@ -226,6 +233,7 @@ void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
             unlink(d->shadow_file);
         journal_delete(d->jnl);
         journal_delete(d->jnl_watches);
+        unlink_watch_journal(px, d->domid);   /* one a crash left unused */
     } else {
         journal_close(d->jnl);
         journal_close(d->jnl_watches);
@@ -956,11 +964,22 @@ void domain_publish(struct domain *d)
                  s->req_prod != d->s_req_prod || s->rsp_cons != d->s_rsp_cons;
     if (!d->xsd_port && d->shadow_port)
         learn_xsd_port(d);
+    if (d->jnl && !d->jnl_watches && d->sh.nr_watches > JOURNAL_WATCHES_INLINE) {
+        /* many watches: the list gets a journal of its own from now on */
+        char path[300], err[256];
+        watch_journal_path(px, d->domid, path, sizeof(path));
+        d->jnl_watches = journal_create(path, err, sizeof(err));
+        if (!d->jnl_watches)
+            xlog(LOG_LVL_WARN, "domain %u: its watches stay in its journal: %s", d->domid, err);
+        d->jnl_watches_stale = true;
+        d->jnl_dirty = true;
+    }
     if (d->jnl && (moved || d->jnl_dirty)) {
         /* the watch list first: after a crash between the two commits, a
          * WATCH or UNWATCH reply is read again and applied again, which
          * changes nothing (shadow.c) */
-        bool watches = d->jnl_watches_stale || d->jnl_watch_gen != d->sh.watch_gencnt;
+        bool watches = d->jnl_watches &&
+                       (d->jnl_watches_stale || d->jnl_watch_gen != d->sh.watch_gencnt);
         if ((watches &&
              (persist_encode_watches(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
               journal_commit(d->jnl_watches, px->jbuf, px->jbuf_len) < 0)) ||

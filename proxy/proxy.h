@@ -108,8 +108,11 @@ struct domain {
                                    xsproxy, xenstored keeping its port */
     struct journal *jnl;        /* run-dir/journal/dom<D> */
     bool jnl_dirty;             /* changed outside the relay: commit */
-    struct journal *jnl_watches;  /* run-dir/journal/dom<D>.watches: committed
-                                     before jnl, when the list changed */
+    struct journal *jnl_watches;  /* run-dir/journal/dom<D>.watches, once the
+                                     domain has had more than
+                                     JOURNAL_WATCHES_INLINE watches (fewer stay
+                                     in jnl): committed before jnl, when the
+                                     list changed */
     uint32_t jnl_watch_gen;     /* the watch_gencnt it holds */
     bool jnl_watches_stale;     /* commit it whatever the generation */
 };
@@ -182,6 +185,11 @@ void domain_detach(struct proxy *px, struct domain *d);
  * also remove the journal, claim and shadow file (D is no longer
  * xsproxy's).  What is not there yet is skipped: also for half-made D. */
 void domain_let_go(struct proxy *px, struct domain *d, bool remove_files);
+/* RUN-DIR/journal/dom<DOMID>.watches: the watch list's own journal. */
+void watch_journal_path(const struct proxy *px, uint32_t domid, char *buf, size_t len);
+/* Up to this many watches stay in a domain's journal; past it the list gets
+ * a journal of its own, committed only when it changes. */
+#define JOURNAL_WATCHES_INLINE 8u
 struct domain *domain_find(struct proxy *px, uint32_t domid);
 /* Put xsproxy in front of DOMID: map its ring, bind its channel, make the
  * shadow ring and channel, publish the claim.  0 or -1 with a message. */
@@ -230,9 +238,12 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
 
 /* persist.c: D's state as bytes (into a growable buffer, replacing its
  * content), and back into a zeroed domain whose shadow is initialised.
- * 0, or -1 (out of memory; or a damaged journal, the reason in ERR). */
+ * 0, or -1 (out of memory; or a damaged journal, the reason in ERR).  The
+ * watch list is in it unless D has a journal of its own for the list
+ * (*WATCHES_APART on the way back). */
 int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap);
-int persist_decode(struct domain *d, const uint8_t *buf, size_t len, char *err, size_t errlen);
+int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watches_apart,
+                   char *err, size_t errlen);
 /* The watch list, journalled apart (it changes seldom, and may be large);
  * decoded after persist_decode. */
 int persist_encode_watches(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap);

@@ -67,7 +67,9 @@ static bool domain_alive(struct proxy *px, uint32_t domid)
 static void forget(struct proxy *px, uint32_t domid, struct journal *j, struct journal *jw)
 {
     char path[300];
-    journal_delete(jw);
+    journal_close(jw);
+    watch_journal_path(px, domid, path, sizeof(path));
+    unlink(path);
     snprintf(path, sizeof(path), "%s/claims/%u", px->cfg.run_dir, domid);
     unlink(path);
     snprintf(path, sizeof(path), "%s/shadow/dom%u", px->cfg.run_dir, domid);
@@ -91,29 +93,29 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
     d->px = px;
     shadow_init(&d->sh);
     int shadow_fd = -1;
-    if (persist_decode(d, data, len, err, errlen) < 0) {
+    bool apart = false;
+    if (persist_decode(d, data, len, &apart, err, errlen) < 0) {
         free(d);
         journal_close(j);
         return -1;
     }
-    /* the watch list, journalled apart */
-    char wpath[640];
     struct journal *jw = NULL;
-    if (snprintf(wpath, sizeof(wpath), "%s.watches", path) >= (int)sizeof(wpath)) {
-        snprintf(err, errlen, "its path is too long");
-        goto fail;
+    if (apart) {
+        /* the watch list, journalled apart */
+        char wpath[300];
+        watch_journal_path(px, d->domid, wpath, sizeof(wpath));
+        jw = journal_open(wpath, &data, &len, err, errlen);
+        if (!jw || persist_decode_watches(d, data, len, err, errlen) < 0) {
+            char why[256];
+            snprintf(why, sizeof(why), "%s", err);
+            if (snprintf(err, errlen, "its watch list: %s", why) < 0)
+                err[0] = '\0';
+            journal_close(jw);
+            jw = NULL;
+            goto fail;
+        }
+        d->jnl_watch_gen = d->sh.watch_gencnt;
     }
-    jw = journal_open(wpath, &data, &len, err, errlen);
-    if (!jw || persist_decode_watches(d, data, len, err, errlen) < 0) {
-        char why[256];
-        snprintf(why, sizeof(why), "%s", err);
-        if (snprintf(err, errlen, "its watch list: %s", why) < 0)
-            err[0] = '\0';
-        journal_close(jw);
-        jw = NULL;
-        goto fail;
-    }
-    d->jnl_watch_gen = d->sh.watch_gencnt;
     d->sh.domid = d->domid;   /* relative watch paths are under its home */
     if (domain_find(px, d->domid)) {
         snprintf(err, errlen, "domain %u has two journals", d->domid);

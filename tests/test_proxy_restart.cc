@@ -12,6 +12,7 @@
 // daemon with no xsproxy at all.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -306,6 +307,74 @@ TEST_P(XsproxyCrash, KilledProxyCarriesOnWithWatchesTransactionsAndRequestsInFli
     ASSERT_TRUE(g->request(XS_WRITE, 0, nul_join({ "data/w/after-stop" }) + "y", &r));
     EXPECT_EQ((uint32_t)XS_WRITE, r.type) << describe(r);
     ASSERT_EQ(1, g->next_event(&ev, 3000)) << "the watch no longer fires after a stop";
+}
+
+// Past 8 watches a domain's watch list has a journal of its own, written
+// only when the list changes (README): killed with such a list, changed
+// and killed again, xsproxy still knows exactly the watches the guest has,
+// and each fires once.  The file goes with the domain.
+TEST_P(XsproxyCrash, AWatchListJournalledApartOutlivesKills)
+{
+    Store store(GetParam(), true);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.create_domain(1));
+    auto g = store.guest(1);
+    ASSERT_TRUE(g);
+    WireMsg r, ev;
+    const unsigned kWatches = 12;
+    const std::string apart = store.dir() + "/proxy/journal/dom1.watches";
+    struct stat st;
+    for (unsigned i = 0; i < kWatches; i++) {
+        if (i == 8) {   // a few watches stay in the domain's one journal
+            EXPECT_NE(0, stat(apart.c_str(), &st)) << apart << " with 8 watches";
+        }
+        const std::string n = std::to_string(i);
+        ASSERT_TRUE(g->request(XS_WATCH, 0, nul_join({ "data/w" + n, "t" + n }), &r))
+            << g->error();
+        ASSERT_EQ((uint32_t)XS_WATCH, r.type) << describe(r);
+        ASSERT_EQ(1, g->next_event(&ev, 3000)) << "watch " << i << "'s initial event";
+    }
+    EXPECT_EQ(0, stat(apart.c_str(), &st)) << apart << " missing";
+    std::string why;
+    auto kill_and_restart = [&] {
+        ASSERT_EQ(0, kill(store.proxy_pid(), SIGKILL));
+        ASSERT_TRUE(wait_pid_gone(store.proxy_pid(), 5000));
+        ASSERT_TRUE(store.restart_proxy(&why)) << why;
+    };
+    ASSERT_NO_FATAL_FAILURE(kill_and_restart());
+    RunResult l = store.xsproxyctl({ "list", "1" });
+    EXPECT_NE(std::string::npos, l.out.find("watches 12 ")) << l.out;
+    // two removed, one of them under the other spelling of its path
+    ASSERT_TRUE(g->request(XS_UNWATCH, 0, nul_join({ "data/w3", "t3" }), &r));
+    ASSERT_EQ((uint32_t)XS_UNWATCH, r.type) << describe(r);
+    ASSERT_TRUE(g->request(XS_UNWATCH, 0, nul_join({ "/local/domain/1/data/w7", "t7" }), &r));
+    ASSERT_EQ((uint32_t)XS_UNWATCH, r.type) << describe(r);
+    ASSERT_NO_FATAL_FAILURE(kill_and_restart());
+    l = store.xsproxyctl({ "list", "1" });
+    EXPECT_NE(std::string::npos, l.out.find("watches 10 ")) << l.out << store.proxy_log();
+    // each remaining watch fires once for a write under it, the others not
+    auto c = store.dom0();
+    ASSERT_TRUE(c);
+    for (unsigned i = 0; i < kWatches; i++) {
+        const std::string n = std::to_string(i);
+        ASSERT_TRUE(c->request(XS_WRITE, 0, nul_join({ "/local/domain/1/data/w" + n }) + "v", &r));
+        ASSERT_EQ((uint32_t)XS_WRITE, r.type) << describe(r);
+    }
+    std::vector<std::string> tokens;
+    while (g->next_event(&ev, 1000) == 1)
+        tokens.push_back(ev.body.substr(ev.body.find('\0') + 1));
+    std::sort(tokens.begin(), tokens.end());
+    std::vector<std::string> want;
+    for (unsigned i = 0; i < kWatches; i++)
+        if (i != 3 && i != 7)
+            want.push_back(nul_join({ "t" + std::to_string(i) }));
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(want, tokens);
+    // gone with the domain
+    ASSERT_TRUE(store.destroy_domain(1));
+    for (int i = 0; i < 100 && stat(apart.c_str(), &st) == 0; i++)
+        sleep_ms(20);
+    EXPECT_NE(0, stat(apart.c_str(), &st)) << apart << " outlived its domain";
 }
 
 // xenstored restarted too while xsproxy was down: the shadow channel's
