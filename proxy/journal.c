@@ -11,7 +11,9 @@
  * a commit leaves the previous one in force.  A slot that is too small is
  * moved to the end of the grown file; the old place is simply abandoned.
  * No syscall on a commit unless the file grows: this runs after every batch
- * of ring traffic.
+ * of ring traffic.  No descriptor is kept either (a file grows by its path):
+ * a thousand domains would otherwise hold a thousand, near the usual limit
+ * of 1024.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,7 +46,7 @@ struct journal_hdr {
 _Static_assert(sizeof(struct journal_hdr) <= JOURNAL_HDR, "the header fits its place");
 
 struct journal {
-    int fd;
+    int fd;        /* while the file is being mapped; then -1 */
     uint8_t *map;
     size_t size;   /* of the file and the mapping */
     char path[300];
@@ -54,7 +56,7 @@ static struct journal_hdr *hdr(struct journal *j) { return (struct journal_hdr *
 
 static int remap(struct journal *j, size_t size)
 {
-    if (ftruncate(j->fd, (off_t)size) < 0)
+    if ((j->fd >= 0 ? ftruncate(j->fd, (off_t)size) : truncate(j->path, (off_t)size)) < 0)
         return -1;
     void *p = j->map ? mremap(j->map, j->size, size, MREMAP_MAYMOVE)
                      : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
@@ -98,6 +100,8 @@ struct journal *journal_create(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         goto fail;
     }
+    close(j->fd);
+    j->fd = -1;
     return j;
 fail:
     unlink(tmp);
@@ -161,6 +165,8 @@ struct journal *journal_open(const char *path, const uint8_t **data, size_t *len
     }
     *data = j->map + h->slot[c].off;
     *len = h->slot[c].len;
+    close(j->fd);
+    j->fd = -1;
     return j;
 fail:
     journal_close(j);

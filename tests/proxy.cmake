@@ -10,6 +10,9 @@ xsproxy_test(test_proxy_shadow_codec test_proxy_shadow_codec.cc)
 target_link_libraries(test_proxy_shadow_codec PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_capture test_proxy_capture.cc)
 target_link_libraries(test_proxy_capture PRIVATE xsproxy_proto)
+# The journal file on its own (proxy/journal.c: plain file I/O, no daemon).
+xsproxy_test(test_proxy_journal test_proxy_journal.cc ${PROJECT_SOURCE_DIR}/proxy/journal.c)
+target_include_directories(test_proxy_journal PRIVATE ${PROJECT_SOURCE_DIR}/proxy)
 
 # Support shared by the daemon suites: Store (direct or proxied sim), raw
 # ring and socket connections, the differential recorder and workload.
