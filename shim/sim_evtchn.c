@@ -119,6 +119,15 @@ static void close_port(struct xssim *sim, struct sim_domain *d, uint32_t port)
         struct sim_port *rp = sim_port(sim, rd, p->remote_port);
         if (rp && atomic_load(&rp->state) == PORT_INTERDOMAIN &&
             rp->remote_dom == d->domid && rp->remote_port == port) {
+            /* A raise is two steps here (the flag, then the datagram), one
+             * in Xen: a process killed between them (kill -9 of a notifying
+             * xsproxy) leaves the peer's flag set and its owner never told,
+             * and every later raise coalesces into that flag.  Tell the
+             * owner now: a spare wake-up is harmless, pending() takes the
+             * flag once. */
+            uint64_t owner = atomic_load(&rp->owner);
+            if (atomic_load(&rp->pending) && owner)
+                wake_owner(sim, owner, p->remote_port);
             rp->remote_port = 0;
             atomic_store(&rp->state, PORT_UNBOUND);
         }

@@ -18,3 +18,6 @@ target_link_libraries(xsbench PRIVATE xstest_support xsproxy_workload)
 # The shim's stream tracker, pure: no daemon.
 xsproxy_test(test_stream_track test_stream_track.cc)
 target_include_directories(test_stream_track PRIVATE ${PROJECT_SOURCE_DIR}/shim)
+# test_sim_evtchn also sets the sim's shared state directly (a raise cut short)
+target_sources(test_sim_evtchn PRIVATE sim_test_hooks.c)
+target_include_directories(test_sim_evtchn PRIVATE ${PROJECT_SOURCE_DIR}/shim)

@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <sstream>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -232,6 +234,23 @@ void drain_events(std::vector<GuestLoad> &gs)
     }
 }
 
+// For a failure: the guest's ring indexes, its shadow ring's, and what
+// xsproxy says of the domain.
+std::string where_it_stands(Store &store, GuestLoad &g)
+{
+    std::ostringstream o;
+    const xenstore_domain_interface *r = g.conn->ring();
+    o << "guest ring: req " << r->req_cons << "/" << r->req_prod << " rsp " << r->rsp_cons << "/"
+      << r->rsp_prod << "\n";
+    std::ifstream f(store.dir() + "/proxy/shadow/dom" + std::to_string(g.domid), std::ios::binary);
+    xenstore_domain_interface s;
+    if (f.read(reinterpret_cast<char *>(&s), sizeof(s)))
+        o << "shadow ring: req " << s.req_cons << "/" << s.req_prod << " rsp " << s.rsp_cons << "/"
+          << s.rsp_prod << "\n";
+    o << store.xsproxyctl({ "list", std::to_string(g.domid) }).out << "\n";
+    return o.str();
+}
+
 TEST_P(XsproxyCrash, KilledProxyCarriesOnWithWatchesTransactionsAndRequestsInFlight)
 {
     Store store(GetParam(), true);
@@ -441,7 +460,7 @@ TEST_P(XsproxyCrash, HundredKillsUnderLoadLoseNothingAndAnswerAsADirectRun)
         load.join();
         ASSERT_EQ(kKills, kills) << why;
         for (auto &g : proxied)
-            ASSERT_EQ("", g.failure) << store.proxy_log().substr(0, 20000);
+            ASSERT_EQ("", g.failure) << where_it_stands(store, g) << store.proxy_log().substr(0, 20000);
         drain_events(proxied);
 
         // every acknowledged write is in the store

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <xen/xen.h>
 
 #include "sim_host.h"
+#include "sim_test_hooks.h"
 
 namespace xstest {
 namespace {
@@ -421,6 +423,41 @@ TEST_F(SimTest, UnbindLeavesPeerUnboundAndRebindable)
     ASSERT_NE(h0b, nullptr);
     int third = xssim_evtchn_bind_interdomain(h0b, 5, (uint32_t)p5);
     EXPECT_GT(third, 0) << strerror(errno);
+}
+
+// A raise is two steps in the sim (the pending flag, then a datagram to the
+// owner), one in Xen.  A process killed between them (kill -9 of xsproxy
+// while it notifies xenstored) left the peer's flag set with its owner never
+// told, and every later notify coalesced into that flag: xenstored never
+// looked at that ring again.  When the dead process's port is closed (a new
+// process binds to the peer), the owner is told.
+TEST_F(SimTest, ARaiseCutShortByADeadNotifierIsDeliveredWhenItsPortCloses)
+{
+    struct xssim_evtchn *xsd = open(0);
+    ASSERT_TRUE(xsd);
+    int p = xssim_evtchn_bind_unbound(xsd, 0);   // xenstored's end
+    ASSERT_GT(p, 0) << strerror(errno);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        // the notifier: binds to P, sets P's flag as a raise does first,
+        // and dies before telling P's owner
+        struct xssim_evtchn *h = xssim_evtchn_open(sim_, 0);
+        if (!h || xssim_evtchn_bind_interdomain(h, 0, (uint32_t)p) < 0)
+            _exit(1);
+        _exit(sim_test_set_pending(sim_, 0, (uint32_t)p) == 0 ? 0 : 2);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_TRUE(nothing_pending(xsd)) << "the owner was told before the close";
+    // a new notifier binds to P (the dead one's port is closed) and notifies
+    struct xssim_evtchn *again = open(0);
+    ASSERT_TRUE(again);
+    int q = xssim_evtchn_bind_interdomain(again, 0, (uint32_t)p);
+    ASSERT_GT(q, 0) << strerror(errno);
+    ASSERT_EQ(xssim_evtchn_notify(again, (uint32_t)q), 0);
+    EXPECT_EQ(wait_pending(xsd), p) << "P's event is lost";
 }
 
 TEST_F(SimTest, DestroyRaisesVirqDomExcAndUnbindsPeers)
