@@ -224,7 +224,7 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     return 0;
 }
 
-static void add_watch(struct shadow *s, char *path, char *token);
+static bool add_watch(struct shadow *s, char *path, char *token);
 
 int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_watch)
 {
@@ -361,27 +361,28 @@ static bool same_watch_path(const struct shadow *s, const char *a, const char *b
 /* A watch xenstored accepted.  One the list has already (xenstored refuses
  * a second of the same path and token) is a reply read again after a
  * restart of xsproxy, whose watch list was journalled just before the
- * crash: it changes nothing. */
-static void add_watch(struct shadow *s, char *path, char *token)
+ * crash: it changes nothing.  Returns whether the list grew. */
+static bool add_watch(struct shadow *s, char *path, char *token)
 {
     struct shadow_watch **tail = &s->watches;
     for (; *tail; tail = &(*tail)->next)
         if (strcmp((*tail)->token, token) == 0 && same_watch_path(s, (*tail)->path, path)) {
             free(path);
             free(token);
-            return;
+            return false;
         }
     struct shadow_watch *w = calloc(1, sizeof(*w));
     if (!w) {
         free(path);
         free(token);
-        return;
+        return false;
     }
     w->path = path;
     w->token = token;
     *tail = w;
     s->nr_watches++;
     s->watch_gencnt++;
+    return true;
 }
 
 /* A and B name the same watch path for xenstored: equal, or one relative
@@ -748,8 +749,8 @@ int shadow_learn_watches(struct shadow *s, uint32_t domid, const char *text)
                 free(token);
                 return -1;
             }
-            add_watch(s, path, token);
-            n++;
+            if (add_watch(s, path, token))
+                n++;
         }
         line += len + (end ? 1 : 0);
     }

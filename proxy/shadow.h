@@ -150,8 +150,9 @@ uint32_t shadow_watch_page(const struct shadow *s, uint32_t index, char *buf, ui
 /* Live insertion: the watches a domain registered before xsproxy stood in
  * front, from oxenstored's answer to XS_CONTROL `watches` (a line
  * "watch D<domid>: <path> <token>" per watch of every connection; the path
- * has no space, the token is the rest of the line).  Adds DOMID's in order;
- * returns how many, or -1 when TEXT is not in that form. */
+ * has no space, the token is the rest of the line).  Adds DOMID's in order,
+ * each once; returns how many the list gained, or -1 when TEXT is not in
+ * that form. */
 int shadow_learn_watches(struct shadow *s, uint32_t domid, const char *text);
 
 /* xenstored went away: every request in flight is lost (the caller

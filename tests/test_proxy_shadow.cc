@@ -215,6 +215,18 @@ TEST(XsproxyShadow, WatchesLearnedFromOxenstoredsListKeepTokensWithSpaces)
     EXPECT_EQ(2u, sh.s.nr_watches);
 }
 
+TEST(XsproxyShadow, LearningAWatchTheShadowHoldsCountsAndAddsNothing)
+{
+    // found by fuzz_relay: the count returned must be what the list gained
+    Shadow sh;
+    sh.s.domid = 5;   // so "data/a" and its absolute spelling are one watch
+    EXPECT_EQ(1, shadow_learn_watches(&sh.s, 5, "watch D5: data/a t\nwatch D5: data/a t\n"));
+    EXPECT_EQ(1, shadow_learn_watches(&sh.s, 5, "watch D5: /local/domain/5/data/a t\n"
+                                                "watch D5: data/b t\n"));
+    EXPECT_EQ((WatchList{ { "data/a", "t" }, { "data/b", "t" } }), sh.watches());
+    EXPECT_EQ(2u, sh.s.nr_watches);
+}
+
 TEST(XsproxyShadow, TransactionOpenedBeforeInsertionIsAdoptedAtItsFirstUse)
 {
     Shadow sh;
