@@ -340,7 +340,7 @@ void set_u32(Bytes &b, size_t off, uint32_t v)
 }
 
 // Header fields of the format (shadow_codec.c's comment).
-constexpr size_t OFF_LENGTH = 8, OFF_NR_WATCHES = 28;
+constexpr size_t OFF_LENGTH = 8;
 
 // An encoding whose body after the watch count is BODY, its length right.
 Bytes handmade(const Bytes &body, uint32_t flags = 0)

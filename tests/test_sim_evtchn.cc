@@ -516,10 +516,10 @@ TEST_F(SimTest, NotifiesFromAThreadAreNeverLost)
     ASSERT_GT(p0, 0);
     std::atomic<int> sent{ 0 };
     std::atomic<int> errors{ 0 };
-    std::thread sender([&] {
+    std::thread sender([&, port0 = p0] {   // C++17 lambdas cannot capture a binding
         for (int i = 1; i <= kNotifies; i++) {
             sent.store(i);
-            if (xssim_evtchn_notify(h0, (uint32_t)p0) != 0)
+            if (xssim_evtchn_notify(h0, (uint32_t)port0) != 0)
                 errors++;
         }
     });
