@@ -320,6 +320,7 @@ public:
     }
     uint64_t sent() const { return sent_; }
     bool finished() const { return finished_; }
+    std::thread::native_handle_type thread_handle() { return thread_.native_handle(); }
 
 private:
     void run()

@@ -21,13 +21,18 @@
 //   all              all of the above in turn, message by message, reading
 //   notify           event-channel notifications only, as fast as possible
 // With --direct the same runs are made without xsproxy, for reference
-// (what the daemon alone does to the other guests).  Every process here
-// shares the machine's CPUs, the flooding guest's own thread included (on
-// Xen it would have a vCPU of its own).
+// (what the daemon alone does to the other guests).  By default every
+// process here shares the machine's CPUs, the flooding guest's own thread
+// included.  With --own-cpu the flooding guest's thread runs on the last
+// CPU alone and everything else (daemon, xsproxy, good guests, in both
+// windows) on the others, as on Xen, where a guest's vCPU is not dom0's:
+// what remains is the flood's cost to the daemon and xsproxy.
 // It prints figures and never judges them: the exit code is non-zero only
 // when something fails (a daemon or xsproxy dies, a good guest gets a wrong
 // answer or none).
 #include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +61,36 @@ using namespace xstest;
 using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kHostile = 1;
+
+// --own-cpu: the flooding guest's CPU (the last), -1 when it shares them all.
+int g_flood_cpu = -1;
+
+// Keep the calling process (and what it starts) off the flooding guest's CPU.
+bool keep_off_flood_cpu()
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 2)
+        return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (long c = 0; c < n - 1; c++)
+        CPU_SET(c, &set);
+    if (sched_setaffinity(0, sizeof(set), &set) != 0)
+        return false;
+    g_flood_cpu = (int)(n - 1);
+    return true;
+}
+
+// Move THREAD onto the flooding guest's CPU, when it has one of its own.
+void to_flood_cpu(pthread_t thread)
+{
+    if (g_flood_cpu < 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(g_flood_cpu, &set);
+    pthread_setaffinity_np(thread, sizeof(set), &set);
+}
 
 double pct(std::vector<double> &v, double p)
 {
@@ -319,7 +354,7 @@ void print_row(const Result &r)
 }
 
 Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, unsigned guests,
-               unsigned rounds, double seconds)
+               unsigned rounds, double seconds, double flood_rate)
 {
     Result res;
     res.daemon = xssim_daemon_name(daemon);
@@ -390,8 +425,22 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
                     notifies++;
                 }
             });
+            to_flood_cpu(notifier.native_handle());
         } else {
-            flood = std::make_unique<Flood>(*hostile, mode->next, mode->drain, msg_base);
+            auto next = mode->next;
+            if (flood_rate > 0) {
+                // message I of this flood is made no sooner than I/rate s in
+                auto start = Clock::now();
+                uint32_t first = msg_base;
+                next = [next, start, first, flood_rate](uint32_t i) {
+                    std::this_thread::sleep_until(
+                        start + std::chrono::duration_cast<Clock::duration>(
+                                    std::chrono::duration<double>((i - first) / flood_rate)));
+                    return next(i);
+                };
+            }
+            flood = std::make_unique<Flood>(*hostile, next, mode->drain, msg_base);
+            to_flood_cpu(flood->thread_handle());
         }
         sleep_ms(200);
         flooded.push_back(gg.measure(seconds, px, xsd));
@@ -431,7 +480,8 @@ void usage()
 {
     fprintf(stderr,
             "usage: xshostile [--daemon oxenstored|xenstored|both] [--guests G] [--rounds R]\n"
-            "                 [--seconds S] [--flood NAME[,NAME...]] [--direct]\n"
+            "                 [--seconds S] [--flood NAME[,NAME...]] [--direct] [--own-cpu]\n"
+            "                 [--flood-rate MSGS_PER_S]\n"
             "floods: largest-noread largest dom0only-noread malformed watches transactions "
             "all notify\n");
 }
@@ -443,7 +493,8 @@ int main(int argc, char **argv)
     std::vector<xssim_daemon> daemons = { XSSIM_OXENSTORED, XSSIM_XENSTORED };
     unsigned guests = 4, rounds = 5;
     double seconds = 1.5;
-    bool direct = false;
+    bool direct = false, own_cpu = false;
+    double flood_rate = 0;   // messages per second, 0: as fast as it can
     std::vector<std::string> floods;
     for (const auto &m : make_modes(nullptr))
         floods.push_back(m.name);
@@ -453,9 +504,11 @@ int main(int argc, char **argv)
                                           { "rounds", required_argument, nullptr, 'r' },
                                           { "flood", required_argument, nullptr, 'f' },
                                           { "direct", no_argument, nullptr, 'D' },
+                                          { "own-cpu", no_argument, nullptr, 'C' },
+                                          { "flood-rate", required_argument, nullptr, 'R' },
                                           { "help", no_argument, nullptr, 'h' },
                                           { nullptr, 0, nullptr, 0 } };
-    for (int c; (c = getopt_long(argc, argv, "d:g:s:r:f:Dh", opts, nullptr)) != -1;) {
+    for (int c; (c = getopt_long(argc, argv, "d:g:s:r:f:DCR:h", opts, nullptr)) != -1;) {
         switch (c) {
         case 'd':
             if (strcmp(optarg, "oxenstored") == 0)
@@ -490,13 +543,26 @@ int main(int argc, char **argv)
         case 'D':
             direct = true;
             break;
+        case 'C':
+            own_cpu = true;
+            break;
+        case 'R':
+            flood_rate = atof(optarg);
+            if (flood_rate <= 0)
+                return usage(), 2;
+            break;
         default:
             return usage(), c == 'h' ? 0 : 2;
         }
     }
+    if (own_cpu && !keep_off_flood_cpu()) {
+        fprintf(stderr, "xshostile: --own-cpu needs 2 CPUs or more, and sched_setaffinity\n");
+        return 2;
+    }
     printf("xshostile: %u good guests (serial WRITE/READ each); %u rounds of %.1f s quiet then "
-           "%.1f s with one guest flooding, pooled; a fresh sim per run; %ld CPUs\n",
-           guests, rounds, seconds, seconds, sysconf(_SC_NPROCESSORS_ONLN));
+           "%.1f s with one guest flooding, pooled; a fresh sim per run; %ld CPUs%s\n",
+           guests, rounds, seconds, seconds, sysconf(_SC_NPROCESSORS_ONLN),
+           own_cpu ? ", the flooding guest alone on the last" : "");
     printf("latency of the good guests' requests in µs; p50x/p99x: flood / quiet; hostile/s: "
            "its messages (or notifications) per second; xsproxy%%: its CPU, quiet>flood\n\n");
     print_header();
@@ -505,7 +571,7 @@ int main(int argc, char **argv)
     for (auto daemon : daemons) {
         for (int via = 0; via < (direct ? 2 : 1); via++) {
             for (const auto &f : floods) {
-                Result r = run_one(daemon, via == 0, f, guests, rounds, seconds);
+                Result r = run_one(daemon, via == 0, f, guests, rounds, seconds, flood_rate);
                 print_row(r);
                 failed |= !r.failure.empty();
                 all.push_back(r);
