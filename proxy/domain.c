@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
@@ -324,12 +325,34 @@ int domain_inject(struct domain *d, const struct msg *m)
     return bq_push(&d->inject, m->bytes, msg_wire_len(m));
 }
 
+/* What the guest can cause, it can cause in a loop: such messages go
+ * through the domain's log limit, and the next one let through says how
+ * many were held back. */
+void domain_log(struct domain *d, int level, const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint32_t missed;
+    if (!xlog_enabled(level) ||
+        !log_limit_take(&d->log_limit, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &missed))
+        return;
+    if (missed)
+        xlog(LOG_LVL_WARN, "domain %u: %u messages suppressed (at most %d a minute)", d->domid,
+             missed, LOG_LIMIT_BURST);
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    xlog(level, "domain %u: %s", d->domid, text);
+}
+
 /* The guest violated the ring protocol.  Pass the same violation on to
  * xenstored so that its reaction (error field, dropped state) is the one
  * the guest gets, mirrored back; relay nothing more until it reconnects. */
 static void guest_broke(struct domain *d, const char *why)
 {
-    xlog(LOG_LVL_WARN, "domain %u: %s", d->domid, why);
+    domain_log(d, LOG_LVL_WARN, "%s", why);
     d->state = DOM_BROKEN;
     d->jnl_dirty = true;
 }
@@ -549,7 +572,7 @@ static void mirror_fields(struct domain *d)
 
 static void start_reconnect(struct domain *d)
 {
-    xlog(LOG_LVL_INFO, "domain %u: ring reconnection", d->domid);
+    domain_log(d, LOG_LVL_INFO, "ring reconnection");
     d->state = DOM_RECONNECTING;
     msg_reset(&d->in);
     d->in_queued = false;
@@ -586,7 +609,7 @@ static bool shadow_ring_was_reset(struct domain *d)
         return false;
     if (d->out_rd - sc <= sp - sc)
         return false;
-    xlog(LOG_LVL_INFO, "domain %u: xenstored reset the connection", d->domid);
+    domain_log(d, LOG_LVL_INFO, "xenstored reset the connection");
     d->jnl_dirty = true;
     msg_reset(&d->in);
     d->in_queued = false;
@@ -616,7 +639,7 @@ static void finish_reconnect(struct domain *d)
     __atomic_store_n(&g->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
     d->state = s->error ? DOM_BROKEN : DOM_ACTIVE;
     xenevtchn_notify(d->px->xce, d->guest_port);
-    xlog(LOG_LVL_INFO, "domain %u: reconnected", d->domid);
+    domain_log(d, LOG_LVL_INFO, "reconnected");
 }
 
 /* The relay's copies of the indexes it writes, from the rings (where
@@ -677,7 +700,7 @@ static void relay(struct domain *d)
         bq_consume(&d->to_guest, bq_pending(&d->to_guest));
         d->g_msg_left = 0;
         notify_shadow = true;
-        xlog(LOG_LVL_WARN, "domain %u: response ring indexes out of range", d->domid);
+        domain_log(d, LOG_LVL_WARN, "response ring indexes out of range");
     }
     for (;;) {
         bool progress = false;

@@ -34,13 +34,24 @@ void log_reopen(void)
     log_fp = f;
 }
 
+bool xlog_enabled(int level)
+{
+    return !log_cfg || level <= log_cfg->log_level;
+}
+
 void xlog(int level, const char *fmt, ...)
 {
-    if (log_cfg && level > log_cfg->log_level)
-        return;
-    static const char *const names[] = { "error", "warn", "info", "debug" };
     va_list ap;
     va_start(ap, fmt);
+    xlog_v(level, fmt, ap);
+    va_end(ap);
+}
+
+void xlog_v(int level, const char *fmt, va_list ap)
+{
+    if (!xlog_enabled(level))
+        return;
+    static const char *const names[] = { "error", "warn", "info", "debug" };
     if (log_cfg && log_cfg->syslog) {
         static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
         vsyslog(prio[level], fmt, ap);
@@ -55,5 +66,4 @@ void xlog(int level, const char *fmt, ...)
         vfprintf(f, fmt, ap);
         fputc('\n', f);
     }
-    va_end(ap);
 }

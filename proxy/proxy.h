@@ -8,6 +8,7 @@
 #define XSPROXY_PROXY_H
 
 #include <ev.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "capture.h"
 #include "journal.h"
+#include "log_limit.h"
 #include "msg.h"
 #include "shadow.h"
 
@@ -58,6 +60,7 @@ struct domain {
     struct proxy *px;
     uint32_t domid;
     enum domain_state state;
+    struct log_limit log_limit; /* what domain_log may still write */
     struct xenstore_domain_interface *guest;    /* the guest's page */
     struct xenstore_domain_interface *shadow;   /* ours, xenstored's view */
     uint64_t gfn;               /* as introduced, to introduce again */
@@ -293,5 +296,10 @@ enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_init(const struct config *cfg);
 void log_reopen(void);
 void xlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void xlog_v(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+bool xlog_enabled(int level);   /* whether LEVEL is written at all */
+/* domain.c: a message the guest can cause, within the domain's log limit */
+void domain_log(struct domain *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -3,13 +3,16 @@
 # domain insertion/removal, and unit tests of the protocol library.
 # Included by tests/CMakeLists.txt, which defines xsproxy_test().
 
-# Pure unit tests of proxy/msg.c, ring.c, shadow.c, shadow_codec.c: no daemon.
+# Pure unit tests of proxy/msg.c, ring.c, shadow.c, shadow_codec.c, log_limit.c:
+# no daemon.
 xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
 target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_shadow_codec test_proxy_shadow_codec.cc)
 target_link_libraries(test_proxy_shadow_codec PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_capture test_proxy_capture.cc)
 target_link_libraries(test_proxy_capture PRIVATE xsproxy_proto)
+xsproxy_test(test_proxy_log_limit test_proxy_log_limit.cc)
+target_link_libraries(test_proxy_log_limit PRIVATE xsproxy_proto)
 # The journal file on its own (proxy/journal.c: plain file I/O, no daemon).
 xsproxy_test(test_proxy_journal test_proxy_journal.cc ${PROJECT_SOURCE_DIR}/proxy/journal.c)
 target_include_directories(test_proxy_journal PRIVATE ${PROJECT_SOURCE_DIR}/proxy)
@@ -25,7 +28,8 @@ target_link_libraries(test_proxy_diff PRIVATE xsproxy_workload)
 
 xsproxy_test(test_proxy_badinput test_proxy_badinput.cc)
 target_link_libraries(test_proxy_badinput PRIVATE xsproxy_workload)
-target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include
+  ${CMAKE_SOURCE_DIR}/proxy)
 
 # xenstored killed and a new one started: error replies meanwhile, then
 # xsproxy reconnects and the guests go on on the same rings (issue 6).
