@@ -979,6 +979,15 @@ static void learn_xsd_port(struct domain *d)
         d->xsd_port = st.u.interdomain.port;
 }
 
+int domain_journal_now(struct domain *d)
+{
+    struct proxy *px = d->px;
+    if (!d->jnl || persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
+        journal_commit(d->jnl, px->jbuf, px->jbuf_len) < 0)
+        return -1;
+    return 0;
+}
+
 void domain_publish(struct domain *d)
 {
     struct proxy *px = d->px;

@@ -10,6 +10,9 @@
  * switches only between messages, so that the relay starts at a message
  * boundary; "busy" means ask again a moment later.  The wait is synchronous:
  * a switch takes a few milliseconds, during which other domains wait.
+ * The domain is journalled, marked switching, before its claim is written:
+ * an xsproxy that dies during the switch leaves the next one a journal
+ * that says to ask the shim how it ended (live_recover_switch).
  *
  * What xsproxy did not see before the insertion: oxenstored lists every
  * connection's watches (XS_CONTROL `watches`); C xenstored cannot, and the
@@ -18,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,15 @@
 static void claims_dir(const struct proxy *px, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/claims", px->cfg.run_dir);
+}
+
+/* The shim's answer about DOMID (shim/preload_xen.c: CLAIMS/<domid>.state). */
+static void unlink_state(const struct proxy *px, uint32_t domid)
+{
+    char dir[300], path[320];
+    claims_dir(px, dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/%u.state", dir, domid);
+    unlink(path);
 }
 
 /* One request to the shim; its answer in STATE.  0, or -1 (STATE says). */
@@ -148,11 +161,22 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
     if (!d)
         return EINVAL;
     char state[256];
+    /* journalled before the claim: a crash from here on leaves a journal
+     * that tells the next xsproxy to ask the shim (live_recover_switch) */
+    d->live = d->switching = true;
+    unlink_state(px, domid);   /* an answer found after a crash is this switch's */
+    if (domain_journal_now(d) < 0) {
+        snprintf(err, errlen, "cannot write the journal of domain %u: %s", domid,
+                 strerror(errno));
+        domain_discard(px, d);
+        return EIO;
+    }
     if (domain_write_claim(d, "1") < 0) {
         snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
         domain_discard(px, d);
         return EIO;
     }
+    crash_point("live-claimed");
     unsigned long req_prod, rsp_prod;
     if (switch_now(px, domid, state, sizeof(state)) < 0 ||
         sscanf(state, "shadow req_prod=%lu rsp_prod=%lu", &req_prod, &rsp_prod) != 2) {
@@ -160,6 +184,7 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
         domain_discard(px, d);
         return strncmp(state, "busy", 4) == 0 ? EBUSY : EIO;
     }
+    crash_point("live-switched");
     /* xenstored now serves the shadow, and has let the guest's channel go */
     int p = xenevtchn_bind_interdomain(px->xce, domid, port);
     if (p < 0 || domain_set_port(px, (evtchn_port_t)p, d) < 0) {
@@ -177,11 +202,11 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
     d->guest_port = (evtchn_port_t)p;
     /* replies and events up to here were on the guest's ring already */
     d->out_rd = (XENSTORE_RING_IDX)rsp_prod;
-    d->live = true;
     d->sh.adopt_unknown_tx = true;
     int learned = 0;
     if (!learn_watches(px, d, &learned))
         d->sh.incomplete = true;
+    d->switching = false;   /* the first commit, in domain_pump below */
     domain_link(px, d);
     if (d->sh.incomplete)
         snprintf(err, errlen,
@@ -195,6 +220,55 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
          (int)strcspn(err, "\n"), err, req_prod, rsp_prod);
     domain_pump(d);
     return 0;
+}
+
+int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t errlen)
+{
+    char dir[300], state[256] = "";
+    claims_dir(px, dir, sizeof(dir));
+    unsigned long req_prod, rsp_prod;
+    unsigned xsd_port;
+    const char *how = "shadow req_prod=%lu rsp_prod=%lu port=%u";
+    if (xssim_switch_state(dir, d->domid, state, sizeof(state)) != 1 ||
+        sscanf(state, how, &req_prod, &rsp_prod, &xsd_port) != 3) {
+        /* not switched (not asked yet, busy, refused): take the claim away
+         * so that no later switch request finds it, then look once more -
+         * the shim may have been reading it at that very moment */
+        unlink(d->claim_file);
+        struct xssim *sim = xssim_default();
+        if (sim)
+            xssim_raise_dom_exc(sim);
+        usleep(100 * 1000);
+        state[0] = '\0';
+        if (xssim_switch_state(dir, d->domid, state, sizeof(state)) != 1 ||
+            sscanf(state, how, &req_prod, &rsp_prod, &xsd_port) != 3) {
+            unlink_state(px, d->domid);
+            return 0;
+        }
+    }
+    if (xsd_port == 0) {
+        snprintf(err, errlen, "the shim's answer names no port: %s", state);
+        return -1;
+    }
+    /* as live_insert does after the switch; nothing was relayed since */
+    d->xsd_port = xsd_port;
+    d->out_rd = (XENSTORE_RING_IDX)rsp_prod;
+    d->sh.adopt_unknown_tx = true;
+    int learned = 0;
+    if (!learn_watches(px, d, &learned))
+        d->sh.incomplete = true;
+    d->switching = false;
+    d->jnl_dirty = true;
+    return 1;
+}
+
+void crash_point(const char *name)
+{
+    const char *at = getenv("XSPROXY_CRASH_AT");
+    if (at && strcmp(at, name) == 0) {
+        xlog(LOG_LVL_WARN, "XSPROXY_CRASH_AT=%s: killing myself here", name);
+        raise(SIGKILL);
+    }
 }
 
 /* Nothing of D is on its way anywhere: xenstored could take its ring. */

@@ -33,6 +33,7 @@ enum {
     PF_RESTORING = 1 << 5,
     PF_LIVE = 1 << 6,
     PF_DIVERGED = 1 << 7,
+    PF_SWITCHING = 1 << 8,
 };
 
 /* The fixed part, as one struct: simple to write, checked field by field
@@ -84,7 +85,8 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
     f.flags = (d->in_queued ? PF_IN_QUEUED : 0) | (d->out_streaming ? PF_OUT_STREAMING : 0) |
               (d->out_discard ? PF_OUT_DISCARD : 0) | (d->rsp_corrupt ? PF_RSP_CORRUPT : 0) |
               (d->quiesce ? PF_QUIESCE : 0) | (d->restoring ? PF_RESTORING : 0) |
-              (d->live ? PF_LIVE : 0) | (d->diverged ? PF_DIVERGED : 0);
+              (d->live ? PF_LIVE : 0) | (d->diverged ? PF_DIVERGED : 0) |
+              (d->switching ? PF_SWITCHING : 0);
     f.in_got = d->in.got;
     f.in_sent = d->in_sent;
     f.out_got = d->out.got;
@@ -162,6 +164,7 @@ int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watch
     d->restoring = f.flags & PF_RESTORING;
     d->live = f.flags & PF_LIVE;
     d->diverged = f.flags & PF_DIVERGED;
+    d->switching = f.flags & PF_SWITCHING;
     msg_reset(&d->in);
     memcpy(d->in.bytes, p, f.in_got);
     d->in.got = f.in_got;

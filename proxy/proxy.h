@@ -96,6 +96,9 @@ struct domain {
     FILE *trace;
     uint64_t requests, replies, events;
     bool live;                  /* inserted while xenstored served it */
+    bool switching;             /* live insertion: the shim may have switched
+                                   the ring; nothing relayed yet (a crash
+                                   here: recover asks the shim, live.c) */
     bool removing;              /* being handed back: finish the request being
                                    read, take no other */
     bool diverged;              /* xsproxy sent requests of its own on the
@@ -208,12 +211,22 @@ int domain_write_claim(const struct domain *d, const char *live);
 void domain_link(struct proxy *px, struct domain *d);
 void domain_discard(struct proxy *px, struct domain *d);
 int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d);
+/* Commit D's state to its journal now, touching no ring.  0 or -1. */
+int domain_journal_now(struct domain *d);
 
 /* live.c: put xsproxy in front of a domain xenstored serves directly, and
  * hand it back.  0, or an errno with a message in ERR. */
 int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, char *err,
                 size_t errlen);
 int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen);
+/* A journal says a live insertion of D was under way when xsproxy died:
+ * ask the shim how it ended.  1: D was switched to its shadow ring (its
+ * xenstored port and reply position set, its watches learned, ready to be
+ * re-attached); 0: it was not, and now will not be (its claim removed): D
+ * stays with xenstored; -1 with a message. */
+int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t errlen);
+/* Tests: XSPROXY_CRASH_AT=NAME makes xsproxy kill itself at point NAME. */
+void crash_point(const char *name);
 /* Queue a request xsproxy makes as D for its shadow ring.  0 or -1. */
 int domain_inject(struct domain *d, const struct msg *m);
 /* Move whatever can move, in both directions: after a change to D made

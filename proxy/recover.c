@@ -132,6 +132,24 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
     snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir,
              d->domid);
     snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, d->domid);
+    /* a live insertion cut short: was the ring switched? */
+    bool switched_live = false;
+    if (d->switching) {
+        int s = live_recover_switch(px, d, err, errlen);
+        if (s < 0)
+            goto fail;
+        if (s == 0) {
+            xlog(LOG_LVL_WARN,
+                 "domain %u: its live insertion was cut short before the switch; it stays "
+                 "with xenstored, served directly",
+                 d->domid);
+            forget(px, d->domid, j, jw);
+            j = jw = NULL;
+            err[0] = '\0';
+            goto fail;
+        }
+        switched_live = true;
+    }
     d->guest = xengnttab_map_grant_ref(px->xgt, d->domid, 1, PROT_READ | PROT_WRITE);
     if (!d->guest) {
         snprintf(err, errlen, "cannot map domain %u's ring: %s", d->domid, strerror(errno));
@@ -181,7 +199,16 @@ static int recover_one(struct proxy *px, const char *path, char *err, size_t err
     }
     d->jnl = j;
     d->jnl_watches = jw;
-    if (restore_indexes(d, err, errlen) < 0) {
+    if (switched_live) {
+        /* the journal has no indexes yet: the rings' are where the switch
+         * left them, as live_insert takes them */
+        d->g_req_cons = d->guest->req_cons;
+        d->g_rsp_prod = d->guest->rsp_prod;
+        d->s_req_prod = d->shadow->req_prod;
+        d->s_rsp_cons = d->shadow->rsp_cons;
+        xlog(LOG_LVL_INFO, "domain %u: its live insertion was cut short after the switch; "
+             "finishing it", d->domid);
+    } else if (restore_indexes(d, err, errlen) < 0) {
         d->jnl = d->jnl_watches = NULL;
         goto fail;
     }

@@ -242,7 +242,9 @@ struct xenevtchn_handle {
  *   (mmap MAP_FIXED: xenstored's pointers stay valid and show the same bytes
  *   and indexes), marks xenstored's local port pending (it looks at the
  *   ring once), notifies the claim port once (xsproxy looks too), and
- *   writes "shadow".
+ *   writes "shadow req_prod=R rsp_prod=S port=P": where the two streams
+ *   stood, and xenstored's local port (for an xsproxy that died before it
+ *   learned it: the state file stays until the next request).
  *   The copy is one moment, between messages in both streams (else the
  *   answer is "busy"): the guest may move req_prod or rsp_cons on its own
  *   page after it, and xenstored's queued output continues on the
@@ -716,7 +718,8 @@ static void switch_in(struct tracked *t, const struct claim *c)
     wake_local(t);
     xssim_evtchn_notify(h, t->local_port);   /* xsproxy looks at the shadow */
     /* where the streams stood: what xsproxy relays starts there */
-    write_state(t->domid, "shadow req_prod=%u rsp_prod=%u", si->req_prod, si->rsp_prod);
+    write_state(t->domid, "shadow req_prod=%u rsp_prod=%u port=%u", si->req_prod, si->rsp_prod,
+                t->local_port);
     fprintf(stderr, "xsshim: domain %u switched to the shadow ring (local port %u: guest "
             "port %u -> dom0 port %u), in %s\n", t->domid, t->local_port, t->guest_port,
             c->port, switch_where);

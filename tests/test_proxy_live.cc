@@ -7,6 +7,9 @@
 //  - 100 insert/remove cycles while the guest and another guest run a busy
 //    workload with a watch and transactions: the sequence of answers equals
 //    a direct run's, none lost or repeated, the watch fires once per write;
+//  - xsproxy killed in the middle of an insertion, before and after the
+//    shim switched the ring: the next xsproxy leaves the domain with
+//    xenstored or finishes the insertion, and the guest is served;
 //  - a live-inserted domain migrates to another host end to end.
 #include <gtest/gtest.h>
 
@@ -280,6 +283,113 @@ TEST_P(XsproxyLive, HundredCyclesUnderLoadAnswerAsADirectRun)
     EXPECT_EQ(w5.log.size(), d5.log.size());
     EXPECT_TRUE(w5.log == d5.log) << "domain 5's answers differ from a direct run";
     EXPECT_TRUE(w6.log == d6.log) << "domain 6's answers differ from a direct run";
+}
+
+// xsproxy killed in the middle of a live insertion of domain 5, at POINT
+// (XSPROXY_CRASH_AT: proxy/live.c), then started again on the same run
+// directory.  Returns with the store, the guest (a watch on data/x,
+// registered before) and xsproxy serving again.
+void crash_in_live_insertion(Store &store, const char *point, std::unique_ptr<RingConn> *g,
+                             std::string *why)
+{
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.host().create_domain(5));
+    ASSERT_TRUE(store.host().create_domain(6));
+    *g = store.guest(5);
+    ASSERT_TRUE(*g);
+    WireMsg r, ev;
+    ASSERT_TRUE(strict(**g, XS_WRITE, 0, wr("data/x", "1"), &r, why)) << *why;
+    ASSERT_TRUE(strict(**g, XS_WATCH, 0, nul_join({ "data/x", "tok" }), &r, why)) << *why;
+    ASSERT_EQ((*g)->next_event(&ev, 5000), 1);
+    RunResult ins = store.xsproxyctl({ "insert", "5" });
+    EXPECT_FALSE(ins.ok()) << "xsproxy did not die at " << point << ": " << ins.out;
+    for (int i = 0; i < 100 && store.proxy_alive(); i++)
+        sleep_ms(20);
+    ASSERT_FALSE(store.proxy_alive());
+    ASSERT_NE(store.proxy_log().find(std::string("XSPROXY_CRASH_AT=") + point),
+              std::string::npos)
+        << store.proxy_log();
+    unsetenv("XSPROXY_CRASH_AT");   // not for the next xsproxy
+    ASSERT_TRUE(store.restart_proxy(why)) << *why;
+}
+
+// The guest is served (directly or not), its watch fires once per write,
+// and a switch of domain 6 - a new switch request, on which the shim looks
+// at every live claim - leaves it served.
+void still_served(Store &store, RingConn &g, const std::string &value)
+{
+    std::string why;
+    WireMsg r, ev;
+    auto d0 = store.dom0();
+    ASSERT_TRUE(d0->request(XS_WRITE, 0, wr("/local/domain/5/data/x", value), &r));
+    ASSERT_EQ(g.next_event(&ev, 5000), 1) << store.proxy_log();
+    EXPECT_EQ(ev.body, nul_join({ "data/x", "tok" }));
+    ASSERT_TRUE(strict(g, XS_READ, 0, nul_join({ "data/x" }), &r, &why)) << why;
+    EXPECT_EQ(r.body, value);
+    // domain 6 inserted live, or handed back: a switch request either way
+    bool six_in = !store.xsproxyctl({ "list", "6" }).out.empty();
+    RunResult sw6 = store.xsproxyctl({ six_in ? "remove" : "insert", "6" });
+    ASSERT_TRUE(sw6.ok()) << sw6.err << store.proxy_log();
+    // the guest's own write: C xenstored sends the event before the reply
+    std::atomic<int> events{ 0 };
+    ASSERT_TRUE(strict(g, XS_WRITE, 0, wr("data/x", value + "+"), &r, &why, &events)) << why;
+    if (events == 0)
+        ASSERT_EQ(g.next_event(&ev, 5000), 1);
+    else
+        EXPECT_EQ(events, 1);
+    ASSERT_TRUE(strict(g, XS_READ, 0, nul_join({ "data/x" }), &r, &why, &events)) << why;
+    EXPECT_EQ(r.body, value + "+");
+    EXPECT_EQ(g.next_event(&ev, 200), 0) << "an event too many: " << escape(ev.body);
+    EXPECT_LE(events, 1);
+}
+
+// Killed after writing the claim, before asking the shim: the next xsproxy
+// takes the claim away, and the domain stays with xenstored.
+TEST_P(XsproxyLive, ACrashBeforeTheSwitchLeavesTheDomainWithXenstored)
+{
+    setenv("XSPROXY_CRASH_AT", "live-claimed", 1);
+    Store store(GetParam(), true);
+    std::unique_ptr<RingConn> g;
+    std::string why;
+    ASSERT_NO_FATAL_FAILURE(crash_in_live_insertion(store, "live-claimed", &g, &why));
+    EXPECT_NE(store.proxy_log().find("domain 5: its live insertion was cut short before the "
+                                     "switch; it stays with xenstored"),
+              std::string::npos)
+        << store.proxy_log();
+    EXPECT_EQ(list(store, 5), "");
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "2"));
+    EXPECT_EQ(list(store, 5), "");
+    // and it can be inserted after all
+    RunResult ins = store.xsproxyctl({ "insert", "5" });
+    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "3"));
+}
+
+// Killed after the shim switched the ring, before anything was relayed or
+// xsproxy learned xenstored's port: the next xsproxy finishes the insertion.
+TEST_P(XsproxyLive, ACrashAfterTheSwitchIsFinishedByTheNextXsproxy)
+{
+    setenv("XSPROXY_CRASH_AT", "live-switched", 1);
+    Store store(GetParam(), true);
+    std::unique_ptr<RingConn> g;
+    std::string why;
+    ASSERT_NO_FATAL_FAILURE(crash_in_live_insertion(store, "live-switched", &g, &why));
+    EXPECT_NE(store.proxy_log().find("domain 5: its live insertion was cut short after the "
+                                     "switch; finishing it"),
+              std::string::npos)
+        << store.proxy_log();
+    EXPECT_NE(list(store, 5).find("domain 5 active"), std::string::npos) << list(store, 5);
+    if (GetParam() == XSSIM_OXENSTORED) {
+        RunResult w = store.xsproxyctl({ "get-domain-watches", "5" });
+        EXPECT_EQ(w.out, "1\ndata/x tok\n");   // learned from oxenstored, as live_insert does
+    }
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "2"));
+    EXPECT_NE(list(store, 5).find("domain 5 active"), std::string::npos) << list(store, 5);
+    // handed back, it is served directly again
+    RunResult rm = store.xsproxyctl({ "remove", "5" });
+    ASSERT_TRUE(rm.ok()) << rm.err << store.proxy_log();
+    EXPECT_EQ(list(store, 5), "");
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "3"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, XsproxyLive, both_daemons(), DaemonName());
