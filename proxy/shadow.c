@@ -47,6 +47,19 @@ static void free_log(struct shadow_tx *t)
     t->log_bytes = 0;
 }
 
+/* T's log grew too big (or memory ran out): it is dropped, and T can no
+ * longer be replayed - not even the rest of a replay under way, which then
+ * ends in EAGAIN like any transaction that cannot be replayed. */
+static void cut_log(struct shadow_tx *t)
+{
+    free_log(t);
+    t->log_cut = true;
+    if (t->replaying) {
+        t->replaying = false;
+        t->doomed = true;
+    }
+}
+
 static void free_tx(struct shadow_tx *t)
 {
     free_log(t);
@@ -470,16 +483,14 @@ static void log_op(struct shadow *s, struct inflight *f, const struct msg *m)
         return;
     size_t add = f->tx_req_len + m->hdr.len + SHADOW_TX_OP_COST;
     if (t->log_bytes + add > SHADOW_TX_LOG_MAX) {
-        free_log(t);
-        t->log_cut = true;
+        cut_log(t);
         return;
     }
     if (t->nops == t->cap_ops) {
         unsigned cap = t->cap_ops ? 2 * t->cap_ops : 8;
         struct tx_op *n = realloc(t->ops, cap * sizeof(*n));
         if (!n) {
-            free_log(t);
-            t->log_cut = true;
+            cut_log(t);
             return;
         }
         t->ops = n;
@@ -487,8 +498,7 @@ static void log_op(struct shadow *s, struct inflight *f, const struct msg *m)
     }
     uint8_t *rsp = dup_bytes(m->bytes + MSG_HDR_LEN, m->hdr.len);
     if (!rsp) {
-        free_log(t);
-        t->log_cut = true;
+        cut_log(t);
         return;
     }
     t->ops[t->nops++] = (struct tx_op){ .type = f->type, .rsp_type = m->hdr.type,

@@ -745,6 +745,43 @@ TEST(XsproxyShadow, ReplaySendsTheLogInOrderInTheNewTransaction)
     EXPECT_EQ((uint32_t)XS_TRANSACTION_END, r->hdr.type);
 }
 
+TEST(XsproxyShadow, ALogCutInTheMiddleOfItsReplayStopsTheReplay)
+{
+    // found by fuzz_shadow_codec: the guest's own operations in a
+    // transaction still being replayed grow its log past the limit; the
+    // log is dropped, so the rest of the replay cannot be sent
+    Replay rp;
+    rp.add(XS_READ, str0("data/a"), XS_READ, "a0");
+    rp.add(XS_READ, str0("data/b"), XS_READ, "b0");
+    for (size_t i = 0; i < rp.ops.size(); i++) {
+        rp.ops[i].req = (uint8_t *)rp.reqs[i].data();
+        rp.ops[i].req_len = (uint32_t)rp.reqs[i].size();
+        rp.ops[i].rsp = (uint8_t *)rp.rsps[i].data();
+        rp.ops[i].rsp_len = (uint32_t)rp.rsps[i].size();
+    }
+    auto st = make(XS_TRANSACTION_START, 0x80000000u, 0, str0(""));
+    ASSERT_EQ(0, shadow_on_restore_tx(&rp.sh.s, st.get(), 5, rp.ops.data(), 2, true));
+    rp.sh.reply(XS_TRANSACTION_START, 0x80000000u, 0, str0("9"), SHADOW_INTERNAL_TX);
+    auto first = std::make_unique<msg>();
+    ASSERT_EQ(1, shadow_next_replay(&rp.sh.s, first.get(), 0x80000001u));
+    rp.answer(*first, XS_READ, "a0");   // the answer the source had
+    EXPECT_FALSE(rp.doomed());
+    std::string big(4000, 'x');
+    uint32_t id = 2;
+    for (size_t bytes = 0; bytes <= SHADOW_TX_LOG_MAX; bytes += big.size() + 3, id++) {
+        rp.sh.request(XS_WRITE, id, 5, str0("k") + big);
+        rp.sh.reply(XS_WRITE, id, 9, str0("OK"));
+    }
+    const shadow_tx *t = find_tx(rp.sh.s, 5);
+    ASSERT_NE(nullptr, t);
+    EXPECT_TRUE(t->log_cut);
+    EXPECT_FALSE(t->replaying);
+    EXPECT_TRUE(t->doomed) << "what it was on the source cannot be checked any more";
+    EXPECT_EQ(0u, shadow_replays_pending(&rp.sh.s));
+    auto none = std::make_unique<msg>();
+    EXPECT_EQ(0, shadow_next_replay(&rp.sh.s, none.get(), 0x80000002u));
+}
+
 TEST(XsproxyShadow, AReplayThatGetsAnotherAnswerEndsInEagain)
 {
     Replay rp;
