@@ -178,6 +178,7 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     d->jnl = journal_create(jpath, err, errlen);
     if (!d->jnl)
         goto fail;
+    crash_point("prepared");
     d->shadow_port = (evtchn_port_t)p;
     if ((d->guest_port && set_port(px, d->guest_port, d) < 0) ||
         set_port(px, d->shadow_port, d) < 0) {

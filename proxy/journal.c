@@ -161,7 +161,9 @@ struct journal *journal_open(const char *path, const uint8_t **data, size_t *len
     int c = current(j);
     if (c < 0) {
         snprintf(err, errlen, "%s: nothing committed", path);
-        goto fail;
+        journal_close(j);
+        errno = ENODATA;
+        return NULL;
     }
     *data = j->map + h->slot[c].off;
     *len = h->slot[c].len;

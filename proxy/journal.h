@@ -14,7 +14,7 @@ struct journal;
 struct journal *journal_create(const char *path, char *err, size_t errlen);
 /* An existing journal and its last commit (*DATA stays valid until the next
  * commit or close).  NULL with a message when PATH is not a journal or
- * holds no commit. */
+ * holds no commit (errno ENODATA: a journal made and never written). */
 struct journal *journal_open(const char *path, const uint8_t **data, size_t *len, char *err,
                              size_t errlen);
 /* Make DATA the journal's content, all or nothing.  0 or -1 + errno. */

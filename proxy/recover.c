@@ -77,13 +77,34 @@ static void forget(struct proxy *px, uint32_t domid, struct journal *j, struct j
     journal_delete(j);
 }
 
-static int recover_one(struct proxy *px, const char *path, char *err, size_t errlen)
+/* A journal made and never written: the insertion stopped before its
+ * first commit, so before its claim - xenstored was never shown the shadow
+ * ring.  Its files go; the domain is as it was before. */
+static int forget_unwritten(struct proxy *px, uint32_t domid, const char *path, char *err,
+                            size_t errlen)
+{
+    char other[300];
+    snprintf(other, sizeof(other), "%s/claims/%u", px->cfg.run_dir, domid);
+    if (access(other, F_OK) == 0)
+        return -1;   /* a claim without a commit: not ours to judge; ERR says */
+    unlink(path);
+    snprintf(other, sizeof(other), "%s/shadow/dom%u", px->cfg.run_dir, domid);
+    unlink(other);
+    xlog(LOG_LVL_INFO, "domain %u: an insertion cut short before its first commit left a "
+         "journal with nothing in it; removed", domid);
+    err[0] = '\0';
+    (void)errlen;
+    return 0;
+}
+
+static int recover_one(struct proxy *px, const char *path, uint32_t domid, char *err,
+                       size_t errlen)
 {
     const uint8_t *data;
     size_t len;
     struct journal *j = journal_open(path, &data, &len, err, errlen);
     if (!j)
-        return -1;
+        return errno == ENODATA ? forget_unwritten(px, domid, path, err, errlen) : -1;
     struct domain *d = calloc(1, sizeof(*d));
     if (!d) {
         snprintf(err, errlen, "out of memory");
@@ -271,7 +292,7 @@ int domain_recover_all(struct proxy *px)
         }
         if (sscanf(e->d_name, "dom%u%c", &domid, &extra) != 1)
             continue;
-        if (recover_one(px, path, err, sizeof(err)) < 0)
+        if (recover_one(px, path, domid, err, sizeof(err)) < 0)
             xlog(LOG_LVL_ERROR, "cannot recover from %s: %s (left in place)", path, err);
         else if (domain_find(px, domid))
             n++;

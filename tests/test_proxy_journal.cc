@@ -1,6 +1,7 @@
 // proxy/journal.c on its own: the last whole commit survives closing and
 // reopening, through growth of the file, and no descriptor is kept (a
 // thousand domains' journals must not reach the usual limit of 1024).
+#include <errno.h>
 #include <gtest/gtest.h>
 
 #include <dirent.h>
@@ -71,6 +72,14 @@ TEST(XsproxyJournal, TheLastCommitSurvivesGrowthAndReopeningWithNoDescriptorKept
     journal *j = journal_create(path.c_str(), err, sizeof(err));
     ASSERT_NE(nullptr, j) << err;
     EXPECT_EQ("refused: " + path + ": nothing committed", read_back(path));
+    {
+        // told apart from a damaged file: recovery removes such a journal
+        const uint8_t *none = nullptr;
+        size_t n = 0;
+        errno = 0;
+        EXPECT_EQ(nullptr, journal_open(path.c_str(), &none, &n, err, sizeof(err)));
+        EXPECT_EQ(ENODATA, errno);
+    }
     ASSERT_EQ(0, journal_commit(j, "small", 5));
     EXPECT_EQ("small", read_back(path));
     // larger than a slot's first place: the file grows, by its path

@@ -343,6 +343,29 @@ void still_served(Store &store, RingConn &g, const std::string &value)
     EXPECT_LE(events, 1);
 }
 
+// Killed with the domain's journal made and nothing in it yet: the next
+// xsproxy removes what the insertion left, and the domain stays with
+// xenstored.
+TEST_P(XsproxyLive, ACrashBeforeTheFirstCommitLeavesNothingBehind)
+{
+    setenv("XSPROXY_CRASH_AT", "prepared", 1);
+    Store store(GetParam(), true);
+    std::unique_ptr<RingConn> g;
+    std::string why;
+    ASSERT_NO_FATAL_FAILURE(crash_in_live_insertion(store, "prepared", &g, &why));
+    std::string log = store.proxy_log();
+    EXPECT_NE(log.find("domain 5: an insertion cut short before its first commit left a "
+                       "journal with nothing in it; removed"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("cannot recover"), std::string::npos) << log;
+    EXPECT_EQ(list(store, 5), "");
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "2"));
+    RunResult ins = store.xsproxyctl({ "insert", "5" });
+    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "3"));
+}
+
 // Killed after writing the claim, before asking the shim: the next xsproxy
 // takes the claim away, and the domain stays with xenstored.
 TEST_P(XsproxyLive, ACrashBeforeTheSwitchLeavesTheDomainWithXenstored)
