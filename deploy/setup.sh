@@ -36,10 +36,16 @@ if [ -n "$missing" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# Line tables only (-g1): backtraces and sanitizer reports keep file:line,
+# and the three trees build about a third faster than with full -g (for a
+# debugger's view of locals, configure a tree by hand without these flags).
+flags="-O2 -g1 -DNDEBUG"
 build() {   # build DIR [cmake args...]
     dir=$1; shift
     if [ ! -f "$dir/build.ninja" ]; then
-        cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+        cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+            -DCMAKE_C_FLAGS_RELWITHDEBINFO="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags" \
+            "$@" >/dev/null
     fi
     ninja -C "$dir" $targets >/dev/null || ninja -C "$dir" $targets   # show the errors if any
 }
