@@ -262,6 +262,14 @@ int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t er
     return 1;
 }
 
+bool live_handed_back(struct proxy *px, uint32_t domid)
+{
+    char dir[300], state[256] = "";
+    claims_dir(px, dir, sizeof(dir));
+    return xssim_switch_state(dir, domid, state, sizeof(state)) == 1 &&
+           strcmp(state, "direct") == 0;
+}
+
 void crash_point(const char *name)
 {
     const char *at = getenv("XSPROXY_CRASH_AT");
@@ -347,6 +355,7 @@ int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen)
         if (ask_shim(px, domid, state, sizeof(state)) < 0)
             break;
         if (strcmp(state, "direct") == 0) {
+            crash_point("handed-back");
             xlog(LOG_LVL_INFO, "domain %u handed back to xenstored", domid);
             domain_remove(px, d);
             return 0;

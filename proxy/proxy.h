@@ -225,6 +225,8 @@ int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen);
  * re-attached); 0: it was not, and now will not be (its claim removed): D
  * stays with xenstored; -1 with a message. */
 int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t errlen);
+/* Did the shim hand DOMID back to xenstored (its last answer)? */
+bool live_handed_back(struct proxy *px, uint32_t domid);
 /* Tests: XSPROXY_CRASH_AT=NAME makes xsproxy kill itself at point NAME. */
 void crash_point(const char *name);
 /* Queue a request xsproxy makes as D for its shadow ring.  0 or -1. */

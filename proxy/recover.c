@@ -189,6 +189,16 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     shadow_fd = -1;
     /* the guest's port was left unbound when the last xsproxy died */
     int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
+    if (p < 0 && d->live && live_handed_back(px, d->domid)) {
+        /* xenstored holds the guest's channel again: a hand-back the last
+         * xsproxy did not get to finish */
+        xlog(LOG_LVL_INFO, "domain %u was handed back to xenstored just before the crash: its "
+             "journal, claim and shadow ring removed", d->domid);
+        forget(px, d->domid, j, jw);
+        j = jw = NULL;
+        err[0] = '\0';
+        goto fail;
+    }
     if (p < 0) {
         snprintf(err, errlen, "cannot bind domain %u's event channel %u again: %s", d->domid,
                  d->remote_port, strerror(errno));

@@ -8,8 +8,9 @@
 //    workload with a watch and transactions: the sequence of answers equals
 //    a direct run's, none lost or repeated, the watch fires once per write;
 //  - xsproxy killed in the middle of an insertion, before and after the
-//    shim switched the ring: the next xsproxy leaves the domain with
-//    xenstored or finishes the insertion, and the guest is served;
+//    shim switched the ring, or right after a hand-back: the next xsproxy
+//    leaves the domain with xenstored or finishes the insertion, and the
+//    guest is served;
 //  - a live-inserted domain migrates to another host end to end.
 #include <gtest/gtest.h>
 
@@ -412,6 +413,45 @@ TEST_P(XsproxyLive, ACrashAfterTheSwitchIsFinishedByTheNextXsproxy)
     RunResult rm = store.xsproxyctl({ "remove", "5" });
     ASSERT_TRUE(rm.ok()) << rm.err << store.proxy_log();
     EXPECT_EQ(list(store, 5), "");
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "3"));
+}
+
+// Killed once the shim has handed the domain back, before xsproxy let go of
+// it: the next xsproxy finds xenstored holding the guest's channel and the
+// shim saying "direct", and removes what the domain left.
+TEST_P(XsproxyLive, ACrashRightAfterAHandBackLeavesTheDomainWithXenstored)
+{
+    setenv("XSPROXY_CRASH_AT", "handed-back", 1);
+    Store store(GetParam(), true);
+    unsetenv("XSPROXY_CRASH_AT");   // not for the next xsproxy
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.host().create_domain(5));
+    ASSERT_TRUE(store.host().create_domain(6));
+    auto g = store.guest(5);
+    ASSERT_TRUE(g);
+    std::string why;
+    WireMsg r, ev;
+    ASSERT_TRUE(strict(*g, XS_WATCH, 0, nul_join({ "data/x", "tok" }), &r, &why)) << why;
+    ASSERT_EQ(g->next_event(&ev, 5000), 1);
+    RunResult ins = store.xsproxyctl({ "insert", "5" });
+    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "1"));
+    RunResult rm = store.xsproxyctl({ "remove", "5" });
+    EXPECT_FALSE(rm.ok()) << "xsproxy did not die after handing back: " << rm.out;
+    for (int i = 0; i < 100 && store.proxy_alive(); i++)
+        sleep_ms(20);
+    ASSERT_FALSE(store.proxy_alive());
+    ASSERT_TRUE(store.restart_proxy(&why)) << why;
+    ASSERT_TRUE(store.restart_proxy(&why)) << why;   // and once more: nothing left over
+    std::string log = store.proxy_log();
+    EXPECT_NE(log.find("domain 5 was handed back to xenstored just before the crash"),
+              std::string::npos)
+        << log;
+    EXPECT_EQ(log.find("cannot recover"), std::string::npos) << log;
+    EXPECT_EQ(list(store, 5), "");
+    ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "2"));
+    ins = store.xsproxyctl({ "insert", "5" });
+    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
     ASSERT_NO_FATAL_FAILURE(still_served(store, *g, "3"));
 }
 
