@@ -43,15 +43,7 @@
 #include "capture.h"
 #include "msg.h"
 #include "xsproxy_wire.h"
-
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "fuzz_msg: %s:%d: check failed: %s\n", __FILE__,       \
-                    __LINE__, #c);                                                 \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 /* ---- the message parser ------------------------------------------------- */
 

@@ -22,12 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xsrecords.h>
-
-#define CHECK(c)              \
-    do {                      \
-        if (!(c))             \
-            abort();          \
-    } while (0)
+#include "fuzz_check.h"
 
 static void check_round_trip(const struct xsrec_stream *s, enum xsrec_format format,
                              enum xsrec_byteorder order, unsigned flags)

@@ -66,15 +66,7 @@
 #include "ring.h"
 #include "shadow.h"
 #include "xsproxy_wire.h"
-
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
-            fprintf(stderr, "fuzz_relay: %s:%d: check failed: %s\n", __FILE__,     \
-                    __LINE__, #c);                                                 \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 #ifndef FUZZ_CHECK_KNOWN_BUGS
 #define FUZZ_CHECK_KNOWN_BUGS 0

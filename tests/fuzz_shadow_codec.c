@@ -33,15 +33,7 @@
 
 #include "msg.h"
 #include "shadow.h"
-
-#define CHECK(c)                                                                        \
-    do {                                                                                \
-        if (!(c)) {                                                                     \
-            fprintf(stderr, "fuzz_shadow_codec: %s:%d: check failed: %s\n", __FILE__,   \
-                    __LINE__, #c);                                                      \
-            abort();                                                                    \
-        }                                                                               \
-    } while (0)
+#include "fuzz_check.h"
 
 struct in {
     const uint8_t *p, *end;
