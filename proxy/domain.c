@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "claim.h"
 #include "ring.h"
 #include "xsproxy_wire.h"
 
@@ -50,21 +51,16 @@ static int set_port(struct proxy *px, evtchn_port_t port, struct domain *d)
     return 0;
 }
 
-int domain_write_claim(const struct domain *d, const char *live)
+int domain_write_claim(const struct domain *d, enum claim_live live)
 {
-    char tmp[300];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", d->claim_file);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "page=%s\nport=%u\n", d->shadow_file, d->shadow_port);
-    if (live)
-        fprintf(f, "live=%s\n", live);   /* a switch of a running domain */
-    if (fclose(f) != 0 || rename(tmp, d->claim_file) < 0) {
-        unlink(tmp);
+    char dir[300];
+    struct claim c = { .port = d->shadow_port, .live = live };
+    snprintf(dir, sizeof(dir), "%s/claims", d->px->cfg.run_dir);
+    if (snprintf(c.page, sizeof(c.page), "%s", d->shadow_file) >= (int)sizeof(c.page)) {
+        errno = ENAMETOOLONG;
         return -1;
     }
-    return 0;
+    return claim_write(dir, d->domid, &c);
 }
 
 /* Everything of an insertion but what makes xenstored use the shadow: the
@@ -86,7 +82,7 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
     load_indexes(d);
     d->jnl_dirty = true;
     domain_publish(d);
-    if (domain_write_claim(d, NULL) < 0) {
+    if (domain_write_claim(d, CLAIM_LIVE_NONE) < 0) {
         snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
         domain_discard(px, d);
         return -1;
@@ -394,14 +390,17 @@ static bool may_answer_locally(const struct domain *d)
 static bool guest_request(struct domain *d)
 {
     struct msg *m = &d->in;
-    if (xsp_is_proxy_type(m->hdr.type)) {
+    /* a request partly on the shadow ring since a live switch is
+     * xenstored's to answer, whatever it is: it has its first bytes */
+    bool local = d->in_on_shadow == 0;
+    if (local && xsp_is_proxy_type(m->hdr.type)) {
         /* dom0-only operations: the guest gets EACCES and nothing happens */
         if (!may_answer_locally(d))
             return false;
         error_locally(d, m, "EACCES");
         return true;
     }
-    if (!d->px->backend_up) {
+    if (local && !d->px->backend_up) {
         if (!may_answer_locally(d))
             return false;
         error_locally(d, m, "EIO");   /* xenstored is gone: never silence */
@@ -413,7 +412,8 @@ static bool guest_request(struct domain *d)
     trace(d, "->", m, guest_tx, m->hdr.tx_id);
     d->requests++;
     d->in_queued = true;
-    d->in_sent = 0;
+    d->in_sent = d->in_on_shadow;
+    d->in_on_shadow = 0;
     return true;
 }
 
@@ -422,6 +422,7 @@ static void reset_out(struct domain *d)
     msg_reset(&d->out);
     d->out_streaming = false;
     d->out_discard = false;
+    d->out_skip = 0;
 }
 
 /* A restored transaction's TRANSACTION_START or a replayed operation was
@@ -446,9 +447,24 @@ static void replay_progress(struct domain *d)
                        : "replayed: it goes on");
 }
 
+/* The message being read from xenstored goes to the guest, up to END: from
+ * its start, or from where it stood at a live switch (out_skip), the
+ * guest's ring having the bytes before.  The guest is then in the middle
+ * of that message, which is the first in to_guest. */
+static void out_to_guest(struct domain *d, uint32_t skip, uint32_t end)
+{
+    uint32_t from = skip < end ? skip : end;
+    if (from)
+        d->g_msg_left = msg_wire_len(&d->out) - from;
+    if (bq_push(&d->to_guest, d->out.bytes + from, end - from) < 0)
+        xlog(LOG_LVL_ERROR, "domain %u: out of memory for a reply", d->domid);
+}
+
 static void backend_message(struct domain *d)
 {
     struct msg *m = &d->out;
+    uint32_t skip = d->out_skip;
+    d->out_skip = 0;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
     if (r == SHADOW_INTERNAL_TX || r == SHADOW_INTERNAL)
@@ -477,7 +493,7 @@ static void backend_message(struct domain *d)
         xlog(LOG_LVL_WARN, "domain %u: reply %u from xenstored with no request in flight",
              d->domid, m->hdr.req_id);
     trace(d, "<-", m, m->hdr.tx_id, backend_tx);
-    queue_to_guest(d, m);
+    out_to_guest(d, skip, msg_wire_len(m));
     msg_reset(m);
 }
 
@@ -488,6 +504,8 @@ static void backend_message(struct domain *d)
 static void start_streaming(struct domain *d)
 {
     struct msg *m = &d->out;
+    uint32_t skip = d->out_skip;
+    d->out_skip = 0;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
     d->out_streaming = true;
@@ -500,7 +518,7 @@ static void start_streaming(struct domain *d)
         d->events++;
     else
         d->replies++;
-    bq_push(&d->to_guest, m->bytes, MSG_HDR_LEN);
+    out_to_guest(d, skip, m->got);   /* the header (and what came with it) */
 }
 
 static void end_streaming(struct domain *d)
@@ -528,7 +546,7 @@ static bool sync_shadow_cons(struct domain *d)
     if (g_occ > XENSTORE_RING_SIZE)
         return false;   /* the guest broke its ring: step 4 deals with it */
     uint32_t held = g_occ + (uint32_t)bq_pending(&d->to_guest) +
-                    (d->out_streaming ? 0 : d->out.got);
+                    (d->out_streaming ? 0 : d->out.got - d->out_skip);
     XENSTORE_RING_IDX cur = d->s_rsp_cons;
     XENSTORE_RING_IDX want = d->out_rd - held;
     if ((int32_t)(want - cur) <= 0 || (int32_t)(d->out_rd - want) < 0)
@@ -773,7 +791,7 @@ static void relay(struct domain *d)
         if (!d->rsp_corrupt) {
             int gfree = ring_space(grsp);
             uint32_t held = (uint32_t)bq_pending(&d->to_guest) +
-                            (d->out_streaming ? 0 : d->out.got);
+                            (d->out_streaming ? 0 : d->out.got - d->out_skip);
             uint32_t budget = gfree > 0 && (uint32_t)gfree > held ? (uint32_t)gfree - held : 0;
             if (d->quiesce)
                 budget = XENSTORE_PAYLOAD_MAX + MSG_HDR_LEN;   /* gather it all: it
@@ -793,7 +811,7 @@ static void relay(struct domain *d)
                 d->out.got += (uint32_t)n;
                 d->out_rd += (uint32_t)n;
                 progress = true;
-                if (!d->out_streaming && d->out.got == MSG_HDR_LEN &&
+                if (!d->out_streaming && d->out.got >= MSG_HDR_LEN &&
                     d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
                     MSG_HDR_LEN + d->out.hdr.len > XENSTORE_RING_SIZE)
                     start_streaming(d);
@@ -967,6 +985,76 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
     if (detail)
         off += shadow_describe(&d->sh, buf + off, len - off);
     return off;
+}
+
+/* ---- taking streams over from a live switch ----------------------------- */
+
+/* Is [START, START+LEN) of the request stream between the daemon's read
+ * position and the guest's write position at the switch: on the shadow page
+ * as the guest wrote it? */
+static bool on_shadow(const struct switch_answer *a, XENSTORE_RING_IDX start, uint32_t len)
+{
+    return start - a->req_cons <= a->req_prod - a->req_cons && len <= a->req_prod - start;
+}
+
+static void shadow_req_bytes(const struct domain *d, XENSTORE_RING_IDX from, uint32_t n,
+                             uint8_t *out)
+{
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = (uint8_t)d->shadow->req[MASK_XENSTORE_IDX(from + i)];
+}
+
+/* The requests xenstored owes a reply become D's requests in flight, in
+ * order: with their payload where the shadow page has it whole (what the
+ * shadow learns from a WATCH), else as headers alone (taken by the daemon
+ * before the switch; a watch it registered then is learned from the
+ * daemon, a transaction's earlier operations are unknown anyway). */
+static int adopt_pending(struct domain *d, const struct switch_answer *a)
+{
+    struct msg *m = malloc(sizeof(*m));
+    if (!m)
+        return -1;
+    for (unsigned i = 0; i < a->nr_pending; i++) {
+        const struct switch_pending *p = &a->pending[i];
+        uint32_t len = on_shadow(a, p->start, MSG_HDR_LEN + p->len) ? p->len : 0;
+        msg_reset(m);
+        m->hdr = (struct xsd_sockmsg){ p->type, p->req_id, p->tx_id, len };
+        shadow_req_bytes(d, p->start + MSG_HDR_LEN, len, msg_body(m));
+        m->got = MSG_HDR_LEN + len;
+        if (shadow_on_request(&d->sh, m) < 0) {
+            free(m);
+            return -1;
+        }
+        d->requests++;   /* not traced: xsproxy did not pass it on */
+    }
+    free(m);
+    return 0;
+}
+
+int domain_adopt_switch(struct domain *d, const struct switch_answer *a, char *err,
+                        size_t errlen)
+{
+    if (a->req_part && !on_shadow(a, a->req_prod - a->req_part, a->req_part)) {
+        snprintf(err, errlen, "the shim's answer does not go with the rings (a request "
+                 "of %u octets before %u, the daemon at %u)", a->req_part, a->req_prod,
+                 a->req_cons);
+        return -1;
+    }
+    if (adopt_pending(d, a) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* the request the guest is writing: its first bytes are on the shadow */
+    shadow_req_bytes(d, a->req_prod - a->req_part, a->req_part, d->in.bytes);
+    d->in.got = d->in_on_shadow = a->req_part;
+    /* the reply xenstored is writing: its first bytes are on the guest's ring */
+    memcpy(d->out.bytes, a->rsp_prefix, a->rsp_prefix_len);
+    d->out.got = d->out_skip = a->rsp_part;
+    d->out_rd = a->rsp_prod;
+    /* everything up to req_prod is on the shadow: taken, for the guest */
+    __atomic_store_n(&d->guest->req_cons, a->req_prod, __ATOMIC_RELEASE);
+    d->jnl_dirty = true;
+    return 0;
 }
 
 /* ---- the journal ------------------------------------------------------- */

@@ -4,12 +4,17 @@
  * about to migrate), and handing a domain back to xenstored.
  *
  * The switch happens inside xenstored, in the preloaded shim (the protocol
- * is at the top of the live-switch code in shim/preload_xen.c): xsproxy
- * writes the domain's claim with live=1 or live=back, bumps the switch
- * board, wakes xenstored and waits for the shim's answer.  The shim
- * switches only between messages, so that the relay starts at a message
- * boundary; "busy" means ask again a moment later.  The wait is synchronous:
- * a switch takes a few milliseconds, during which other domains wait.
+ * is shim/claim.h; the shim's side is at the top of the live-switch code in
+ * shim/preload_xen.c): xsproxy writes the domain's claim with live=1 or
+ * live=back, bumps the switch board, wakes xenstored and waits for the
+ * shim's answer.  A switch-in happens wherever the guest and xenstored
+ * stand: the answer hands over the requests xenstored has not answered,
+ * the request the guest is half-way through and the reply xenstored is
+ * half-way through (domain_adopt_switch).  The shim answers "busy" only
+ * while xenstored holds part of a request, which lasts until the guest
+ * writes the rest; xsproxy asks again for up to SWITCH_TRY_MS.  The wait is
+ * synchronous: a switch takes a few milliseconds, during which other
+ * domains wait.
  * The domain is journalled, marked switching, before its claim is written:
  * an xsproxy that dies during the switch leaves the next one a journal
  * that says to ask the shim how it ended (live_recover_switch).
@@ -22,18 +27,21 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
+#include "claim.h"
 #include "xssim.h"
 
-#define SWITCH_TRY_MS 3000     /* keep asking while the shim says busy */
+#define SWITCH_TRY_MS 3000     /* keep asking while the shim says busy, in all */
 #define SWITCH_ANSWER_MS 2000  /* for one answer */
 #define DRAIN_MS 5000          /* for a domain to come to rest before removal */
 
@@ -42,56 +50,88 @@ static void claims_dir(const struct proxy *px, char *buf, size_t len)
     snprintf(buf, len, "%s/claims", px->cfg.run_dir);
 }
 
-/* The shim's answer about DOMID (shim/preload_xen.c: CLAIMS/<domid>.state). */
+/* The shim's answer about DOMID (claim.h: CLAIMS/<domid>.state). */
 static void unlink_state(const struct proxy *px, uint32_t domid)
 {
     char dir[300], path[320];
     claims_dir(px, dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/%u.state", dir, domid);
-    unlink(path);
+    if (claim_path(dir, domid, ".state", path, sizeof(path)) == 0)
+        unlink(path);
 }
 
-/* One request to the shim; its answer in STATE.  0, or -1 (STATE says). */
-static int ask_shim(struct proxy *px, uint32_t domid, char *state, size_t len)
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void set_error(struct switch_answer *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct switch_answer *a, const char *fmt, ...)
+{
+    a->kind = SWITCH_ERROR;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+    va_end(ap);
+}
+
+/* One request to the shim; its answer in A.  0, or -1 (A says why). */
+static int ask_shim(struct proxy *px, uint32_t domid, struct switch_answer *a)
 {
     struct xssim *sim = xssim_default();
     if (!sim) {
-        snprintf(state, len, "error live switching works on the simulated host only "
-                             "(XSSIM_DIR): on Xen there is no way yet to wake xenstored");
+        set_error(a, "live switching works on the simulated host only (XSSIM_DIR): on Xen "
+                     "there is no way yet to wake xenstored");
         return -1;
     }
     char dir[300];
     claims_dir(px, dir, sizeof(dir));
-    if (xssim_switch_request(dir, domid) < 0) {
-        snprintf(state, len, "error cannot ask for the switch: %s", strerror(errno));
+    if (claim_request_switch(dir, domid) < 0) {
+        set_error(a, "cannot ask for the switch: %s", strerror(errno));
         return -1;
     }
     xssim_raise_dom_exc(sim);
-    for (int ms = 0; ms < SWITCH_ANSWER_MS; ms++) {
-        int rc = xssim_switch_state(dir, domid, state, len);
+    for (int64_t until = now_ms() + SWITCH_ANSWER_MS; now_ms() < until;) {
+        int rc = switch_answer_read(dir, domid, a);
         if (rc == 1)
             return 0;
         if (rc < 0) {
-            snprintf(state, len, "error cannot read the switch's state: %s", strerror(errno));
+            set_error(a, "cannot read the switch's answer: %s", strerror(errno));
             return -1;
         }
         usleep(1000);
     }
-    snprintf(state, len, "error xenstored did not answer within %d ms", SWITCH_ANSWER_MS);
+    set_error(a, "xenstored did not answer within %d ms", SWITCH_ANSWER_MS);
     return -1;
 }
 
-/* Ask until the shim is not busy.  0 with its answer, or -1. */
-static int switch_now(struct proxy *px, uint32_t domid, char *state, size_t len)
+/* Ask until the shim is not busy.  0 with its answer, or -1 (A says why:
+ * the last "busy", or an error). */
+static int switch_now(struct proxy *px, uint32_t domid, struct switch_answer *a)
 {
-    for (int ms = 0; ms < SWITCH_TRY_MS; ms++) {
-        if (ask_shim(px, domid, state, len) < 0)
+    for (int64_t until = now_ms() + SWITCH_TRY_MS; now_ms() < until;) {
+        if (ask_shim(px, domid, a) < 0)
             return -1;
-        if (strncmp(state, "busy", 4) != 0)
+        if (a->kind != SWITCH_BUSY)
             return 0;
         usleep(1000);
     }
-    return -1;   /* STATE: the last "busy ..." */
+    return -1;
+}
+
+/* The answer as the operator reads it. */
+static const char *answer_text(const struct switch_answer *a)
+{
+    switch (a->kind) {
+    case SWITCH_SHADOW: return a->already ? "switched in before (no positions)" : "switched in";
+    case SWITCH_DIRECT: return "direct";
+    case SWITCH_BUSY: return "busy";   /* the reason follows */
+    case SWITCH_ERROR: return a->reason;
+    }
+    return "?";
 }
 
 #define WATCHES_MAX (16u << 20)   /* the largest `watches` answer taken */
@@ -154,83 +194,137 @@ static bool learn_watches(struct proxy *px, struct domain *d, int *n)
     return *n >= 0;
 }
 
+/* The streams of D, switched (a shadow answer A), become xsproxy's where
+ * they stood; the watches the daemon can list are learned.  How many, or
+ * -1 with ERR. */
+static int take_over(struct proxy *px, struct domain *d, const struct switch_answer *a,
+                     char *err, size_t errlen)
+{
+    d->sh.adopt_unknown_tx = true;
+    if (domain_adopt_switch(d, a, err, errlen) < 0)
+        return -1;
+    int learned = 0;
+    if (!learn_watches(px, d, &learned))
+        d->sh.incomplete = true;
+    d->switching = false;
+    return learned;
+}
+
+/* The shim switched D (a shadow answer A): bind the guest's channel, take
+ * the streams over where they stood, learn what the daemon can tell.  0,
+ * or -1 with ERR (D is as the switch left it). */
+static int finish_insert(struct proxy *px, struct domain *d, const struct switch_answer *a,
+                         char *err, size_t errlen)
+{
+    int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
+    if (p < 0 || domain_set_port(px, (evtchn_port_t)p, d) < 0) {
+        snprintf(err, errlen, "domain %u: cannot bind its event channel %u after the switch: %s",
+                 d->domid, d->remote_port, strerror(errno));
+        if (p >= 0)
+            xenevtchn_unbind(px->xce, (evtchn_port_t)p);
+        return -1;
+    }
+    d->guest_port = (evtchn_port_t)p;
+    d->xsd_port = a->port;
+    int learned = take_over(px, d, a, err, errlen);
+    if (learned < 0)
+        return -1;
+    /* committed before anything is relayed: a crash from here on finds the
+     * adopted streams in the journal, not the shim's answer, which the
+     * shadow page no longer backs once the relay writes to it */
+    if (domain_journal_now(d) < 0) {
+        snprintf(err, errlen, "cannot write the journal of domain %u: %s", d->domid,
+                 strerror(errno));
+        return -1;
+    }
+    if (d->sh.incomplete)
+        snprintf(err, errlen,
+                 "domain %u inserted live; the daemon cannot list its watches: the shadow is "
+                 "incomplete (save refuses it unless forced)\n",
+                 d->domid);
+    else
+        snprintf(err, errlen, "domain %u inserted live, %d watches learned from the daemon\n",
+                 d->domid, learned);
+    xlog(LOG_LVL_INFO, "%.*s (requests at %u, %u of one being written; replies at %u, %u of "
+         "one being written; %u requests taken over%s)", (int)strcspn(err, "\n"), err,
+         a->req_prod, a->req_part, a->rsp_prod, a->rsp_part, a->nr_pending,
+         a->guessed ? "; the shim judged the streams by their look" : "");
+    return 0;
+}
+
 int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, char *err,
                 size_t errlen)
 {
     struct domain *d = domain_prepare_live(px, domid, gfn, port, err, errlen);
     if (!d)
         return EINVAL;
-    char state[256];
+    struct switch_answer *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        domain_discard(px, d);
+        return ENOMEM;
+    }
     /* journalled before the claim: a crash from here on leaves a journal
      * that tells the next xsproxy to ask the shim (live_recover_switch) */
     d->live = d->switching = true;
     unlink_state(px, domid);   /* an answer found after a crash is this switch's */
+    int rc = 0;
     if (domain_journal_now(d) < 0) {
         snprintf(err, errlen, "cannot write the journal of domain %u: %s", domid,
                  strerror(errno));
-        domain_discard(px, d);
-        return EIO;
-    }
-    if (domain_write_claim(d, "1") < 0) {
+        rc = EIO;
+    } else if (domain_write_claim(d, CLAIM_LIVE_IN) < 0) {
         snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
+        rc = EIO;
+    }
+    if (rc) {
         domain_discard(px, d);
-        return EIO;
+        free(a);
+        return rc;
     }
     crash_point("live-claimed");
-    unsigned long req_prod, rsp_prod;
-    if (switch_now(px, domid, state, sizeof(state)) < 0 ||
-        sscanf(state, "shadow req_prod=%lu rsp_prod=%lu", &req_prod, &rsp_prod) != 2) {
-        snprintf(err, errlen, "domain %u: xenstored's shim did not switch it: %s", domid, state);
+    if (switch_now(px, domid, a) < 0 || a->kind != SWITCH_SHADOW || a->already) {
+        snprintf(err, errlen, "domain %u: xenstored's shim did not switch it: %s%s%s", domid,
+                 answer_text(a), a->kind == SWITCH_BUSY ? ": " : "",
+                 a->kind == SWITCH_BUSY ? a->reason : "");
+        rc = a->kind == SWITCH_BUSY ? EBUSY : EIO;
         domain_discard(px, d);
-        return strncmp(state, "busy", 4) == 0 ? EBUSY : EIO;
+        free(a);
+        return rc;
     }
     crash_point("live-switched");
     /* xenstored now serves the shadow, and has let the guest's channel go */
-    int p = xenevtchn_bind_interdomain(px->xce, domid, port);
-    if (p < 0 || domain_set_port(px, (evtchn_port_t)p, d) < 0) {
-        snprintf(err, errlen, "domain %u: cannot bind its event channel %u after the switch: %s",
-                 domid, port, strerror(errno));
-        if (p >= 0)
-            xenevtchn_unbind(px->xce, (evtchn_port_t)p);
+    if (finish_insert(px, d, a, err, errlen) < 0) {
         /* give it back as it was: nothing was relayed */
-        if (domain_write_claim(d, "back") == 0 && switch_now(px, domid, state, sizeof(state)) == 0)
+        if (domain_write_claim(d, CLAIM_LIVE_BACK) == 0 && switch_now(px, domid, a) == 0 &&
+            a->kind == SWITCH_DIRECT)
             domain_discard(px, d);
         else
-            xlog(LOG_LVL_ERROR, "domain %u: cannot hand it back either: %s", domid, state);
+            xlog(LOG_LVL_ERROR, "domain %u: cannot hand it back either: %s", domid,
+                 answer_text(a));
+        free(a);
         return EIO;
     }
-    d->guest_port = (evtchn_port_t)p;
-    /* replies and events up to here were on the guest's ring already */
-    d->out_rd = (XENSTORE_RING_IDX)rsp_prod;
-    d->sh.adopt_unknown_tx = true;
-    int learned = 0;
-    if (!learn_watches(px, d, &learned))
-        d->sh.incomplete = true;
-    d->switching = false;   /* the first commit, in domain_pump below */
+    free(a);
     domain_link(px, d);
-    if (d->sh.incomplete)
-        snprintf(err, errlen,
-                 "domain %u inserted live; the daemon cannot list its watches: the shadow is "
-                 "incomplete (save refuses it unless forced)\n",
-                 domid);
-    else
-        snprintf(err, errlen, "domain %u inserted live, %d watches learned from the daemon\n",
-                 domid, learned);
-    xlog(LOG_LVL_INFO, "%.*s (request stream at %lu, replies at %lu)",
-         (int)strcspn(err, "\n"), err, req_prod, rsp_prod);
     domain_pump(d);
     return 0;
 }
 
-int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t errlen)
+/* The shim's answer about D: a shadow one with its positions in A (1), or
+ * none of that (0). */
+static int switched_answer(struct proxy *px, const struct domain *d, struct switch_answer *a)
 {
-    char dir[300], state[256] = "";
+    char dir[300];
     claims_dir(px, dir, sizeof(dir));
-    unsigned long req_prod, rsp_prod;
-    unsigned xsd_port;
-    const char *how = "shadow req_prod=%lu rsp_prod=%lu port=%u";
-    if (xssim_switch_state(dir, d->domid, state, sizeof(state)) != 1 ||
-        sscanf(state, how, &req_prod, &rsp_prod, &xsd_port) != 3) {
+    return switch_answer_read(dir, d->domid, a) == 1 && a->kind == SWITCH_SHADOW &&
+           !a->already;
+}
+
+int live_recover_switch(struct proxy *px, struct domain *d, struct switch_answer *a,
+                        char *err, size_t errlen)
+{
+    if (!switched_answer(px, d, a)) {
         /* not switched (not asked yet, busy, refused): take the claim away
          * so that no later switch request finds it, then look once more -
          * the shim may have been reading it at that very moment */
@@ -239,35 +333,38 @@ int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t er
         if (sim)
             xssim_raise_dom_exc(sim);
         usleep(100 * 1000);
-        state[0] = '\0';
-        if (xssim_switch_state(dir, d->domid, state, sizeof(state)) != 1 ||
-            sscanf(state, how, &req_prod, &rsp_prod, &xsd_port) != 3) {
+        if (!switched_answer(px, d, a)) {
             unlink_state(px, d->domid);
             return 0;
         }
     }
-    if (xsd_port == 0) {
-        snprintf(err, errlen, "the shim's answer names no port: %s", state);
+    if (a->port == 0) {
+        snprintf(err, errlen, "the shim's answer names no port");
         return -1;
     }
-    /* as live_insert does after the switch; nothing was relayed since */
-    d->xsd_port = xsd_port;
-    d->out_rd = (XENSTORE_RING_IDX)rsp_prod;
-    d->sh.adopt_unknown_tx = true;
-    int learned = 0;
-    if (!learn_watches(px, d, &learned))
-        d->sh.incomplete = true;
-    d->switching = false;
-    d->jnl_dirty = true;
+    /* finished as live_insert does after the switch (live_finish_recovered),
+     * once the pages are mapped again; nothing was relayed since */
+    d->xsd_port = a->port;
     return 1;
+}
+
+int live_finish_recovered(struct proxy *px, struct domain *d, const struct switch_answer *a,
+                          char *err, size_t errlen)
+{
+    if (take_over(px, d, a, err, errlen) < 0)
+        return -1;
+    d->jnl_dirty = true;
+    return 0;
 }
 
 bool live_handed_back(struct proxy *px, uint32_t domid)
 {
-    char dir[300], state[256] = "";
+    char dir[300];
     claims_dir(px, dir, sizeof(dir));
-    return xssim_switch_state(dir, domid, state, sizeof(state)) == 1 &&
-           strcmp(state, "direct") == 0;
+    struct switch_answer *a = malloc(sizeof(*a));
+    bool back = a && switch_answer_read(dir, domid, a) == 1 && a->kind == SWITCH_DIRECT;
+    free(a);
+    return back;
 }
 
 void crash_point(const char *name)
@@ -316,7 +413,7 @@ static void stay(struct proxy *px, struct domain *d)
                  strerror(errno));
         }
     }
-    domain_write_claim(d, "1");
+    domain_write_claim(d, CLAIM_LIVE_IN);
     d->removing = false;
     domain_pump(d);
 }
@@ -335,7 +432,13 @@ int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen)
      * then ask.  The shim says busy if xenstored wrote more meanwhile (an
      * event it had queued): relay that too and ask again. */
     d->removing = true;
-    char state[256] = "";
+    char state[600] = "";
+    struct switch_answer *a = malloc(sizeof(*a));
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        d->removing = false;
+        return ENOMEM;
+    }
     for (int ms = 0; ms < DRAIN_MS; ms++) {
         domain_pump(d);
         const struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
@@ -348,19 +451,23 @@ int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen)
             px->by_port[d->guest_port] = NULL;
         xenevtchn_unbind(px->xce, d->guest_port);
         d->guest_port = 0;
-        if (domain_write_claim(d, "back") < 0) {
+        if (domain_write_claim(d, CLAIM_LIVE_BACK) < 0) {
             snprintf(state, sizeof(state), "cannot write the claim: %s", strerror(errno));
             break;
         }
-        if (ask_shim(px, domid, state, sizeof(state)) < 0)
+        int rc = ask_shim(px, domid, a);
+        snprintf(state, sizeof(state), "%s%s%s", answer_text(a),
+                 a->kind == SWITCH_BUSY ? " " : "", a->kind == SWITCH_BUSY ? a->reason : "");
+        if (rc < 0)
             break;
-        if (strcmp(state, "direct") == 0) {
+        if (a->kind == SWITCH_DIRECT) {
+            free(a);
             crash_point("handed-back");
             xlog(LOG_LVL_INFO, "domain %u handed back to xenstored", domid);
             domain_remove(px, d);
             return 0;
         }
-        if (strncmp(state, "busy", 4) != 0)
+        if (a->kind != SWITCH_BUSY)
             break;
         /* serve it again while it comes to rest once more */
         stay(px, d);
@@ -370,6 +477,7 @@ int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen)
         snprintf(state, sizeof(state),
                  "it did not come to rest within %d ms (requests in flight, or output it "
                  "does not read)", DRAIN_MS);
+    free(a);
     snprintf(err, errlen, "domain %u: not handed back: %s; it stays inserted", domid, state);
     stay(px, d);
     return EBUSY;

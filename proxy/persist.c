@@ -15,6 +15,7 @@
  * leaves the host (migration uses records/).  Every length is checked on
  * the way back in: a damaged journal is refused with a reason.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 #include "proxy.h"
 
 #define PERSIST_MAGIC 0x44505358u   /* "XSPD" */
-#define PERSIST_VERSION 1u
+#define PERSIST_VERSION 2u   /* 2 added in_on_shadow and out_skip; 1 is read too */
 
 enum {
     PF_IN_QUEUED = 1 << 0,
@@ -46,7 +47,11 @@ struct persist_fixed {
     uint32_t to_guest_len, inject_len;
     uint64_t gfn, requests, replies, events;
     char inject_error[16];
+    uint32_t in_on_shadow, out_skip;   /* version 2 */
 };
+
+/* The fixed part of a version 1 journal: without the last two fields. */
+#define PERSIST_FIXED_V1 offsetof(struct persist_fixed, in_on_shadow)
 
 struct growbuf {
     uint8_t **buf;
@@ -104,6 +109,8 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
     f.replies = d->replies;
     f.events = d->events;
     memcpy(f.inject_error, d->inject_error, sizeof(f.inject_error));
+    f.in_on_shadow = d->in_on_shadow;
+    f.out_skip = d->out_skip;
     *len = 0;
     struct growbuf b = { buf, len, cap };
     if (put(&b, &f, sizeof(f)) < 0 || put(&b, d->in.bytes, d->in.got) < 0 ||
@@ -130,27 +137,35 @@ int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watch
                    char *err, size_t errlen)
 {
     struct persist_fixed f;
-    if (len < sizeof(f)) {
+    memset(&f, 0, sizeof(f));
+    if (len < PERSIST_FIXED_V1) {
         snprintf(err, errlen, "truncated (%zu octets)", len);
         return -1;
     }
-    memcpy(&f, buf, sizeof(f));
-    if (f.magic != PERSIST_MAGIC || f.version != PERSIST_VERSION) {
+    memcpy(&f, buf, PERSIST_FIXED_V1);
+    if (f.magic != PERSIST_MAGIC || (f.version != PERSIST_VERSION && f.version != 1)) {
         snprintf(err, errlen, "not a domain's state (magic %#x version %u)", f.magic,
                  f.version);
         return -1;
     }
+    size_t fixed = f.version == 1 ? PERSIST_FIXED_V1 : sizeof(f);
+    if (len < fixed) {
+        snprintf(err, errlen, "truncated (%zu octets)", len);
+        return -1;
+    }
+    memcpy(&f, buf, fixed);
     if (f.state > DOM_RECONNECTING || f.in_got > MSG_MAX_LEN || f.in_sent > f.in_got ||
-        f.out_got > MSG_MAX_LEN || f.g_msg_left > MSG_MAX_LEN) {
+        f.out_got > MSG_MAX_LEN || f.g_msg_left > MSG_MAX_LEN || f.in_on_shadow > f.in_got ||
+        f.out_skip > f.out_got) {
         snprintf(err, errlen, "a field is out of range");
         return -1;
     }
-    size_t need = sizeof(f) + (size_t)f.in_got + f.out_got + f.to_guest_len + f.inject_len;
+    size_t need = fixed + (size_t)f.in_got + f.out_got + f.to_guest_len + f.inject_len;
     if (len < need) {
         snprintf(err, errlen, "truncated: %zu octets of %zu", len, need);
         return -1;
     }
-    const uint8_t *p = buf + sizeof(f);
+    const uint8_t *p = buf + fixed;
     d->domid = f.domid;
     d->gfn = f.gfn;
     d->remote_port = f.remote_port;
@@ -170,10 +185,12 @@ int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watch
     d->in.got = f.in_got;
     p += f.in_got;
     d->in_sent = f.in_sent;
+    d->in_on_shadow = f.in_on_shadow;
     msg_reset(&d->out);
     memcpy(d->out.bytes, p, f.out_got);
     d->out.got = f.out_got;
     p += f.out_got;
+    d->out_skip = f.out_skip;
     d->out_rd = f.out_rd;
     d->g_msg_left = f.g_msg_left;
     d->next_internal_id = f.next_internal_id;

@@ -18,6 +18,7 @@
 #include <xenstore.h>
 
 #include "capture.h"
+#include "claim.h"
 #include "journal.h"
 #include "log_limit.h"
 #include "msg.h"
@@ -72,11 +73,15 @@ struct domain {
     struct msg in;              /* request being read from the guest */
     bool in_queued;             /* `in` is whole and goes to the shadow */
     uint32_t in_sent;           /* bytes of `in` written to the shadow */
+    uint32_t in_on_shadow;      /* bytes of `in` the guest wrote before a live
+                                   switch: on the shadow ring already */
     struct msg out;             /* message being read from the shadow */
     bool out_streaming;         /* `out` is too big for a ring: its bytes go
                                    on to the guest as they come */
     bool out_discard;           /* ... except that it answers xsproxy's own
                                    request, so they go nowhere */
+    uint32_t out_skip;          /* bytes of `out` xenstored wrote before a live
+                                   switch: on the guest's ring already */
     XENSTORE_RING_IDX out_rd;   /* how far xsproxy has read the shadow's
                                    response ring; its rsp_cons trails this by
                                    what the guest has not taken yet */
@@ -207,12 +212,21 @@ void domain_remove(struct proxy *px, struct domain *d);
  * not yet linked; the claim; linking; undoing a prepared one. */
 struct domain *domain_prepare_live(struct proxy *px, uint32_t domid, uint64_t gfn,
                                    uint32_t port, char *err, size_t errlen);
-int domain_write_claim(const struct domain *d, const char *live);
+int domain_write_claim(const struct domain *d, enum claim_live live);
 void domain_link(struct proxy *px, struct domain *d);
 void domain_discard(struct proxy *px, struct domain *d);
 int domain_set_port(struct proxy *px, evtchn_port_t port, struct domain *d);
 /* Commit D's state to its journal now, touching no ring.  0 or -1. */
 int domain_journal_now(struct domain *d);
+/* A live switch handed D's streams over wherever they stood (the shim's
+ * answer A, claim.h): D's pages are mapped and nothing is relayed yet.  The
+ * requests xenstored has not answered become D's requests in flight, the
+ * request the guest is writing and the reply xenstored is writing are
+ * finished by the relay, and the guest's ring learns that what is on the
+ * shadow ring was taken.  0, or -1 (out of memory, A not for these rings)
+ * with a message. */
+int domain_adopt_switch(struct domain *d, const struct switch_answer *a, char *err,
+                        size_t errlen);
 
 /* live.c: put xsproxy in front of a domain xenstored serves directly, and
  * hand it back.  0, or an errno with a message in ERR. */
@@ -220,11 +234,16 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
                 size_t errlen);
 int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen);
 /* A journal says a live insertion of D was under way when xsproxy died:
- * ask the shim how it ended.  1: D was switched to its shadow ring (its
- * xenstored port and reply position set, its watches learned, ready to be
- * re-attached); 0: it was not, and now will not be (its claim removed): D
- * stays with xenstored; -1 with a message. */
-int live_recover_switch(struct proxy *px, struct domain *d, char *err, size_t errlen);
+ * ask the shim how it ended.  1: D was switched to its shadow ring (the
+ * shim's answer in A, its xenstored port set): re-attach it, then
+ * live_finish_recovered; 0: it was not, and now will not be (its claim
+ * removed): D stays with xenstored; -1 with a message. */
+int live_recover_switch(struct proxy *px, struct domain *d, struct switch_answer *a,
+                        char *err, size_t errlen);
+/* Finish that insertion as live_insert does after the switch (D's pages
+ * mapped again, nothing relayed since).  0, or -1 with a message. */
+int live_finish_recovered(struct proxy *px, struct domain *d, const struct switch_answer *a,
+                          char *err, size_t errlen);
 /* Did the shim hand DOMID back to xenstored (its last answer)? */
 bool live_handed_back(struct proxy *px, uint32_t domid);
 /* Tests: XSPROXY_CRASH_AT=NAME makes xsproxy kill itself at point NAME. */

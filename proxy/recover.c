@@ -115,6 +115,7 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     shadow_init(&d->sh);
     int shadow_fd = -1;
     bool apart = false;
+    struct switch_answer *answer = NULL;   /* a live switch's, when cut short */
     if (persist_decode(d, data, len, &apart, err, errlen) < 0) {
         free(d);
         journal_close(j);
@@ -155,8 +156,12 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, d->domid);
     /* a live insertion cut short: was the ring switched? */
     bool switched_live = false;
+    if (d->switching && !(answer = malloc(sizeof(*answer)))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (d->switching) {
-        int s = live_recover_switch(px, d, err, errlen);
+        int s = live_recover_switch(px, d, answer, err, errlen);
         if (s < 0)
             goto fail;
         if (s == 0) {
@@ -224,7 +229,7 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (domain_write_claim(d, d->live ? "1" : NULL) < 0) {
+    if (domain_write_claim(d, d->live ? CLAIM_LIVE_IN : CLAIM_LIVE_NONE) < 0) {
         snprintf(err, errlen, "cannot write the claim %s: %s", d->claim_file, strerror(errno));
         goto fail;
     }
@@ -233,12 +238,18 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     if (switched_live) {
         /* the journal has no indexes yet: the rings' are where the switch
          * left them, as live_insert takes them */
+        if (live_finish_recovered(px, d, answer, err, errlen) < 0) {
+            d->jnl = d->jnl_watches = NULL;
+            goto fail;
+        }
         d->g_req_cons = d->guest->req_cons;
         d->g_rsp_prod = d->guest->rsp_prod;
         d->s_req_prod = d->shadow->req_prod;
         d->s_rsp_cons = d->shadow->rsp_cons;
         xlog(LOG_LVL_INFO, "domain %u: its live insertion was cut short after the switch; "
              "finishing it", d->domid);
+        free(answer);
+        answer = NULL;
     } else if (restore_indexes(d, err, errlen) < 0) {
         d->jnl = d->jnl_watches = NULL;
         goto fail;
@@ -268,6 +279,7 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     domain_pump(d);
     return 0;
 fail:
+    free(answer);
     if (shadow_fd >= 0)
         close(shadow_fd);
     d->jnl = d->jnl_watches = NULL;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -29,7 +30,8 @@
 #include <xengnttab.h>
 
 #include "sim_internal.h"
-#include "stream_track.h"
+#include "claim.h"
+#include "ring_follow.h"
 
 #define REAL(name) ((__typeof__(&name))real_sym(#name))
 
@@ -51,67 +53,21 @@ static void *real_sym(const char *name)
  * below); a claim saying `live=back` hands the domain back to xenstored and
  * redirects nothing.
  */
-enum claim_live { LIVE_NONE, LIVE_IN, LIVE_BACK, LIVE_BAD };
-
-struct claim {
-    char page[PATH_MAX];
-    uint32_t port;
-    enum claim_live live;
-    bool bad_port;    /* a port= line that is not a port number */
-};
-
 static const char *claims_dir(void)
 {
     const char *dir = getenv("XSSHIM_CLAIMS");
     return dir && *dir ? dir : NULL;
 }
 
-/* Parse $XSSHIM_CLAIMS/DOMID.  0 (errno as it was), or -1 + errno
- * (ENOENT: no claim). */
+/* DOMID's claim (claim.h).  0, or -1 (ENOENT: no claim, or no claims
+ * directory); errno is left as it was either way. */
 static int parse_claim(uint32_t domid, struct claim *c)
 {
     int saved_errno = errno;
     const char *dir = claims_dir();
-    if (!dir) {
-        errno = ENOENT;
-        return -1;
-    }
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof(path), "%s/%u", dir, domid) >= (int)sizeof(path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char buf[PATH_MAX + 64];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    int e = errno;
-    close(fd);
-    if (n < 0) {
-        errno = e;
-        return -1;
-    }
-    buf[n] = '\0';
-    memset(c, 0, sizeof(*c));
-    char *save = NULL;
-    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(line, "page=", 5) == 0 && strlen(line + 5) < sizeof(c->page)) {
-            strcpy(c->page, line + 5);
-        } else if (strncmp(line, "port=", 5) == 0) {
-            char *endp;
-            errno = 0;
-            unsigned long v = strtoul(line + 5, &endp, 10);
-            c->bad_port = errno || endp == line + 5 || *endp || v == 0 || v > UINT32_MAX;
-            c->port = c->bad_port ? 0 : (uint32_t)v;
-        } else if (strncmp(line, "live=", 5) == 0) {
-            c->live = strcmp(line + 5, "1") == 0      ? LIVE_IN
-                      : strcmp(line + 5, "back") == 0 ? LIVE_BACK
-                                                      : LIVE_BAD;
-        }
-    }
+    int rc = dir ? claim_read(dir, domid, c) : -1;
     errno = saved_errno;
-    return 0;
+    return rc;
 }
 
 /* A claim that redirects DOMID's ring and channel to a shadow.  errno is
@@ -120,10 +76,7 @@ static int parse_claim(uint32_t domid, struct claim *c)
  * its errno of the moment, and aborts when that is 0). */
 static bool read_claim(uint32_t domid, struct claim *c)
 {
-    int saved_errno = errno;
-    bool claimed = parse_claim(domid, c) == 0 && c->page[0] && c->port && c->live != LIVE_BACK;
-    errno = saved_errno;
-    return claimed;
+    return parse_claim(domid, c) == 0 && c->page[0] && c->port && c->live != CLAIM_LIVE_BACK;
 }
 
 /* Pages mapped through a claim (or switched to one live), so that
@@ -197,12 +150,17 @@ struct xenevtchn_handle {
  * the last step of each write to a ring -, xc_domain_getinfo,
  * xc_domain_getinfolist) and not touching any ring.
  *
- * Message boundaries.  From the mapping on, the shim follows both streams
- * of every tracked ring message by message (stream_track.c): requests in
- * each xenevtchn_pending, replies in each xenevtchn_notify.  A switch-in
- * happens only where both streams are between messages, known exactly
- * rather than guessed from the bytes: C xenstored cuts a reply at the
- * ring's end, and the cut can look like a whole message.
+ * Following.  From the mapping on, the shim follows both streams of every
+ * tracked ring message by message, and the requests not yet answered
+ * (ring_follow.c): requests in each xenevtchn_pending, replies in each
+ * xenevtchn_notify.  A switch-in happens wherever the streams stand, known
+ * exactly rather than guessed from the bytes (C xenstored cuts a reply at
+ * the ring's end, and the cut can look like a whole message): the answer
+ * hands over the requests xenstored owes a reply (taken, or still on the
+ * ring), the request the guest is half-way through and the reply xenstored
+ * is half-way through.  Only a request xenstored has taken part of makes it
+ * wait ("busy"): the requester could not tell xenstored's half from the
+ * guest's.
  *
  * Tracking.  With XSSHIM_CLAIMS set, the shim records, per domain (not
  * dom0): the ring page it mapped for xenstored (grant ref 1 or the gfn: the
@@ -213,28 +171,23 @@ struct xenevtchn_handle {
  * Domains introduced through a claim are tracked too, as already switched
  * in, so that they can be handed back the same way.
  *
- * The files, all in $XSSHIM_CLAIMS (xsproxy's RUN-DIR/claims):
- *   <domid>        the claim: "page=<shadow page file>\nport=<n>\n", plus
- *                  "live=1" (switch in) or "live=back" (switch back).  A
- *                  claim without live= is the INTRODUCE-time claim of old.
- *   .switch        the switch board: 4096 bytes, a 32-bit generation
- *                  counter at offset 0 (native endian), bumped atomically by
- *                  whoever changed a claim for a live switch.  The shim maps
- *                  it lazily (creating it if missing) and compares it with
- *                  the last value it saw on every xenevtchn_pending and
- *                  xc_domain_getinfo* call: a memory read, no syscall.
- *   <domid>.state  the shim's answer, replaced atomically (.tmp, rename):
- *                  "shadow\n", "direct\n" or "error <reason>\n".
+ * The files, all in $XSSHIM_CLAIMS (xsproxy's RUN-DIR/claims), and their
+ * formats are claim.h's: the claim <domid>, the switch board .switch (the
+ * shim maps it lazily, creating it if missing, and compares its counter
+ * with the last value it saw on every xenevtchn_pending, xenevtchn_notify
+ * and xc_domain_getinfo* call: a memory read, no syscall) and the answer
+ * <domid>.state.
  *
  * The requester (xsproxy) switching D in:
  *   1. maps D's real ring, creates the shadow page file (4096 bytes) and
  *      allocates an unbound dom0 port (bind_unbound_port(0)), as today;
  *   2. writes the claim with "live=1" (atomically: .tmp + rename);
- *   3. xssim_switch_request(claims_dir, D): removes D.state, bumps .switch;
+ *   3. claim_request_switch(claims_dir, D): removes D.state, bumps .switch;
  *   4. xssim_raise_dom_exc() (sim) raises VIRQ_DOM_EXC: xenstored wakes,
  *      calls xenevtchn_pending and xc_domain_getinfo*, finds nobody dead;
- *   5. waits for D.state (xssim_switch_state).  On "shadow": binds D's
- *      store port (now unbound for dom0) and starts relaying.
+ *   5. waits for D.state (switch_answer_read).  On "shadow": binds D's
+ *      store port (now unbound for dom0), takes the streams over where the
+ *      answer says they stood, and starts relaying.
  *   The shim, on seeing the new generation, for D (direct, claim live=1):
  *   checks the claim, rebinds xenstored's local port from (D, store port) to
  *   (0, claim port) keeping its number, copies the 4096 bytes of the ring
@@ -242,17 +195,16 @@ struct xenevtchn_handle {
  *   (mmap MAP_FIXED: xenstored's pointers stay valid and show the same bytes
  *   and indexes), marks xenstored's local port pending (it looks at the
  *   ring once), notifies the claim port once (xsproxy looks too), and
- *   writes "shadow req_prod=R rsp_prod=S port=P": where the two streams
- *   stood, and xenstored's local port (for an xsproxy that died before it
- *   learned it: the state file stays until the next request).
- *   The copy is one moment, between messages in both streams (else the
- *   answer is "busy"): the guest may move req_prod or rsp_cons on its own
- *   page after it, and xenstored's queued output continues on the
- *   shadow.  So at "shadow" the requester takes
- *   the pages as equal at the shadow's indexes: request bytes below the
- *   shadow's req_prod are xenstored's already, response bytes below its
- *   rsp_prod are on the guest's page already; anything the guest added since
- *   is new.  Replies to requests xsproxy never relayed can follow.
+ *   writes the "shadow" answer: where the two streams stood, what was
+ *   half-way and pending, and xenstored's local port (for an xsproxy that
+ *   died before it learned it: the state file stays until the next
+ *   request).  The copy is one moment: the guest may move req_prod or
+ *   rsp_cons on its own page after it, and xenstored's queued output
+ *   continues on the shadow.  So at "shadow" the requester takes the pages
+ *   as equal at the shadow's indexes: request bytes below the shadow's
+ *   req_prod are xenstored's already, response bytes below its rsp_prod
+ *   are on the guest's page already; anything the guest added since is
+ *   new.  The replies xenstored still owes answer the pending requests.
  *
  * Switching D back: the requester stops relaying when both pages agree
  * (same four indexes), unbinds its binding of D's store port, writes the
@@ -290,9 +242,9 @@ struct tracked {
     uint32_t local_port;
     bool bind_shadow;           /* local_port is bound to shadow_port */
     uint32_t shadow_port;
-    /* where each stream's messages end, followed since the ring was mapped
-     * (a switch-in happens only between messages) */
-    struct stream_track req, rsp;
+    /* both streams and the requests not yet answered, followed since the
+     * ring was mapped: what a switch-in hands over */
+    struct ring_follow follow;
 };
 
 static pthread_mutex_t track_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -343,6 +295,7 @@ static void track_put(struct tracked *t)
 {
     if (!t->addr && !t->evh) {
         atomic_fetch_sub(&tracks_used, 1);
+        ring_follow_free(&t->follow);
         t->domid = UINT32_MAX;
     }
 }
@@ -366,37 +319,25 @@ static XENSTORE_RING_IDX load_idx(const XENSTORE_RING_IDX *i)
     return __atomic_load_n(i, __ATOMIC_ACQUIRE);
 }
 
-/* The ring at ADDR was just mapped for xenstored: its requests start where
- * xenstored will read, its replies where it will write.  A fresh ring is
- * between messages for sure; one with history (a domain introduced again)
- * only by the look of its bytes. */
-static void follow_start(struct tracked *t, void *addr)
-{
-    const struct xenstore_domain_interface *r = addr;
-    XENSTORE_RING_IDX req_cons = load_idx(&r->req_cons), rsp_prod = load_idx(&r->rsp_prod);
-    stream_track_start(&t->req, r->req, req_cons, req_cons == 0);
-    stream_track_start(&t->rsp, r->rsp, rsp_prod, rsp_prod == 0);
-}
-
 /* Follow both streams of T's ring up to now, from xenstored's own thread:
  * its replies cannot move meanwhile.  Requests are followed before
  * xenstored reads them (it calls xenevtchn_pending first) and again after
  * each reply: a guest would have to write a ring's worth over bytes
- * xenstored took in between for one to go unseen, which the track notices
- * when the guest published them (it then falls back to the look of the
- * bytes). */
+ * xenstored took in between for one to go unseen, which the follow notices
+ * when the guest published them (a switch is then judged by the look of
+ * the bytes). */
 static void follow(struct tracked *t)
 {
     if (!t->addr)
         return;
     const struct xenstore_domain_interface *r = t->addr;
-    bool was = t->req.synced && t->rsp.synced;
-    stream_track_feed(&t->req, r->req, load_idx(&r->req_prod));
-    stream_track_feed(&t->rsp, r->rsp, load_idx(&r->rsp_prod));
-    if (was && !(t->req.synced && t->rsp.synced))
-        fprintf(stderr, "xsshim: domain %u: lost track of its %s stream; a live switch-in "
-                "judges its message boundaries by their look until it is found again\n",
-                t->domid, t->req.synced ? "reply" : "request");
+    bool was = !t->follow.unknown;
+    ring_follow_feed(&t->follow, r, load_idx(&r->req_prod), load_idx(&r->rsp_prod));
+    if (was && t->follow.unknown)
+        fprintf(stderr, "xsshim: domain %u: lost track of its %s; a live switch-in judges its "
+                "message boundaries by their look from now on\n", t->domid,
+                !t->follow.req.synced ? "request stream" : !t->follow.rsp.synced
+                                          ? "reply stream" : "unanswered requests");
 }
 
 /* Xenstored mapped DOMID's ring at ADDR (SHADOW: a claim's page, from
@@ -418,7 +359,7 @@ static void track_ring(uint32_t domid, void *addr, enum ring_kind kind, unsigned
     struct tracked *t = track_get(domid);
     if (t) {
         if (!t->addr)
-            follow_start(t, addr);
+            ring_follow_start(&t->follow, addr);
         t->addr = addr;
         t->kind = kind;
         t->mfn = mfn;
@@ -529,30 +470,31 @@ static void board_open(void)
         munmap(p, XSSIM_PAGE_SIZE);
 }
 
-static void write_state(uint32_t domid, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void write_state(uint32_t domid, const char *fmt, ...)
+static void write_answer(uint32_t domid, const struct switch_answer *a)
 {
     const char *dir = claims_dir();
-    char path[PATH_MAX], tmp[PATH_MAX + 8], text[512];
+    if (dir && switch_answer_write(dir, domid, a) < 0)
+        fprintf(stderr, "xsshim: cannot write the answer for domain %u: %s\n", domid,
+                strerror(errno));
+    if (a->kind == SWITCH_ERROR)
+        fprintf(stderr, "xsshim: live switch of domain %u: error %s\n", domid, a->reason);
+}
+
+/* A busy or error answer with its reason, or a bare direct or shadow. */
+static void answer(uint32_t domid, enum switch_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void answer(uint32_t domid, enum switch_kind kind, const char *fmt, ...)
+{
+    static struct switch_answer a;   /* under track_lock */
+    memset(&a, 0, offsetof(struct switch_answer, pending));
+    a.kind = kind;
+    a.already = kind == SWITCH_SHADOW;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text) - 1, fmt, ap);
+    vsnprintf(a.reason, sizeof(a.reason), fmt, ap);
     va_end(ap);
-    strcat(text, "\n");
-    if (!dir || snprintf(path, sizeof(path), "%s/%u.state", dir, domid) >= (int)sizeof(path))
-        return;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    size_t n = strlen(text);
-    bool ok = write(fd, text, n) == (ssize_t)n;
-    if (close(fd) < 0 || !ok || rename(tmp, path) < 0)
-        unlink(tmp);
-    if (strncmp(text, "error", 5) == 0)
-        fprintf(stderr, "xsshim: live switch of domain %u: %s", domid, text);
+    write_answer(domid, &a);
 }
 
 static const char *switch_where = "?";   /* the call a switch happens in */
@@ -561,7 +503,7 @@ static bool state_missing(uint32_t domid)
 {
     char path[PATH_MAX];
     const char *dir = claims_dir();
-    if (!dir || snprintf(path, sizeof(path), "%s/%u.state", dir, domid) >= (int)sizeof(path))
+    if (!dir || claim_path(dir, domid, ".state", path, sizeof(path)) < 0)
         return false;
     return access(path, F_OK) < 0 && errno == ENOENT;
 }
@@ -616,54 +558,67 @@ static void wake_local(struct tracked *t)
     sim_raise(sim, sim_dom(sim, evh_dom(t->evh)), t->local_port);
 }
 
-/* A live switch-in may only happen between messages: the daemon has taken
- * every byte the guest wrote and the last request is whole, and the last
- * reply or event on the ring is whole.  Otherwise xsproxy could not know
- * where the next message starts; it asks again a moment later.  T's streams
- * are followed up to SNAP first.  NULL when SNAP is such a moment, else why
- * not. */
-static const char *not_between_messages(struct tracked *t,
-                                         const struct xenstore_domain_interface *snap)
+/* The answer to a switch-in at SNAP: where the streams stood, the bytes of
+ * a reply half on the guest's ring, the requests not yet answered (see
+ * claim.h).  False when there are more of them than an answer carries. */
+static bool shadow_answer(struct tracked *t, const struct xenstore_domain_interface *snap,
+                          const struct switch_point *sp, struct switch_answer *a)
 {
-    stream_track_feed(&t->req, snap->req, snap->req_prod);
-    stream_track_feed(&t->rsp, snap->rsp, snap->rsp_prod);
-    if (snap->req_cons != snap->req_prod)
-        return "the daemon has not taken all of the guest's requests";
-    if (!stream_track_between(&t->req, snap->req, snap->req_prod))
-        return "the guest is writing a request";
-    if (snap->rsp_prod - snap->rsp_cons > XENSTORE_RING_SIZE ||
-        !stream_track_between(&t->rsp, snap->rsp, snap->rsp_prod))
-        return "the daemon is writing a reply";
-    return NULL;
+    memset(a, 0, offsetof(struct switch_answer, pending));
+    a->kind = SWITCH_SHADOW;
+    a->req_prod = sp->req_prod;
+    a->rsp_prod = sp->rsp_prod;
+    a->req_cons = sp->req_cons;
+    a->port = t->local_port;
+    a->req_part = sp->req_part;
+    a->rsp_part = sp->rsp_part;
+    a->guessed = sp->guessed;
+    if (sp->rsp_part <= SWITCH_PREFIX_MAX) {
+        for (uint32_t i = 0; i < sp->rsp_part; i++)
+            a->rsp_prefix[i] = (uint8_t)snap->rsp[MASK_XENSTORE_IDX(sp->rsp_prod - sp->rsp_part + i)];
+        a->rsp_prefix_len = sp->rsp_part;
+    } else {
+        memcpy(a->rsp_prefix, &sp->rsp_hdr, sizeof(sp->rsp_hdr));
+        a->rsp_prefix_len = sizeof(sp->rsp_hdr);
+    }
+    if (sp->nr_pending > SWITCH_PENDING_MAX)
+        return false;
+    for (unsigned i = 0; i < sp->nr_pending; i++) {
+        const struct followed_req *p = &t->follow.pending[i];
+        a->pending[i] = (struct switch_pending){ p->hdr.type, p->hdr.req_id, p->hdr.tx_id,
+                                                 p->hdr.len, p->start };
+    }
+    a->nr_pending = sp->nr_pending;
+    return true;
 }
 
 static void switch_in(struct tracked *t, const struct claim *c)
 {
     struct xssim_evtchn *h = t->evh->sim;
     if (!c->page[0]) {
-        write_state(t->domid, "error the claim has no page= line");
+        answer(t->domid, SWITCH_ERROR, "the claim has no page= line");
         return;
     }
     if (!c->port) {
-        write_state(t->domid, c->bad_port ? "error the claim's port= is not a port number"
-                                          : "error the claim has no port= line");
+        answer(t->domid, SWITCH_ERROR, "%s", c->bad_port ? "the claim's port= is not a port number"
+                                                         : "the claim has no port= line");
         return;
     }
     int fd = open(c->page, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        write_state(t->domid, "error cannot open the shadow page %s: %s", c->page,
+        answer(t->domid, SWITCH_ERROR, "cannot open the shadow page %s: %s", c->page,
                     strerror(errno));
         return;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || st.st_size < XSSIM_PAGE_SIZE) {
-        write_state(t->domid, "error the shadow page %s is not %u bytes", c->page,
+        answer(t->domid, SWITCH_ERROR, "the shadow page %s is not %u bytes", c->page,
                     XSSIM_PAGE_SIZE);
         close(fd);
         return;
     }
     if (!mapping_is(t->addr, t->dev, t->ino)) {
-        write_state(t->domid, "error the domain's ring is no longer mapped where it was");
+        answer(t->domid, SWITCH_ERROR, "the domain's ring is no longer mapped where it was");
         close(fd);
         return;
     }
@@ -676,14 +631,18 @@ static void switch_in(struct tracked *t, const struct claim *c)
     struct xenstore_domain_interface *si = (void *)snap;
     si->req_prod = req_prod;   /* the bytes copied cover these */
     si->rsp_cons = rsp_cons;
-    const char *busy = not_between_messages(t, si);
+    static struct switch_point sp;
+    static struct switch_answer ans;   /* under track_lock, as all of this */
+    const char *busy = ring_follow_switch_point(&t->follow, si, &sp);
+    if (!busy && !shadow_answer(t, si, &sp, &ans))
+        busy = "more requests in flight than an answer carries";
     if (busy) {
-        write_state(t->domid, "busy %s", busy);
+        answer(t->domid, SWITCH_BUSY, "%s", busy);
         close(fd);
         return;
     }
     if (xssim_evtchn_rebind(h, t->local_port, 0, c->port) < 0) {
-        write_state(t->domid, "error cannot bind the shadow port %u: %s", c->port,
+        answer(t->domid, SWITCH_ERROR, "cannot bind the shadow port %u: %s", c->port,
                     strerror(errno));
         close(fd);
         return;
@@ -705,7 +664,7 @@ static void switch_in(struct tracked *t, const struct claim *c)
                 close(rfd);
             }
         }
-        write_state(t->domid, "error cannot map the shadow page over the ring: %s",
+        answer(t->domid, SWITCH_ERROR, "cannot map the shadow page over the ring: %s",
                     strerror(e));
         return;
     }
@@ -718,8 +677,7 @@ static void switch_in(struct tracked *t, const struct claim *c)
     wake_local(t);
     xssim_evtchn_notify(h, t->local_port);   /* xsproxy looks at the shadow */
     /* where the streams stood: what xsproxy relays starts there */
-    write_state(t->domid, "shadow req_prod=%u rsp_prod=%u port=%u", si->req_prod, si->rsp_prod,
-                t->local_port);
+    write_answer(t->domid, &ans);
     fprintf(stderr, "xsshim: domain %u switched to the shadow ring (local port %u: guest "
             "port %u -> dom0 port %u), in %s\n", t->domid, t->local_port, t->guest_port,
             c->port, switch_where);
@@ -733,17 +691,17 @@ static void switch_back(struct tracked *t)
     if (xssim_ring_path(h->sim, t->domid, ring, sizeof(ring)) == 0)
         fd = open(ring, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        write_state(t->domid, "error cannot open the domain's ring page: %s", strerror(errno));
+        answer(t->domid, SWITCH_ERROR, "cannot open the domain's ring page: %s", strerror(errno));
         return;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        write_state(t->domid, "error cannot stat the domain's ring page: %s", strerror(errno));
+        answer(t->domid, SWITCH_ERROR, "cannot stat the domain's ring page: %s", strerror(errno));
         close(fd);
         return;
     }
     if (!mapping_is(t->addr, t->dev, t->ino)) {
-        write_state(t->domid, "error the shadow page is no longer mapped where it was");
+        answer(t->domid, SWITCH_ERROR, "the shadow page is no longer mapped where it was");
         close(fd);
         return;
     }
@@ -755,22 +713,22 @@ static void switch_back(struct tracked *t)
     const struct xenstore_domain_interface *sh = t->addr;
     struct xenstore_domain_interface real;
     if (pread(fd, &real, sizeof(real), 0) != (ssize_t)sizeof(real)) {
-        write_state(t->domid, "error cannot read the domain's ring page: %s", strerror(errno));
+        answer(t->domid, SWITCH_ERROR, "cannot read the domain's ring page: %s", strerror(errno));
         close(fd);
         return;
     }
     if (sh->rsp_prod != real.rsp_prod || sh->req_cons != sh->req_prod ||
         sh->req_prod != real.req_cons) {
-        write_state(t->domid, "busy the pages differ (shadow req %u/%u rsp %u, guest req_cons "
+        answer(t->domid, SWITCH_BUSY, "the pages differ (shadow req %u/%u rsp %u, guest req_cons "
                     "%u rsp_prod %u)", sh->req_cons, sh->req_prod, sh->rsp_prod, real.req_cons,
                     real.rsp_prod);
         close(fd);
         return;
     }
     if (xssim_evtchn_rebind(h, t->local_port, t->domid, t->guest_port) < 0) {
-        write_state(t->domid,
-                    "error cannot bind the guest's store port %u (still bound by xsproxy?): %s",
-                    t->guest_port, strerror(errno));
+        answer(t->domid, SWITCH_ERROR,
+               "cannot bind the guest's store port %u (still bound by xsproxy?): %s",
+               t->guest_port, strerror(errno));
         close(fd);
         return;
     }
@@ -779,7 +737,7 @@ static void switch_back(struct tracked *t)
         int e = errno;
         close(fd);
         xssim_evtchn_rebind(h, t->local_port, 0, t->shadow_port);
-        write_state(t->domid, "error cannot map the ring page again: %s", strerror(e));
+        answer(t->domid, SWITCH_ERROR, "cannot map the ring page again: %s", strerror(e));
         return;
     }
     close(fd);
@@ -791,7 +749,7 @@ static void switch_back(struct tracked *t)
     t->ino = st.st_ino;
     wake_local(t);
     xssim_evtchn_notify(h, t->local_port);   /* the guest looks at its ring */
-    write_state(t->domid, "direct");
+    answer(t->domid, SWITCH_DIRECT, "%s", "");
     fprintf(stderr, "xsshim: domain %u switched back to its own ring (local port %u: dom0 "
             "port %u -> guest port %u), in %s\n", t->domid, t->local_port, old_shadow,
             t->guest_port, switch_where);
@@ -802,41 +760,41 @@ static void switch_one(uint32_t domid, const struct claim *c)
 {
     struct tracked *t = track_find(domid);
     bool served = t && t->addr && t->evh;
-    if (c->live == LIVE_BAD) {
-        write_state(domid, "error the claim's live= is neither 1 nor back");
+    if (c->live == CLAIM_LIVE_BAD) {
+        answer(domid, SWITCH_ERROR, "the claim's live= is neither 1 nor back");
         return;
     }
     if (!served) {
         if (state_missing(domid))
-            write_state(domid, "error domain %u is not served by this xenstored "
+            answer(domid, SWITCH_ERROR, "domain %u is not served by this xenstored "
                                "(not introduced, or its ring or channel is gone)", domid);
         return;
     }
     if (!t->evh->sim) {
         if (state_missing(domid))
-            write_state(domid, "error unsupported: live switching works only on the sim "
+            answer(domid, SWITCH_ERROR, "unsupported: live switching works only on the sim "
                                "(XSSIM_DIR) so far");
         return;
     }
     bool shadow = t->ring_shadow && t->bind_shadow;
     bool direct = !t->ring_shadow && !t->bind_shadow;
     if (!shadow && !direct) {
-        write_state(domid, "error the ring and the channel are half switched: ring on the %s, "
+        answer(domid, SWITCH_ERROR, "the ring and the channel are half switched: ring on the %s, "
                            "channel on the %s",
                     t->ring_shadow ? "shadow" : "guest page",
                     t->bind_shadow ? "shadow port" : "guest port");
         return;
     }
-    if (c->live == LIVE_IN) {
+    if (c->live == CLAIM_LIVE_IN) {
         if (direct)
             switch_in(t, c);
         else if (state_missing(domid))
-            write_state(domid, "shadow");
+            answer(domid, SWITCH_SHADOW, "%s", "");
     } else {
         if (shadow)
             switch_back(t);
         else if (state_missing(domid))
-            write_state(domid, "direct");
+            answer(domid, SWITCH_DIRECT, "%s", "");
     }
 }
 
@@ -859,7 +817,7 @@ static void switch_scan(void)
         uint32_t domid = (uint32_t)strtoul(n, NULL, 10);
         struct claim c;
         if (domid == 0 || domid > XSSIM_MAX_DOMID || parse_claim(domid, &c) < 0 ||
-            c.live == LIVE_NONE)
+            c.live == CLAIM_LIVE_NONE)
             continue;
         switch_one(domid, &c);
     }

@@ -27,11 +27,12 @@ void stream_track_start(struct stream_track *s, const char *buf, XENSTORE_RING_I
                         bool known)
 {
     memset(s, 0, sizeof(*s));
-    s->pos = start;
+    s->pos = s->msg_start = start;
     s->synced = known || stream_looks_whole(buf, start);
 }
 
-void stream_track_feed(struct stream_track *s, const char *buf, XENSTORE_RING_IDX prod)
+void stream_track_feed(struct stream_track *s, const char *buf, XENSTORE_RING_IDX prod,
+                       stream_track_fn *fn, void *ctx)
 {
     if (!s->synced) {
         if (stream_looks_whole(buf, prod))
@@ -44,32 +45,53 @@ void stream_track_feed(struct stream_track *s, const char *buf, XENSTORE_RING_ID
         s->synced = false;
         return;
     }
+    struct xsd_sockmsg h;
     while (s->pos != prod) {
         if (s->body_left) {
             uint32_t take = prod - s->pos < s->body_left ? prod - s->pos : s->body_left;
             s->body_left -= take;
             s->pos += take;
+            if (s->body_left == 0 && fn) {
+                memcpy(&h, s->hdr, sizeof(h));
+                fn(ctx, &h, s->msg_start, true);
+            }
             continue;
         }
+        if (s->hdr_got == sizeof(s->hdr))
+            s->hdr_got = 0;   /* the last message ended: a new one begins */
+        if (s->hdr_got == 0)
+            s->msg_start = s->pos;
         s->hdr[s->hdr_got++] = (uint8_t)buf[MASK_XENSTORE_IDX(s->pos)];
         s->pos++;
         if (s->hdr_got < sizeof(s->hdr))
             continue;
-        struct xsd_sockmsg h;
         memcpy(&h, s->hdr, sizeof(h));
-        s->hdr_got = 0;
         if (h.len > XENSTORE_PAYLOAD_MAX) {
             /* no end either side keeps such a stream: take no position */
             s->synced = false;
             return;
         }
         s->body_left = h.len;
+        if (fn) {
+            fn(ctx, &h, s->msg_start, false);
+            if (h.len == 0)
+                fn(ctx, &h, s->msg_start, true);
+        }
     }
+}
+
+uint32_t stream_track_partial(const struct stream_track *s)
+{
+    if (s->hdr_got < sizeof(s->hdr))
+        return s->hdr_got;
+    if (s->body_left == 0)
+        return 0;   /* the header's message ended at pos */
+    return s->pos - s->msg_start;
 }
 
 bool stream_track_between(const struct stream_track *s, const char *buf, XENSTORE_RING_IDX prod)
 {
     if (!s->synced)
         return stream_looks_whole(buf, prod);
-    return s->pos == prod && s->hdr_got == 0 && s->body_left == 0;
+    return s->pos == prod && stream_track_partial(s) == 0;
 }

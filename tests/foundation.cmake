@@ -7,7 +7,8 @@ xsproxy_test(test_dom0 test_dom0.cc)
 xsproxy_test(test_guests test_guests.cc)
 xsproxy_test(test_xenstore_suite test_xenstore_suite.cc)
 xsproxy_test(test_teardown test_teardown.cc)
-xsproxy_test(test_shim_live test_shim_live.cc)
+xsproxy_test(test_shim_live test_shim_live.cc ${PROJECT_SOURCE_DIR}/shim/claim.c)
+target_include_directories(test_shim_live PRIVATE ${PROJECT_SOURCE_DIR}/shim)
 
 # The benchmark: a program, not a test (it prints figures, never judges them).
 # It runs the same workloads directly and through xsproxy, on the sim of a
@@ -16,8 +17,12 @@ add_executable(xsbench xsbench.cc)
 target_link_libraries(xsbench PRIVATE xstest_support xsproxy_workload)
 
 # The shim's stream tracker, pure: no daemon.
-xsproxy_test(test_stream_track test_stream_track.cc)
+xsproxy_test(test_stream_track test_stream_track.cc ${PROJECT_SOURCE_DIR}/shim/stream_track.c
+  ${PROJECT_SOURCE_DIR}/shim/ring_follow.c ${PROJECT_SOURCE_DIR}/shim/claim.c)
 target_include_directories(test_stream_track PRIVATE ${PROJECT_SOURCE_DIR}/shim)
+# The live-switch protocol's formats and files (shim/claim.c), pure: no daemon.
+xsproxy_test(test_claim test_claim.cc ${PROJECT_SOURCE_DIR}/shim/claim.c)
+target_include_directories(test_claim PRIVATE ${PROJECT_SOURCE_DIR}/shim)
 # test_sim_evtchn also sets the sim's shared state directly (a raise cut short)
 target_sources(test_sim_evtchn PRIVATE sim_test_hooks.c)
 target_include_directories(test_sim_evtchn PRIVATE ${PROJECT_SOURCE_DIR}/shim)

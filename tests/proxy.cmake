@@ -19,7 +19,7 @@ target_include_directories(test_proxy_journal PRIVATE ${PROJECT_SOURCE_DIR}/prox
 
 # Support shared by the daemon suites: Store (direct or proxied sim), raw
 # ring and socket connections, the differential recorder and workload.
-add_library(xsproxy_workload STATIC workload.cc)
+add_library(xsproxy_workload STATIC workload.cc busy_guest.cc)
 target_link_libraries(xsproxy_workload PUBLIC xstest_support)
 add_dependencies(xsproxy_workload xsproxy xsproxyctl xssim xsshim)
 
@@ -58,6 +58,10 @@ target_compile_definitions(test_proxy_pcap PRIVATE XSPROXY_SOURCE_DIR="${CMAKE_S
 # Live insertion and removal of a domain xenstored serves directly.
 xsproxy_test(test_proxy_live test_proxy_live.cc)
 target_link_libraries(test_proxy_live PRIVATE xsproxy_workload)
+
+# Live insertion of a busy guest, timed: a program, not a test.
+add_executable(xslivebench xslivebench.cc)
+target_link_libraries(xslivebench PRIVATE xsproxy_workload)
 
 # Migration figures: a program, not a test (it prints, never judges).
 add_executable(xsmigbench xsmigbench.cc)

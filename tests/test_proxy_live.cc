@@ -18,6 +18,7 @@
 #include <fstream>
 #include <thread>
 
+#include "busy_guest.h"
 #include "sim_host.h"
 #include "workload.h"
 
@@ -26,47 +27,6 @@
 #endif
 namespace xstest {
 namespace {
-
-std::string wr(const std::string &path, const std::string &value)
-{
-    return path + std::string(1, '\0') + value;
-}
-
-// One request and its reply, strictly: the next message that is not a
-// watch event must answer it (a lost request times out, a repeated one
-// shows as a reply nobody asked for).  Events are counted in EVENTS.
-bool strict(XsConn &c, uint32_t type, uint32_t tx, const std::string &body, WireMsg *reply,
-            std::string *why, std::atomic<int> *events = nullptr)
-{
-    WireMsg m;
-    m.type = type;
-    m.req_id = c.next_req_id++;
-    m.tx_id = tx;
-    m.body = body;
-    if (!c.send(m)) {
-        *why = "send: " + c.error();
-        return false;
-    }
-    for (;;) {
-        int r = c.recv(reply, 10000);
-        if (r <= 0) {
-            *why = type_name(type) + " " + escape(body) + ": no reply (" + c.error() + ")";
-            return false;
-        }
-        if (reply->type == XS_WATCH_EVENT) {
-            if (events)
-                (*events)++;
-            continue;
-        }
-        if (reply->req_id != m.req_id) {
-            *why = "reply " + std::to_string(reply->req_id) + " to request " +
-                   std::to_string(m.req_id) + " (" + type_name(reply->type) + " " +
-                   escape(reply->body) + ")";
-            return false;
-        }
-        return true;
-    }
-}
 
 class XsproxyLive : public ::testing::TestWithParam<xssim_daemon> {
 protected:
@@ -150,57 +110,6 @@ TEST_P(XsproxyLive, InsertLearnsThePastAndRemoveHandsBack)
     EXPECT_TRUE(store.proxy_alive());
 }
 
-// A guest's busy workload: writes with sequence numbers read back, a
-// transaction every fifth round, a watch fired by every write.  Each answer
-// goes into LOG (a transaction's id as "T"), for the differential check.
-struct Worker {
-    std::string problem;
-    std::vector<std::string> log;
-    int rounds = 0, txs = 0, writes = -1;
-    std::atomic<int> events{ 0 };
-};
-
-void busy_guest(Store &store, unsigned domid, Worker *w, const std::atomic<bool> &stop,
-                int max_rounds)
-{
-    auto g = store.guest(domid);
-    if (!g) {
-        w->problem = "no ring";
-        return;
-    }
-    WireMsg r;
-    auto ask = [&](uint32_t type, uint32_t tx, const std::string &body) {
-        if (!strict(*g, type, tx, body, &r, &w->problem, &w->events))
-            return false;
-        w->log.push_back(type_name(r.type) + " " +
-                         (type == XS_TRANSACTION_START && r.type != XS_ERROR ? "T"
-                                                                              : escape(r.body)));
-        return true;
-    };
-    if (!ask(XS_WATCH, 0, nul_join({ "data/seq", "w" })))
-        return;
-    int i = 0;
-    for (; !stop && i != max_rounds && w->problem.empty(); i++) {
-        const std::string v = std::to_string(i);
-        if (!ask(XS_WRITE, 0, wr("data/seq", v)) || !ask(XS_READ, 0, nul_join({ "data/seq" })))
-            return;
-        if (i % 5 == 0) {
-            if (!ask(XS_TRANSACTION_START, 0, std::string(1, '\0')))
-                return;
-            uint32_t tx = (uint32_t)std::stoul(r.body);
-            if (!ask(XS_WRITE, tx, wr("data/t", v)) || !ask(XS_READ, tx, nul_join({ "data/t" })) ||
-                !ask(XS_TRANSACTION_END, tx, nul_join({ "T" })))
-                return;
-            w->txs++;
-        }
-    }
-    w->rounds = i;
-    // a last request: the events of every write came before its reply
-    if (w->problem.empty() &&
-        strict(*g, XS_READ, 0, nul_join({ "data/seq" }), &r, &w->problem, &w->events))
-        w->writes = i;
-}
-
 // 100 cycles of insert and remove of domain 5 while it and domain 6 (served
 // directly throughout) run busy_guest; then the same rounds on a fresh host
 // without xsproxy: the answers must be the same, in the same order.
@@ -252,6 +161,9 @@ TEST_P(XsproxyLive, HundredCyclesUnderLoadAnswerAsADirectRun)
         EXPECT_TRUE(store.proxy_alive());
         const std::string log = store.proxy_log();
         EXPECT_EQ(log.find(" error:"), std::string::npos) << log;
+        // the shim never refused, and every reply had its request
+        EXPECT_EQ(log.find("did not switch"), std::string::npos) << log;
+        EXPECT_EQ(log.find("no request in flight"), std::string::npos) << log;
     }
     ASSERT_EQ(w5.problem, "");
     ASSERT_EQ(w6.problem, "");
@@ -284,6 +196,120 @@ TEST_P(XsproxyLive, HundredCyclesUnderLoadAnswerAsADirectRun)
     EXPECT_EQ(w5.log.size(), d5.log.size());
     EXPECT_TRUE(w5.log == d5.log) << "domain 5's answers differ from a direct run";
     EXPECT_TRUE(w6.log == d6.log) << "domain 6's answers differ from a direct run";
+}
+
+// The guest has sent ten READs of a 600-octet value without reading a reply:
+// its response ring holds one and a half of them, and xenstored holds the
+// rest, some taken and not answered, some not taken yet.  Inserted live at
+// that moment (and, with CRASH, xsproxy killed right after the switch and
+// started again), every request gets its reply once, in order, and the
+// shadow knows each request it answers.
+void insert_with_replies_queued(xssim_daemon daemon, bool crash)
+{
+    if (crash)
+        setenv("XSPROXY_CRASH_AT", "live-switched", 1);
+    Store store(daemon, true);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.host().create_domain(5));
+    auto g = store.guest(5);
+    ASSERT_TRUE(g);
+    std::string why;
+    WireMsg r;
+    const std::string value(600, 'v');
+    ASSERT_TRUE(strict(*g, XS_WRITE, 0, wr("data/big", value), &r, &why)) << why;
+    const uint32_t first = g->next_req_id;
+    for (int i = 0; i < 10; i++) {
+        WireMsg m;
+        m.type = XS_READ;
+        m.req_id = g->next_req_id++;
+        m.body = nul_join({ "data/big" });
+        ASSERT_TRUE(g->send(m)) << g->error();
+    }
+    sleep_ms(50);   // xenstored takes what it can, its replies pile up
+    RunResult ins = store.xsproxyctl({ "insert", "5" });
+    if (crash) {
+        EXPECT_FALSE(ins.ok());
+        for (int i = 0; i < 100 && store.proxy_alive(); i++)
+            sleep_ms(20);
+        unsetenv("XSPROXY_CRASH_AT");
+        ASSERT_TRUE(store.restart_proxy(&why)) << why;
+    } else {
+        ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
+    }
+    for (int i = 0; i < 10; i++) {
+        ASSERT_EQ(g->recv(&r, 10000), 1) << "reply " << i << ": " << g->error()
+                                         << store.proxy_log();
+        EXPECT_EQ(r.type, (uint32_t)XS_READ) << escape(r.body);
+        EXPECT_EQ(r.req_id, first + (uint32_t)i);
+        EXPECT_EQ(r.body, value);
+    }
+    EXPECT_EQ(g->recv(&r, 200), 0) << "a reply too many: " << r.req_id;
+    // through xsproxy from here on, with nothing left in flight
+    ASSERT_TRUE(strict(*g, XS_READ, 0, nul_join({ "data/big" }), &r, &why)) << why;
+    const std::string l = store.xsproxyctl({ "list", "5" }).out;
+    EXPECT_NE(l.find("in-flight 0 "), std::string::npos) << l;
+    const std::string log = store.proxy_log();
+    EXPECT_EQ(log.find("no request in flight"), std::string::npos) << log;
+    EXPECT_EQ(log.find("did not switch"), std::string::npos) << log;
+    EXPECT_NE(log.find(crash ? "finishing it" : "inserted live"), std::string::npos) << log;
+}
+
+TEST_P(XsproxyLive, InsertedWhileRepliesPileUpEachRequestIsAnsweredOnce)
+{
+    insert_with_replies_queued(GetParam(), false);
+}
+
+TEST_P(XsproxyLive, ACrashRightAfterSuchASwitchAnswersEachRequestOnce)
+{
+    insert_with_replies_queued(GetParam(), true);
+}
+
+// The guest is half-way through a WRITE (its header and part of the path on
+// the ring, xenstored not told) when it is inserted; it writes the rest a
+// moment later.  Whether the shim handed the half request over (xsproxy
+// finishes it) or xenstored had taken part of it (the switch waits for the
+// rest), the write is answered once and lands once.
+TEST_P(XsproxyLive, InsertedWhileTheGuestIsHalfWayThroughARequest)
+{
+    Store store(GetParam(), true);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.host().create_domain(5));
+    auto g = store.guest(5);
+    ASSERT_TRUE(g);
+    std::string why;
+    WireMsg r;
+    ASSERT_TRUE(strict(*g, XS_WRITE, 0, wr("data/x", "0"), &r, &why)) << why;
+    const std::string body = wr("data/half", "written");
+    struct xsd_sockmsg h = { XS_WRITE, 4242, 0, (uint32_t)body.size() };
+    std::string all(reinterpret_cast<const char *>(&h), sizeof(h));
+    all += body;
+    const size_t cut = sizeof(h) + 5;
+    struct xenstore_domain_interface *ring = g->ring();
+    auto put = [&](size_t from, size_t to) {
+        for (size_t i = from; i < to; i++)
+            ring->req[MASK_XENSTORE_IDX(ring->req_prod + (uint32_t)(i - from))] = all[i];
+        __atomic_store_n(&ring->req_prod, ring->req_prod + (uint32_t)(to - from),
+                         __ATOMIC_RELEASE);
+    };
+    put(0, cut);
+    std::thread rest([&] {
+        sleep_ms(300);
+        put(cut, all.size());
+        g->notify();
+    });
+    RunResult ins = store.xsproxyctl({ "insert", "5" });
+    rest.join();
+    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
+    ASSERT_EQ(g->recv(&r, 10000), 1) << g->error() << store.proxy_log();
+    EXPECT_EQ(r.req_id, 4242u);
+    EXPECT_EQ(r.type, (uint32_t)XS_WRITE) << escape(r.body);
+    EXPECT_EQ(g->recv(&r, 200), 0) << "a reply too many: " << r.req_id;
+    ASSERT_TRUE(strict(*g, XS_READ, 0, nul_join({ "data/half" }), &r, &why)) << why;
+    EXPECT_EQ(r.body, "written");
+    const std::string l = list(store, 5);
+    EXPECT_NE(l.find("in-flight 0 "), std::string::npos) << l;
+    EXPECT_EQ(store.proxy_log().find("no request in flight"), std::string::npos)
+        << store.proxy_log();
 }
 
 // xsproxy killed in the middle of a live insertion of domain 5, at POINT

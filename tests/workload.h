@@ -227,6 +227,10 @@ struct Rss {
 };
 Rss read_rss(pid_t pid);
 
+// The P-th percentile (0-100, nearest rank) of V; 0 when V is empty
+// (benchmarks).
+double percentile(std::vector<double> v, double p);
+
 // Millisecond clock and sleeping.
 int64_t mono_ms();
 void sleep_ms(int ms);

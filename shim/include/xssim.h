@@ -117,31 +117,9 @@ int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
  * switch.  0. */
 int xssim_raise_dom_exc(struct xssim *sim);
 
-/* ---- live switching (the requester's side) --------------------------------
- *
- * xsproxy takes over a domain xenstored serves directly, and hands it back,
- * through files in the claims directory (xenstored's $XSSHIM_CLAIMS, i.e.
- * RUN-DIR/claims; the protocol is described at the top of the live-switch
- * code in shim/preload_xen.c):
- *   CLAIMS/<D>        "page=<shadow page file>\nport=<unbound dom0 port>\n"
- *                     plus "live=1" (switch in) or "live=back" (switch back),
- *                     written atomically (.tmp + rename);
- *   CLAIMS/.switch    the generation counter the shim inside xenstored
- *                     watches (a 4096-byte file, uint32 at offset 0);
- *   CLAIMS/<D>.state  the shim's answer: "shadow", "direct" or
- *                     "error <reason>".
- * To switch: write the claim, xssim_switch_request(), wake xenstored
- * (xssim_raise_dom_exc() on the sim), then poll xssim_switch_state() until
- * it answers.  Only on the sim so far: on real Xen the answer is "error
- * unsupported ...". */
-
-/* Ask for a switch of DOMID: remove CLAIMS/<D>.state (so that the next one
- * is the answer to this request), then bump CLAIMS/.switch (created if
- * missing).  The claim must exist (ENOENT).  0, or -1 + errno. */
-int xssim_switch_request(const char *claims_dir, uint32_t domid);
-/* The answer for DOMID, without waiting: 1 and its text (first line, no
- * newline) in BUF when CLAIMS/<D>.state exists, 0 when not yet, -1 + errno. */
-int xssim_switch_state(const char *claims_dir, uint32_t domid, char *buf, size_t len);
+/* Live switching (a domain moved between xenstored's direct ring and
+ * xsproxy's shadow ring) is asked for through the claim protocol of
+ * shim/claim.h; on the sim, xssim_raise_dom_exc() wakes xenstored for it. */
 
 /* ---- daemons --------------------------------------------------------- */
 

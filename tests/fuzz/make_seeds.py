@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Write the seed corpora of fuzz_msg and fuzz_relay (tests/fuzz/msg/,
-tests/fuzz/relay/): real xenstore messages and exchanges in the input
-formats the targets' header comments describe.  Run from anywhere:
+"""Write the seed corpora of fuzz_msg, fuzz_relay, fuzz_claim and fuzz_follow
+(tests/fuzz/<target>/): real xenstore messages, exchanges and live-switch
+texts in the input formats the targets' header comments describe.  Run from anywhere:
 
     python3 tests/fuzz/make_seeds.py
 
@@ -195,6 +195,41 @@ def relay_seeds():
           + describe)
 
 
+# ---- fuzz_claim and fuzz_follow ------------------------------------------------
+
+def claim_seeds():
+    """Even first byte: a shim's answer; odd: a claim."""
+    write("claim", "shadow-full", b"\x00shadow req_prod=120 rsp_prod=77 port=9\n"
+          b"req_cons=100 req_part=5 rsp_part=3\nrsp_prefix=0a0b0c\n"
+          b"pending 11 1 0 12 80\npending 4 2 5 7 98\n")
+    write("claim", "shadow-guessed", b"\x00shadow req_prod=1 rsp_prod=2 port=3\n"
+          b"req_cons=1 req_part=0 rsp_part=0\nrsp_prefix=\nguessed\n")
+    write("claim", "busy", b"\x00busy the daemon has taken part of a request\n")
+    write("claim", "direct", b"\x00direct\n")
+    write("claim", "claim-live", b"\x01page=/run/xsproxy/shadow/dom5\nport=17\nlive=1\n")
+    write("claim", "claim-bad", b"\x01page=/p\nport=12x\nlive=maybe\n")
+
+
+# fuzz_follow's actions: (action, argument) byte pairs
+GUEST_WRITES, DAEMON_TAKES, DAEMON_WRITES, EVENT, GUEST_READS, FEED, SWITCH = range(7)
+
+
+def follow_seeds():
+    def acts(pairs):
+        return bytes(x for p in pairs for x in p)
+    write("follow", "pipeline", acts([(GUEST_WRITES, 5)] * 30 + [(DAEMON_TAKES, 40)] * 10
+                                     + [(FEED, 0)] + [(DAEMON_WRITES, 3)] * 20 + [(SWITCH, 0)]
+                                     + [(GUEST_READS, 60)] * 5 + [(SWITCH, 0)]))
+    write("follow", "half-request", acts([(GUEST_WRITES, 0x85), (FEED, 0), (DAEMON_TAKES, 10),
+                                          (SWITCH, 0), (GUEST_WRITES, 0x85)] * 8 + [(SWITCH, 0)]))
+    write("follow", "events", acts([(EVENT, 9), (DAEMON_WRITES, 5), (DAEMON_WRITES, 5),
+                                    (GUEST_WRITES, 3), (DAEMON_TAKES, 20), (SWITCH, 0),
+                                    (DAEMON_WRITES, 1), (SWITCH, 0)] * 10))
+    write("follow", "lost", acts([(GUEST_WRITES, 30), (DAEMON_TAKES, 47)] * 60 + [(SWITCH, 0)]))
+
+
 if __name__ == "__main__":
     msg_seeds()
     relay_seeds()
+    claim_seeds()
+    follow_seeds()
