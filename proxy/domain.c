@@ -345,8 +345,10 @@ void domain_log(struct domain *d, int level, const char *fmt, ...)
 }
 
 /* The guest violated the ring protocol.  Pass the same violation on to
- * xenstored so that its reaction (error field, dropped state) is the one
- * the guest gets, mirrored back; relay nothing more until it reconnects. */
+ * xenstored so that its reaction (error field, dropped state, an error
+ * reply, serving the ring again) is the one the guest gets, mirrored back:
+ * from now on the guest's request bytes go to xenstored as they are,
+ * unparsed (copy_raw_requests), until the ring is reconnected. */
 static void guest_broke(struct domain *d, const char *why)
 {
     domain_log(d, LOG_LVL_WARN, "%s", why);
@@ -532,6 +534,95 @@ static void end_streaming(struct domain *d)
         replay_progress(d);
 }
 
+/* The guest's request indexes are out of range: xenstored's are made so
+ * too, where it reads (a producer past the ring), remembering where they
+ * stood for when the guest's are in range again. */
+static void mirror_request_overrun(struct domain *d)
+{
+    if (!d->req_corrupt)
+        d->s_req_prod_sane = d->s_req_prod;
+    d->req_corrupt = true;
+    d->s_req_prod = d->shadow->req_cons + XENSTORE_RING_SIZE + 1;
+    d->jnl_dirty = true;
+}
+
+/* A guest that broke the protocol has its request bytes passed on as it
+ * wrote them, as far as the shadow ring has room, so that xenstored reads
+ * what it would have read (the payload of a bad header, the next requests)
+ * and answers as it would; and the guest sees them taken only as xenstored
+ * takes them (a daemon that gave up on the ring leaves them there, as it
+ * would directly).  Overrun indexes are mirrored both ways.  True when
+ * bytes or indexes moved; *NOTIFY_GUEST when the guest may wait for room. */
+static bool copy_raw_requests(struct domain *d, struct ring_dir greq, struct ring_dir sreq,
+                              bool *notify_guest)
+{
+    bool moved = false;
+    if (d->req_corrupt) {
+        if (ring_avail(greq) < 0)
+            return false;
+        d->req_corrupt = false;   /* in range again */
+        d->s_req_prod = d->s_req_prod_sane;
+        domain_log(d, LOG_LVL_INFO, "request ring indexes in range again");
+        moved = true;
+    }
+    if (!d->raw) {
+        d->raw = true;
+        d->raw_off = d->g_req_cons - d->s_req_prod;
+        moved = true;
+    }
+    /* the guest's consumer follows xenstored's */
+    XENSTORE_RING_IDX cons_before = d->g_req_cons;
+    XENSTORE_RING_IDX taken = __atomic_load_n(&d->shadow->req_cons, __ATOMIC_ACQUIRE) + d->raw_off;
+    if ((int32_t)(taken - d->g_req_cons) > 0 &&
+        taken - d->g_req_cons <= d->guest->req_prod - d->g_req_cons) {
+        d->g_req_cons = taken;
+        moved = true;
+    }
+    /* and what it wrote after what was passed on goes on */
+    uint8_t buf[XENSTORE_RING_SIZE];
+    XENSTORE_RING_IDX from = d->s_req_prod + d->raw_off;
+    int room = ring_space(sreq);
+    int n = room > 0 ? ring_peek(greq, from, buf, (uint32_t)room) : 0;
+    if (n < 0 && ring_avail(greq) < 0) {
+        mirror_request_overrun(d);
+        return true;
+    }
+    if (n > 0) {
+        ring_write(sreq, buf, (uint32_t)n);
+        moved = true;
+    }
+    if (d->g_req_cons != cons_before &&
+        __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE) - cons_before >= XENSTORE_RING_SIZE)
+        *notify_guest = true;
+    if (moved)
+        d->jnl_dirty = true;
+    return moved;
+}
+
+/* The guest's response indexes out of range, or sane again: xenstored's are
+ * made so too (a consumer past its producer), so that it reacts as it would
+ * to the guest - C xenstored gives up on the ring, oxenstored waits until
+ * the index is sane.  What xsproxy holds for the guest waits meanwhile, as
+ * it would in xenstored.  True when the shadow's index moved. */
+static bool mirror_response_indexes(struct domain *d, struct ring_dir grsp)
+{
+    bool broken = ring_space(grsp) < 0;
+    if (broken == d->rsp_corrupt)
+        return false;
+    d->rsp_corrupt = broken;
+    d->jnl_dirty = true;
+    if (broken) {
+        d->s_rsp_cons = d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1;
+        domain_log(d, LOG_LVL_WARN, "response ring indexes out of range");
+    } else {
+        uint32_t held = (d->g_rsp_prod - d->guest->rsp_cons) + (uint32_t)bq_pending(&d->to_guest) +
+                        (d->out_streaming ? 0 : d->out.got - d->out_skip);
+        d->s_rsp_cons = d->out_rd - held;
+        domain_log(d, LOG_LVL_INFO, "response ring indexes in range again");
+    }
+    return true;
+}
+
 /* The shadow's response ring is consumed in step with the guest's: its
  * rsp_cons trails xsproxy's read position by what is still on its way to,
  * or unread on, the guest's ring.  So xenstored sees the guest's own
@@ -573,18 +664,38 @@ static void note_written(struct domain *d, uint32_t n)
     }
 }
 
+/* Does xenstored offer ring reconnection (it says so in the shadow ring's
+ * features, as it does to a guest)?  C xenstored 4.17 does not. */
+static bool offers_reconnection(const struct domain *d)
+{
+    return __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE) &
+           XENSTORE_SERVER_FEATURE_RECONNECTION;
+}
+
+/* The ring's other fields between the two pages: the features and an error
+ * xenstored sets go to the guest; the connection field the guest sets goes
+ * to xenstored as it is, unless xenstored offers reconnection (relay() then
+ * carries the reconnection out on both rings). */
 static void mirror_fields(struct domain *d)
 {
+    if (!offers_reconnection(d)) {
+        uint32_t c = __atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&d->shadow->connection, __ATOMIC_ACQUIRE) != c)
+            __atomic_store_n(&d->shadow->connection, c, __ATOMIC_RELEASE);
+    }
     uint32_t f = __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE);
     if ((d->guest->server_features & f) != f)
         __atomic_or_fetch(&d->guest->server_features, f, __ATOMIC_RELEASE);
     uint32_t e = __atomic_load_n(&d->shadow->error, __ATOMIC_ACQUIRE);
     if (e && d->guest->error != e) {
-        /* xenstored gave up on the connection and dropped its state */
+        /* xenstored gave up on the connection and dropped its state, and
+         * the output it had not written: so does xsproxy */
         __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
         d->state = DOM_BROKEN;
         d->jnl_dirty = true;
         shadow_clear(&d->sh);
+        bq_consume(&d->to_guest, bq_pending(&d->to_guest));
+        d->g_msg_left = 0;
         xenevtchn_notify(d->px->xce, d->guest_port);
     }
 }
@@ -654,7 +765,7 @@ static void finish_reconnect(struct domain *d)
     d->jnl_dirty = true;
     g->error = s->error;
     d->out_rd = s->rsp_cons;
-    d->rsp_corrupt = false;
+    d->rsp_corrupt = d->req_corrupt = d->raw = false;
     __atomic_store_n(&g->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
     d->state = s->error ? DOM_BROKEN : DOM_ACTIVE;
     xenevtchn_notify(d->px->xce, d->guest_port);
@@ -694,7 +805,8 @@ static void relay(struct domain *d)
     }
     mirror_fields(d);
     shadow_ring_was_reset(d);
-    if (__atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE) == XENSTORE_RECONNECT) {
+    if (__atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE) == XENSTORE_RECONNECT &&
+        offers_reconnection(d)) {
         start_reconnect(d);
         load_indexes(d);
         d->jnl_dirty = true;
@@ -709,18 +821,8 @@ static void relay(struct domain *d)
     struct ring_dir grsp = { d->guest->rsp, &d->guest->rsp_cons, &d->g_rsp_prod };
     struct ring_dir sreq = { d->shadow->req, &d->shadow->req_cons, &d->s_req_prod };
     struct ring_dir srsp = { d->shadow->rsp, &d->s_rsp_cons, &d->shadow->rsp_prod };
-    if (!d->rsp_corrupt && ring_space(grsp) < 0) {
-        /* The guest broke its response ring.  Pass it on before relaying
-         * anything more: xenstored finds its response ring overrun when it
-         * next writes, and reacts as it would to the guest. */
-        d->rsp_corrupt = true;
-        d->s_rsp_cons = d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1;
-        d->jnl_dirty = true;
-        bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-        d->g_msg_left = 0;
+    if (mirror_response_indexes(d, grsp))
         notify_shadow = true;
-        domain_log(d, LOG_LVL_WARN, "response ring indexes out of range");
-    }
     for (;;) {
         bool progress = false;
         /* 1. the guest's next request, only the bytes it is made of */
@@ -744,9 +846,7 @@ static void relay(struct domain *d)
                 XENSTORE_RING_IDX cons_before = d->g_req_cons;
                 int n = ring_read(greq, d->in.bytes + d->in.got, want);
                 if (n < 0) {
-                    /* pass it on: xenstored sees its request ring overrun */
-                    d->s_req_prod = d->shadow->req_cons + XENSTORE_RING_SIZE + 1;
-                    d->jnl_dirty = true;
+                    mirror_request_overrun(d);
                     notify_shadow = true;
                     guest_broke(d, "request ring indexes out of range");
                 } else if (n > 0) {
@@ -771,6 +871,11 @@ static void relay(struct domain *d)
                 if (guest_request(d))
                     progress = true;
             }
+        }
+        /* 1'. or, the guest having broken the protocol, its bytes as they are */
+        if (d->state == DOM_BROKEN && !d->quiesce && !d->in_queued && !bq_pending(&d->inject) &&
+            copy_raw_requests(d, greq, sreq, &notify_guest)) {
+            progress = notify_shadow = true;
         }
         /* 2. the request on to the shadow ring */
         if (d->in_queued) {
@@ -826,7 +931,7 @@ static void relay(struct domain *d)
             }
         }
         /* 4. on to the guest's response ring */
-        if (bq_pending(&d->to_guest) && d->state != DOM_BROKEN && !d->rsp_corrupt) {
+        if (bq_pending(&d->to_guest) && !d->rsp_corrupt) {
             int n = ring_write(grsp, bq_head(&d->to_guest), (uint32_t)bq_pending(&d->to_guest));
             if (n > 0) {
                 note_written(d, (uint32_t)n);
@@ -933,7 +1038,7 @@ int domain_reintroduce(struct domain *d)
     /* a fresh xenstored expects a fresh ring */
     memset(d->shadow, 0, XC_PAGE_SIZE);
     d->out_rd = 0;
-    d->rsp_corrupt = false;
+    d->rsp_corrupt = d->req_corrupt = d->raw = false;
     if (!xs_introduce_domain(d->px->xs, d->domid, d->gfn, d->remote_port)) {
         xlog(LOG_LVL_ERROR, "domain %u: the new xenstored refused INTRODUCE: %s", d->domid,
              strerror(errno));

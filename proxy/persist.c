@@ -23,7 +23,8 @@
 #include "proxy.h"
 
 #define PERSIST_MAGIC 0x44505358u   /* "XSPD" */
-#define PERSIST_VERSION 2u   /* 2 added in_on_shadow and out_skip; 1 is read too */
+#define PERSIST_VERSION 2u   /* 2 added in_on_shadow, out_skip, s_req_prod_sane,
+                                raw_off; 1 is read too */
 
 enum {
     PF_IN_QUEUED = 1 << 0,
@@ -35,6 +36,8 @@ enum {
     PF_LIVE = 1 << 6,
     PF_DIVERGED = 1 << 7,
     PF_SWITCHING = 1 << 8,
+    PF_REQ_CORRUPT = 1 << 9,
+    PF_RAW = 1 << 10,
 };
 
 /* The fixed part, as one struct: simple to write, checked field by field
@@ -47,7 +50,7 @@ struct persist_fixed {
     uint32_t to_guest_len, inject_len;
     uint64_t gfn, requests, replies, events;
     char inject_error[16];
-    uint32_t in_on_shadow, out_skip;   /* version 2 */
+    uint32_t in_on_shadow, out_skip, s_req_prod_sane, raw_off;   /* version 2 */
 };
 
 /* The fixed part of a version 1 journal: without the last two fields. */
@@ -91,7 +94,8 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
               (d->out_discard ? PF_OUT_DISCARD : 0) | (d->rsp_corrupt ? PF_RSP_CORRUPT : 0) |
               (d->quiesce ? PF_QUIESCE : 0) | (d->restoring ? PF_RESTORING : 0) |
               (d->live ? PF_LIVE : 0) | (d->diverged ? PF_DIVERGED : 0) |
-              (d->switching ? PF_SWITCHING : 0);
+              (d->switching ? PF_SWITCHING : 0) | (d->req_corrupt ? PF_REQ_CORRUPT : 0) |
+              (d->raw ? PF_RAW : 0);
     f.in_got = d->in.got;
     f.in_sent = d->in_sent;
     f.out_got = d->out.got;
@@ -111,6 +115,8 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
     memcpy(f.inject_error, d->inject_error, sizeof(f.inject_error));
     f.in_on_shadow = d->in_on_shadow;
     f.out_skip = d->out_skip;
+    f.s_req_prod_sane = d->s_req_prod_sane;
+    f.raw_off = d->raw_off;
     *len = 0;
     struct growbuf b = { buf, len, cap };
     if (put(&b, &f, sizeof(f)) < 0 || put(&b, d->in.bytes, d->in.got) < 0 ||
@@ -180,6 +186,10 @@ int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watch
     d->live = f.flags & PF_LIVE;
     d->diverged = f.flags & PF_DIVERGED;
     d->switching = f.flags & PF_SWITCHING;
+    d->req_corrupt = f.flags & PF_REQ_CORRUPT;
+    d->s_req_prod_sane = f.s_req_prod_sane;
+    d->raw = f.flags & PF_RAW;
+    d->raw_off = f.raw_off;
     msg_reset(&d->in);
     memcpy(d->in.bytes, p, f.in_got);
     d->in.got = f.in_got;

@@ -50,8 +50,9 @@ struct config {
 
 enum domain_state {
     DOM_ACTIVE,       /* relaying */
-    DOM_BROKEN,       /* the guest broke the ring protocol: nothing relayed
-                         until it reconnects */
+    DOM_BROKEN,       /* the guest broke the ring protocol: its request bytes
+                         go to xenstored unparsed, xenstored's replies come
+                         back, until it reconnects */
     DOM_RECONNECTING, /* the guest asked for RECONNECTION; xenstored has
                          been asked too and has not finished */
 };
@@ -85,7 +86,15 @@ struct domain {
     XENSTORE_RING_IDX out_rd;   /* how far xsproxy has read the shadow's
                                    response ring; its rsp_cons trails this by
                                    what the guest has not taken yet */
-    bool rsp_corrupt;           /* the guest broke its response ring */
+    bool rsp_corrupt;           /* the guest's response indexes are out of
+                                   range (so are the shadow's, mirrored) */
+    bool req_corrupt;           /* its request indexes are: the shadow's
+                                   req_prod is past the ring, s_req_prod_sane
+                                   is where it stood */
+    XENSTORE_RING_IDX s_req_prod_sane;
+    bool raw;                   /* DOM_BROKEN's bytes are being passed on raw:
+                                   guest index = shadow index + raw_off */
+    uint32_t raw_off;
     uint32_t g_msg_left;        /* bytes of the message at the head of
                                    to_guest not yet on the guest's ring */
     bool quiesce;               /* QUIESCE: take nothing more from the

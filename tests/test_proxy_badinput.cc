@@ -337,6 +337,72 @@ TEST_P(XsproxyBadInput, ResponseRingIndexesPastTheRing)
     });
 }
 
+// The three ring violations the daemon and xsproxy once answered
+// differently.
+
+// A header announcing 4097 octets, and 4097 octets after it: oxenstored
+// reads them all and answers E2BIG (and then no more), C xenstored gives up
+// on the ring at the header.
+TEST_P(XsproxyBadInput, LenAbove4096WithAllItsPayload)
+{
+    differential(GetParam(), [](RingConn &g) {
+        send_header(g, XS_WRITE, 7, 0, XENSTORE_PAYLOAD_MAX + 1,
+                    std::string(XENSTORE_PAYLOAD_MAX + 1, 'x'));
+    });
+}
+
+// The guest moves its response consumer past the producer, makes the
+// server write, then puts the consumer back where it was: oxenstored serves
+// the ring again once the index is sane.
+TEST_P(XsproxyBadInput, ResponseConsumerPastTheProducerThenBack)
+{
+    differential(GetParam(), [](RingConn &g) {
+        struct xenstore_domain_interface *r = g.ring();
+        const uint32_t sane = load(&r->rsp_cons);
+        __atomic_store_n(&r->rsp_cons, load(&r->rsp_prod) + 3000, __ATOMIC_RELEASE);
+        send_msg(g, XS_READ, 9, nul_join({ "domid" }));
+        sleep_ms(200);
+        __atomic_store_n(&r->rsp_cons, sane, __ATOMIC_RELEASE);
+        g.notify();
+    });
+}
+
+// The same with the request ring: a producer past the ring, then put back
+// and a request written properly.
+TEST_P(XsproxyBadInput, RequestProducerPastTheRingThenBack)
+{
+    differential(GetParam(), [](RingConn &g) {
+        struct xenstore_domain_interface *r = g.ring();
+        const uint32_t sane = load(&r->req_prod);
+        __atomic_store_n(&r->req_prod, load(&r->req_cons) + XENSTORE_RING_SIZE + 977,
+                         __ATOMIC_RELEASE);
+        g.notify();
+        sleep_ms(200);
+        __atomic_store_n(&r->req_prod, sane, __ATOMIC_RELEASE);
+        send_msg(g, XS_READ, 9, nul_join({ "domid" }));
+    });
+}
+
+// The guest asks for a ring reconnection half-way through writing a
+// request, then takes it back (connection 0 again) and finishes it.  C
+// xenstored 4.17 does not offer reconnection: it ignores the flag and goes
+// on serving; oxenstored resets the ring.
+TEST_P(XsproxyBadInput, ReconnectionAskedInTheMiddleOfARequest)
+{
+    differential(GetParam(), [](RingConn &g) {
+        struct xenstore_domain_interface *r = g.ring();
+        const std::string body = nul_join({ "domid" });
+        struct xsd_sockmsg h = { XS_READ, 8, 0, (uint32_t)body.size() };
+        g.send_bytes(&h, sizeof(h));
+        __atomic_store_n(&r->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
+        g.notify();
+        sleep_ms(200);
+        if (load(&r->connection) == XENSTORE_RECONNECT)   // not taken up
+            __atomic_store_n(&r->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
+        g.send_bytes(body.data(), body.size());
+    });
+}
+
 TEST_P(XsproxyBadInput, GarbageBytes)
 {
     differential(GetParam(), [](RingConn &g) {
