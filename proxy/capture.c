@@ -8,13 +8,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "capture.h"
+#include "files.h"
 #include "proxy.h"
 
 struct capture {
@@ -29,9 +32,21 @@ struct capture {
 
 static int open_file(struct capture *c, char *err, size_t errlen)
 {
-    c->dumper = pcap_dump_open(c->dead, c->path);
+    char why[400];
+    int fd = file_open_regular(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0644, why, sizeof(why));
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0) {
+            snprintf(why, sizeof(why), "%s: %s", c->path, strerror(errno));
+            close(fd);
+        }
+        snprintf(err, errlen, "capture: cannot write %s", why);
+        return -1;
+    }
+    c->dumper = pcap_dump_fopen(c->dead, f);
     if (!c->dumper) {
         snprintf(err, errlen, "capture: cannot write %s: %s", c->path, pcap_geterr(c->dead));
+        fclose(f);
         return -1;
     }
     return 0;

@@ -10,10 +10,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "files.h"
 #include "proxy.h"
 #include "xsproxy_wire.h"
 
@@ -125,10 +128,17 @@ static int cmd_trace(struct proxy *px, const char *who, const char *onoff, const
     }
     if (on) {
         const char *path = file ? file : deffile;
-        *slot = fopen(path, "a");
+        char why[400];
+        int fd = file_open_regular(path, O_WRONLY | O_CREAT | O_APPEND, 0644, why, sizeof(why));
+        *slot = fd >= 0 ? fdopen(fd, "a") : NULL;
         if (!*slot) {
-            snprintf(err, errlen, "trace: cannot open %s: %s", path, strerror(errno));
-            return errno;
+            int e = errno;
+            if (fd >= 0) {
+                snprintf(why, sizeof(why), "%s: %s", path, strerror(e));
+                close(fd);
+            }
+            snprintf(err, errlen, "trace: cannot open %s", why);
+            return e;
         }
         setvbuf(*slot, NULL, _IOLBF, 0);
         snprintf(err, errlen, "tracing %s to %s", who, path);

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "proxy.h"
 #include "ring.h"
 #include "xsrecords.h"
@@ -99,17 +100,20 @@ static int snapshot(struct xs_handle *xs, xs_transaction_t t, const char *path,
     return rc;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len)
+/* BUF into PATH, atomically (PATH.tmp, then rename).  0, or -1 with why
+ * in ERR. */
+static int write_file(const char *path, const uint8_t *buf, size_t len, char *err,
+                      size_t errlen)
 {
     char tmp[512];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = file_open_regular(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600, err, errlen);
     if (fd < 0)
         return -1;
-    size_t off = 0;
-    while (off < len) {
+    for (size_t off = 0; off < len;) {
         ssize_t n = write(fd, buf + off, len - off);
         if (n <= 0) {
+            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(n < 0 ? errno : EIO));
             close(fd);
             unlink(tmp);
             return -1;
@@ -117,6 +121,7 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
         off += (size_t)n;
     }
     if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -129,6 +134,8 @@ int migrate_save(struct proxy *px, struct domain *d, const char *file, char *err
         snprintf(err, errlen, "domain %u is not quiesced: QUIESCE it first", d->domid);
         return EBUSY;
     }
+    if (file_check_regular(file, err, errlen) < 0)
+        return EINVAL;   /* before anything is read from xenstored */
     struct xsrec_stream s = { 0 };
     /* what the guest is owed: the output xsproxy holds, then what
      * xenstored has written to the shadow ring and xsproxy has not read */
@@ -209,9 +216,8 @@ int migrate_save(struct proxy *px, struct domain *d, const char *file, char *err
     if (!rc && xsrec_write_upstream(&s, xsrec_host_order(), 0, &buf, &len, &xe) < 0) {
         snprintf(err, errlen, "cannot encode the stream: %s: %s", xe.rule, xe.message);
         rc = EINVAL;
-    } else if (!rc && write_file(file, buf, len) < 0) {
-        rc = errno;
-        snprintf(err, errlen, "cannot write %s: %s", file, strerror(rc));
+    } else if (!rc && write_file(file, buf, len, err, errlen) < 0) {
+        rc = errno ? errno : EIO;
     } else if (!rc) {
         snprintf(err, errlen, "domain %u saved to %s: %zu nodes, %zu watches, %zu transactions, "
                  "%zu bytes held, %zu bytes of output\n",
@@ -355,13 +361,20 @@ static void restore_tx(struct domain *d, const struct xsrec_stream *s, uint32_t 
     free(bufs);
 }
 
-static int read_file(const char *path, uint8_t **buf, size_t *len)
+#define STREAM_MAX (64u << 20)   /* the largest stream restored */
+
+/* The whole of a regular file.  0, or -1 with why in ERR.  A regular file
+ * is read at the speed of the page cache, never waiting on anybody: a FIFO,
+ * whose open or read would wait for a writer with every guest stalled, is
+ * refused. */
+static int read_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = file_open_regular(path, O_RDONLY, 0, err, errlen);
     if (fd < 0)
         return -1;
     struct stat st;
-    if (fstat(fd, &st) < 0 || st.st_size > (64 << 20)) {
+    if (fstat(fd, &st) < 0 || (uint64_t)st.st_size > STREAM_MAX) {
+        snprintf(err, errlen, "%s: larger than %u MiB", path, STREAM_MAX >> 20);
         close(fd);
         errno = EFBIG;
         return -1;
@@ -376,7 +389,12 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
     }
     close(fd);
     *len = off;
-    return *buf ? 0 : -1;
+    if (!*buf) {
+        snprintf(err, errlen, "out of memory");
+        errno = ENOMEM;
+        return -1;
+    }
+    return 0;
 }
 
 /* Nodes this host's toolstack wrote for the new domain, which the
@@ -402,9 +420,11 @@ int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t
     }
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (read_file(file, &buf, &len) < 0) {
-        snprintf(err, errlen, "cannot read %s: %s", file, strerror(errno));
-        return errno;
+    char why[400];
+    if (read_file(file, &buf, &len, why, sizeof(why)) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "cannot read %s", why);
+        return e;
     }
     struct xsrec_stream s = { 0 };
     struct xsrec_info info;

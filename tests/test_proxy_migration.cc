@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <string>
 #include <vector>
 
@@ -279,6 +281,63 @@ TEST_P(XsproxyMigrationOps, GuestsCannotUseThemAndUnknownDomainsAreENOENT)
     EXPECT_EQ(0, s.exit_code) << s.err;
     ASSERT_TRUE(guest_->request(XS_READ, 0, nul_join({ "data/still" }), &r));
     EXPECT_EQ("yes", r.body);
+}
+
+// A FIFO (or a directory) named for a stream, a capture or a trace is
+// refused at once (xsproxyctl's error, the reason in xsproxy's log, as for
+// every refused command): opening a FIFO would wait for its other
+// end with xsproxy's whole loop, and every guest, stalled.  Guest 5 is
+// served all the while (each command is followed by a guest request within
+// a bound far below what a stalled open would take), and nothing else
+// changes: no domain 7, domain 5 not saved, no capture running.
+TEST_P(XsproxyMigrationOps, AFifoOrADirectoryIsRefusedAtOnceAndTheGuestsAreServed)
+{
+    TempDir tmp("xsfifo");
+    const std::string fifo = tmp.sub("stream");
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << strerror(errno);
+    ASSERT_TRUE(store_->xsproxyctl({ "quiesce", "5" }).ok());
+    ASSERT_TRUE(store_->xsproxyctl({ "resume", "5" }).ok());
+    ASSERT_TRUE(store_->host().create_domain(7));   // served by the daemon, not inserted
+    struct Case {
+        std::vector<std::string> args;
+        std::string path;
+    };
+    const std::vector<Case> cases = {
+        { { "restore", "7", fifo }, fifo },
+        { { "restore", "7", tmp.path() }, tmp.path() },
+        { { "trace", "5", "on", fifo }, fifo },
+        { { "capture", "start", fifo }, fifo },
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.args[0] + " " + c.path);
+        int64_t t0 = mono_ms();
+        RunResult r = store_->xsproxyctl(c.args, 3000);
+        EXPECT_FALSE(r.timed_out) << "xsproxy's loop stalled";
+        EXPECT_NE(r.exit_code, 0) << r.out;
+        const std::string what = c.path == fifo ? "a FIFO" : "a directory";
+        EXPECT_NE(store_->proxy_log().find(c.path + ": not a regular file (" + what + ")"),
+                  std::string::npos)
+            << r.err << store_->proxy_log();
+        EXPECT_LT(mono_ms() - t0, 2000);
+        WireMsg reply;
+        ASSERT_TRUE(guest_->request(XS_READ, 0, nul_join({ "domid" }), &reply, 1000))
+            << guest_->error();
+        EXPECT_EQ(reply.body, "5");
+    }
+    // save needs a quiesced domain, and refuses before reading its nodes
+    ASSERT_TRUE(store_->xsproxyctl({ "quiesce", "5" }).ok());
+    RunResult sv = store_->xsproxyctl({ "save", "5", fifo }, 3000);
+    EXPECT_FALSE(sv.timed_out);
+    EXPECT_NE(sv.exit_code, 0);
+    EXPECT_NE(store_->proxy_log().find("save 5: " + fifo + ": not a regular file (a FIFO)"),
+              std::string::npos)
+        << store_->proxy_log();
+    ASSERT_TRUE(store_->xsproxyctl({ "resume", "5" }).ok());
+    EXPECT_EQ(store_->xsproxyctl({ "list", "7" }).out, "");
+    EXPECT_FALSE(path_exists(fifo + ".tmp"));
+    EXPECT_EQ(store_->xsproxyctl({ "capture", "status" }).out.find("capturing to"),
+              std::string::npos);
+    EXPECT_TRUE(store_->proxy_alive());
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, XsproxyMigrationOps, both_daemons(), DaemonName());
