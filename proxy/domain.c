@@ -282,7 +282,9 @@ void domain_check_dead(struct proxy *px)
         next = d->next;
         xc_dominfo_t info;
         int n = xc_domain_getinfo(px->xch, d->domid, 1, &info);
-        if (n < 0)
+        /* Xen answers the first domain at or above the id, and ESRCH when
+         * there is none: D is gone either way */
+        if (n < 0 && errno != ESRCH)
             continue;
         if (n != 1 || info.domid != d->domid || info.dying) {
             xlog(LOG_LVL_INFO, "domain %u died", d->domid);

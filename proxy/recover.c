@@ -60,6 +60,8 @@ static bool domain_alive(struct proxy *px, uint32_t domid)
 {
     xc_dominfo_t info;
     int n = xc_domain_getinfo(px->xch, domid, 1, &info);
+    if (n < 0)
+        return errno != ESRCH;   /* ESRCH: no domain at or above it; else unknown, kept */
     return n == 1 && info.domid == domid && !info.dying;
 }
 
