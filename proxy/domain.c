@@ -271,6 +271,8 @@ void domain_on_port(struct proxy *px, evtchn_port_t port)
         domain_check_dead(px);
         return;
     }
+    if (port == px->wake_port && port)
+        return;   /* the shim's answers are written: live.c reads them */
     if (port < px->by_port_len && px->by_port[port])
         relay(px->by_port[port]);
 }

@@ -39,7 +39,6 @@
 
 #include "proxy.h"
 #include "claim.h"
-#include "xssim.h"
 
 #define SWITCH_TRY_MS 3000     /* keep asking while the shim says busy, in all */
 #define SWITCH_ANSWER_MS 2000  /* for one answer */
@@ -78,22 +77,57 @@ static void set_error(struct switch_answer *a, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Wake the shim inside xenstored: notify its wake-up port (claim.h:
+ * CLAIMS/.wake), bound on this side first if it is not yet, or if a new
+ * xenstored has published another.  0, or -1 with why in WHY. */
+static int wake_shim(struct proxy *px, char *why, size_t len)
+{
+    char dir[300];
+    claims_dir(px, dir, sizeof(dir));
+    uint32_t port;
+    int pid;
+    if (wake_read(dir, &port, &pid) < 0) {
+        snprintf(why, len, "xenstored's shim has published no wake-up port (.wake: %s): is "
+                 "libxsshim.so preloaded into xenstored, with XSSHIM_CLAIMS set to xsproxy's "
+                 "claims directory?", strerror(errno));
+        return -1;
+    }
+    if (px->wake_port && (px->wake_remote != port || px->wake_pid != pid)) {
+        xenevtchn_unbind(px->xce, px->wake_port);   /* an earlier xenstored's */
+        px->wake_port = 0;
+    }
+    if (!px->wake_port) {
+        int p = xenevtchn_bind_interdomain(px->xce, 0, port);
+        if (p < 0) {
+            snprintf(why, len, "cannot bind xenstored's wake-up port %u: %s", port,
+                     strerror(errno));
+            return -1;
+        }
+        px->wake_port = (evtchn_port_t)p;
+        px->wake_remote = port;
+        px->wake_pid = pid;
+    }
+    if (xenevtchn_notify(px->xce, px->wake_port) < 0) {
+        snprintf(why, len, "cannot notify xenstored's wake-up port: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* One request to the shim; its answer in A.  0, or -1 (A says why). */
 static int ask_shim(struct proxy *px, uint32_t domid, struct switch_answer *a)
 {
-    struct xssim *sim = xssim_default();
-    if (!sim) {
-        set_error(a, "live switching works on the simulated host only (XSSIM_DIR): on Xen "
-                     "there is no way yet to wake xenstored");
-        return -1;
-    }
     char dir[300];
     claims_dir(px, dir, sizeof(dir));
     if (claim_request_switch(dir, domid) < 0) {
         set_error(a, "cannot ask for the switch: %s", strerror(errno));
         return -1;
     }
-    xssim_raise_dom_exc(sim);
+    char why[sizeof(a->reason)];
+    if (wake_shim(px, why, sizeof(why)) < 0) {
+        set_error(a, "%s", why);
+        return -1;
+    }
     for (int64_t until = now_ms() + SWITCH_ANSWER_MS; now_ms() < until;) {
         int rc = switch_answer_read(dir, domid, a);
         if (rc == 1)
@@ -329,9 +363,8 @@ int live_recover_switch(struct proxy *px, struct domain *d, struct switch_answer
          * so that no later switch request finds it, then look once more -
          * the shim may have been reading it at that very moment */
         unlink(d->claim_file);
-        struct xssim *sim = xssim_default();
-        if (sim)
-            xssim_raise_dom_exc(sim);
+        char why[256];
+        wake_shim(px, why, sizeof(why));   /* no wake-up port: nothing to wait for */
         usleep(100 * 1000);
         if (!switched_answer(px, d, a)) {
             unlink_state(px, d->domid);

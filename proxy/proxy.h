@@ -168,6 +168,9 @@ struct proxy {
     struct xs_handle *xs;         /* xsproxy's own connection to xenstored */
     ev_io evtchn_watcher;
     evtchn_port_t virq_port;
+    evtchn_port_t wake_port;      /* bound to the shim's wake-up port (0: not yet) */
+    uint32_t wake_remote;         /* its number in xenstored, and xenstored's pid */
+    int wake_pid;
     int listen_fd;
     ev_io listen_watcher;
     ev_timer scan_timer;

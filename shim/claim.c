@@ -7,15 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define BOARD_SIZE 4096u
 
 /* ---- formats (pure) ------------------------------------------------------ */
 
@@ -320,26 +316,39 @@ int claim_request_switch(const char *dir, uint32_t domid)
     if (claim_path(dir, domid, ".state", path, sizeof(path)) < 0 ||
         (unlink(path) < 0 && errno != ENOENT))
         return -1;
-    if (snprintf(path, sizeof(path), "%s/.switch", dir) >= (int)sizeof(path)) {
+    return 0;
+}
+
+static int wake_path(const char *dir, char *path, size_t len)
+{
+    if (snprintf(path, len, "%s/.wake", dir) >= (int)len) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
+    return 0;
+}
+
+int wake_write(const char *dir, uint32_t port, int pid)
+{
+    char path[CLAIM_PATH_MAX], text[64];
+    int n = snprintf(text, sizeof(text), "port=%u\npid=%d\n", port, pid);
+    return wake_path(dir, path, sizeof(path)) < 0 ? -1 : write_atomically(path, text, (size_t)n);
+}
+
+int wake_read(const char *dir, uint32_t *port, int *pid)
+{
+    char path[CLAIM_PATH_MAX], text[128];
+    if (wake_path(dir, path, sizeof(path)) < 0 || read_small(path, text, sizeof(text)) < 0)
         return -1;
-    struct stat st;
-    void *p = MAP_FAILED;
-    /* never truncate a board that is big enough: its counter is live */
-    if (fstat(fd, &st) == 0 && (st.st_size >= BOARD_SIZE || ftruncate(fd, BOARD_SIZE) == 0))
-        p = mmap(NULL, BOARD_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    int e = errno;
-    close(fd);
-    if (p == MAP_FAILED) {
-        errno = e;
+    unsigned p;
+    int who, used = 0;
+    if (sscanf(text, "port=%u\npid=%d\n%n", &p, &who, &used) != 2 || text[used] || !p ||
+        who <= 0) {
+        errno = EBADMSG;
         return -1;
     }
-    atomic_fetch_add((_Atomic uint32_t *)p, 1);
-    munmap(p, BOARD_SIZE);
+    *port = p;
+    *pid = who;
     return 0;
 }
 

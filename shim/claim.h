@@ -11,12 +11,13 @@
  *                  written atomically (.tmp + rename).  Without live= it
  *                  is an INTRODUCE-time claim: mapping the domain's ring
  *                  maps the shadow page, binding its channel binds the port.
- *   .switch        the switch board: 4096 bytes, a 32-bit generation counter
- *                  at offset 0 (native endian), bumped by whoever asks for a
- *                  live switch; the shim maps it and looks at every claim
- *                  with a live= line when the counter moves.
  *   <domid>.state  the shim's answer (switch_answer below), replaced
  *                  atomically.
+ *   .wake          "port=<n>\npid=<pid>\n": the shim's wake-up port, an event
+ *                  channel in xenstored's own handle open to dom0.  The
+ *                  requester binds to it and notifies it after asking for a
+ *                  switch; the shim notifies it back once its answers are
+ *                  written.  Written by each xenstored as it starts.
  *
  * The formats are pure functions (unit-tested and fuzzed); the file helpers
  * do plain file I/O and nothing else.
@@ -57,9 +58,14 @@ int claim_write(const char *dir, uint32_t domid, const struct claim *c);
 /* Read DOMID's claim.  0, or -1 + errno (ENOENT: none). */
 int claim_read(const char *dir, uint32_t domid, struct claim *c);
 /* Ask for a switch of DOMID: remove its answer (so that the next one is the
- * answer to this request), then bump the board (created if missing).  The
- * claim must exist (ENOENT).  0, or -1 + errno. */
+ * answer to this request).  The claim must exist (ENOENT).  Then the
+ * requester notifies the wake-up port.  0, or -1 + errno. */
 int claim_request_switch(const char *dir, uint32_t domid);
+
+/* The wake-up port's file.  0, or -1 + errno (ENOENT: no shim has written
+ * one; EBADMSG: not in that form). */
+int wake_write(const char *dir, uint32_t port, int pid);
+int wake_read(const char *dir, uint32_t *port, int *pid);
 
 /* ---- the shim's answer --------------------------------------------------
  *

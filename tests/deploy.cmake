@@ -8,4 +8,4 @@ target_compile_definitions(test_deploy PRIVATE
   XSP_CPACK="${CMAKE_CPACK_COMMAND}")
 # what the package and the launcher test run (deploy/ adds xsproxy_man and
 # the launcher, after this file is read: the names are resolved at generate time)
-add_dependencies(test_deploy xsproxy xsproxyctl xssim xsshim xsrecords_cmd xsproxy_man)
+add_dependencies(test_deploy xsproxy xsproxyctl xssim xsshim xensim xsrecords_cmd xsproxy_man)

@@ -21,7 +21,7 @@ target_include_directories(test_proxy_journal PRIVATE ${PROJECT_SOURCE_DIR}/prox
 # ring and socket connections, the differential recorder and workload.
 add_library(xsproxy_workload STATIC workload.cc busy_guest.cc)
 target_link_libraries(xsproxy_workload PUBLIC xstest_support)
-add_dependencies(xsproxy_workload xsproxy xsproxyctl xssim xsshim)
+add_dependencies(xsproxy_workload xsproxy xsproxyctl xssim xsshim xensim)
 
 xsproxy_test(test_proxy_diff test_proxy_diff.cc)
 target_link_libraries(test_proxy_diff PRIVATE xsproxy_workload)

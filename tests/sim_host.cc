@@ -217,6 +217,13 @@ RunResult run_program(const std::vector<std::string> &argv, const std::vector<st
     return collect(pid, out_fd, err_fd, timeout_ms);
 }
 
+std::string asan_options_for_preload()
+{
+    const char *asan = getenv("ASAN_OPTIONS");
+    std::string opts = asan ? asan : "";
+    return "ASAN_OPTIONS=" + opts + (opts.empty() ? "" : ":") + "verify_asan_link_order=0";
+}
+
 Child spawn_program(const std::vector<std::string> &argv, const std::vector<std::string> &env)
 {
     Child c;

@@ -56,6 +56,11 @@ struct RunResult {
 RunResult run_program(const std::vector<std::string> &argv,
                       const std::vector<std::string> &env = {}, int timeout_ms = 10000);
 
+// "ASAN_OPTIONS=..." for a program that runs with the simulated Xen
+// preloaded (as xsproxy-launch starts xsproxy on a sim): an ASan build of it
+// is told that a library comes before its runtime.  Harmless without ASan.
+std::string asan_options_for_preload();
+
 // A program running in the background with its stdout on a pipe.
 struct Child {
     pid_t pid = -1;

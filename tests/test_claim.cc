@@ -183,8 +183,7 @@ TEST(ClaimFiles, WrittenReadAndAskedFor)
     struct claim back;
     ASSERT_EQ(claim_read(dir.path().c_str(), 5, &back), 0);
     EXPECT_EQ(back.live, CLAIM_LIVE_IN);
-    // an answer there is the last request's: asking again removes it, and
-    // bumps the board
+    // an answer there is the last request's: asking again removes it
     struct switch_answer a = {};
     a.kind = SWITCH_DIRECT;
     ASSERT_EQ(switch_answer_write(dir.path().c_str(), 5, &a), 0);
@@ -193,12 +192,25 @@ TEST(ClaimFiles, WrittenReadAndAskedFor)
     EXPECT_EQ(got.kind, SWITCH_DIRECT);
     ASSERT_EQ(claim_request_switch(dir.path().c_str(), 5), 0);
     EXPECT_EQ(switch_answer_read(dir.path().c_str(), 5, &got), 0);
-    ASSERT_EQ(claim_request_switch(dir.path().c_str(), 5), 0);
-    std::string board = read_text(dir.sub(".switch"));
-    ASSERT_EQ(board.size(), 4096u);
-    uint32_t gen;
-    memcpy(&gen, board.data(), sizeof(gen));
-    EXPECT_EQ(gen, 2u);
+    // the wake-up port: as written, and nothing else taken for it
+    uint32_t port;
+    int pid;
+    errno = 0;
+    EXPECT_EQ(wake_read(dir.path().c_str(), &port, &pid), -1);
+    EXPECT_EQ(errno, ENOENT);
+    ASSERT_EQ(wake_write(dir.path().c_str(), 17, 4242), 0);
+    EXPECT_EQ(read_text(dir.sub(".wake")), "port=17\npid=4242\n");
+    ASSERT_EQ(wake_read(dir.path().c_str(), &port, &pid), 0);
+    EXPECT_EQ(port, 17u);
+    EXPECT_EQ(pid, 4242);
+    for (const char *bad : { "port=0\npid=1\n", "port=3\n", "port=3\npid=1\nmore", "pid=1\n" }) {
+        FILE *w = fopen(dir.sub(".wake").c_str(), "w");
+        fputs(bad, w);
+        fclose(w);
+        errno = 0;
+        EXPECT_EQ(wake_read(dir.path().c_str(), &port, &pid), -1) << bad;
+        EXPECT_EQ(errno, EBADMSG) << bad;
+    }
     // a damaged answer is an error, not an answer
     FILE *f = fopen(dir.sub("5.state").c_str(), "w");
     fputs("shadow req_prod=x\n", f);

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -76,11 +77,13 @@ protected:
         RunResult arch = run_program({ "dpkg", "--print-architecture" });
         ASSERT_TRUE(arch.ok()) << describe(arch);
         deb_ = tmp_.sub("xsproxy_" + lay_["version"] + "_" + trim(arch.out) + ".deb");
+        sim_deb_ = tmp_.sub("xsproxy-sim_" + lay_["version"] + "_" + trim(arch.out) + ".deb");
         RunResult r = run_program({ XSP_CPACK, "-G", "DEB", "--config",
                                     kBuild + "/CPackConfig.cmake", "-B", tmp_.path() },
                                   {}, 60000);
         ASSERT_TRUE(r.ok()) << describe(r);
         ASSERT_TRUE(path_exists(deb_)) << deb_ << " missing; cpack said:\n" << r.out;
+        ASSERT_TRUE(path_exists(sim_deb_)) << sim_deb_ << " missing; cpack said:\n" << r.out;
     }
 
     // unpack the package into DIR
@@ -92,14 +95,14 @@ protected:
 
     TempDir tmp_{ "xsdeploy" };
     std::map<std::string, std::string> lay_;
-    std::string deb_;
+    std::string deb_, sim_deb_;
 };
 
-TEST_F(DeployPackage, HoldsEveryFileWhereItBelongs)
+// path -> mode column of each entry of a package
+std::map<std::string, std::string> deb_files(const std::string &deb, std::string *listing)
 {
-    RunResult c = run_program({ "dpkg-deb", "-c", deb_ });
-    ASSERT_TRUE(c.ok()) << describe(c);
-    // path -> mode column of each entry
+    RunResult c = run_program({ "dpkg-deb", "-c", deb });
+    EXPECT_TRUE(c.ok()) << describe(c);
     std::map<std::string, std::string> files;
     std::istringstream lines(c.out);
     std::string line;
@@ -109,25 +112,35 @@ TEST_F(DeployPackage, HoldsEveryFileWhereItBelongs)
         w >> mode >> owner >> size >> date >> time >> path;
         files[path] = mode;
     }
+    *listing = c.out;
+    return files;
+}
+
+TEST_F(DeployPackage, HoldsEveryFileWhereItBelongs)
+{
+    std::string listing;
+    std::map<std::string, std::string> files = deb_files(deb_, &listing);
     auto expect_file = [&](const std::string &abs, bool exec) {
         auto it = files.find(in_deb(abs));
         if (it == files.end()) {
-            ADD_FAILURE() << abs << " is not in the package:\n" << c.out;
+            ADD_FAILURE() << abs << " is not in the package:\n" << listing;
             return;
         }
         EXPECT_EQ(it->second, exec ? "-rwxr-xr-x" : "-rw-r--r--") << abs;
     };
     for (const char *p : { "xsproxy", "xsproxyctl", "xsproxy-launch" })
         expect_file(lay_["sbindir"] + "/" + p, true);
-    for (const char *p : { "xssim", "xsrecords" })
-        expect_file(lay_["bindir"] + "/" + p, true);
+    expect_file(lay_["bindir"] + "/xsrecords", true);
     expect_file(lay_["shimdir"] + "/libxsshim.so", false);
+    // the simulated Xen is not in it
+    for (const auto &f : files)
+        EXPECT_FALSE(contains(f.first, "xssim") || contains(f.first, "xensim")) << f.first;
     expect_file(lay_["unitdir"] + "/xsproxy.service", false);
     expect_file(lay_["unitdir"] + "/xsproxy-xenstored.service", false);
     expect_file(lay_["dropindir"] + "/xsproxy.conf", false);
     expect_file(lay_["conf"], false);
     for (const char *m : { "man8/xsproxy.8.gz", "man8/xsproxyctl.8.gz",
-                           "man8/xsproxy-launch.8.gz", "man1/xsrecords.1.gz", "man1/xssim.1.gz" })
+                           "man8/xsproxy-launch.8.gz", "man1/xsrecords.1.gz" })
         expect_file(lay_["mandir"] + "/" + m, false);
     if (path_exists(lay_["dissector_source"]))
         expect_file(lay_["plugindir"] + "/xenstore.lua", false);
@@ -150,19 +163,84 @@ TEST_F(DeployPackage, HoldsEveryFileWhereItBelongs)
         EXPECT_TRUE(contains(text, "ExecStart=" + lay_["sbindir"] + "/xsproxy-launch ")) << text;
         EXPECT_FALSE(contains(text, "@")) << unit << " has an unconfigured @VAR@";
     }
-    RunResult d = run_program({ "readelf", "-d", root + lay_["sbindir"] + "/xsproxy" });
-    ASSERT_TRUE(d.ok()) << describe(d);
-    EXPECT_TRUE(contains(d.out, "[" + lay_["shimdir"] + "]")) << "xsproxy's RUNPATH:\n" << d.out;
-    std::ifstream xssim(root + lay_["bindir"] + "/xssim", std::ios::binary);
-    std::string bin((std::istreambuf_iterator<char>(xssim)), std::istreambuf_iterator<char>());
-    EXPECT_TRUE(contains(bin, lay_["shimdir"])) << "xssim does not look for the shim in "
-                                                << lay_["shimdir"];
-    for (const char *m : { "man8/xsproxy.8.gz", "man1/xssim.1.gz" }) {
+    for (const char *m : { "man8/xsproxy.8.gz", "man8/xsproxyctl.8.gz" }) {
         RunResult z = run_program({ "zcat", root + lay_["mandir"] + "/" + m });
         ASSERT_TRUE(z.ok()) << describe(z);
         EXPECT_TRUE(contains(z.out, ".TH ")) << m;
         EXPECT_FALSE(contains(z.out, "@XSPROXY")) << m << " has an unconfigured @VAR@";
     }
+}
+
+// The binaries a Xen host runs are the ones under test, with no simulator
+// in them: xsproxy links Xen's own libraries, not the shim; neither it nor
+// libxsshim.so names the sim's directory variable or has a sim symbol; the
+// shim exports its Xen calls and nothing else.
+TEST_F(DeployPackage, TheProductHoldsNoSimulator)
+{
+    unpack(tmp_.sub("root"));
+    const std::string root = tmp_.sub("root");
+    const std::string xsproxy = root + lay_["sbindir"] + "/xsproxy";
+    const std::string shim = root + lay_["shimdir"] + "/libxsshim.so";
+    RunResult d = run_program({ "readelf", "-d", xsproxy });
+    ASSERT_TRUE(d.ok()) << describe(d);
+    for (const char *lib : { "libxenevtchn.so.1", "libxengnttab.so.1", "libxenctrl.so.4.17" })
+        EXPECT_TRUE(contains(d.out, "Shared library: [" + std::string(lib) + "]"))
+            << "xsproxy's NEEDED lacks " << lib << ":\n" << d.out;
+    EXPECT_FALSE(contains(d.out, "xsshim")) << d.out;
+    EXPECT_FALSE(contains(d.out, "RUNPATH")) << d.out;
+    for (const std::string &bin : { xsproxy, shim }) {
+        std::ifstream f(bin, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        ASSERT_FALSE(bytes.empty()) << bin;
+        EXPECT_FALSE(contains(bytes, "XSSIM")) << bin << " names the sim's variables";
+        EXPECT_FALSE(contains(bytes, "xensim")) << bin;
+        for (const char *args : { "-D", "-a" }) {   // dynamic and all symbols
+            RunResult n = run_program({ "nm", args, bin });
+            std::istringstream syms(n.out);
+            std::string line;
+            while (std::getline(syms, line)) {
+                std::string name = line.substr(line.rfind(' ') + 1);
+                EXPECT_FALSE(name.rfind("xssim_", 0) == 0 || name.rfind("sim_", 0) == 0 ||
+                             name.rfind("xsg_", 0) == 0)
+                    << bin << " has the sim's symbol " << name;
+            }
+        }
+    }
+    RunResult exports = run_program({ "nm", "-D", "--defined-only", shim });
+    std::istringstream syms(exports.out);
+    std::string line;
+    std::vector<std::string> defined;
+    while (std::getline(syms, line))
+        defined.push_back(line.substr(line.rfind(' ') + 1));
+    std::vector<std::string> want = { "munmap", "xc_map_foreign_range",
+                                      "xenevtchn_bind_interdomain", "xenevtchn_bind_unbound_port",
+                                      "xenevtchn_bind_virq", "xenevtchn_close", "xenevtchn_notify",
+                                      "xenevtchn_pending", "xenevtchn_unbind", "xenevtchn_unmask",
+                                      "xengnttab_map_grant_ref", "xengnttab_unmap" };
+    std::sort(defined.begin(), defined.end());
+    EXPECT_EQ(defined, want) << "what libxsshim.so stands in front of";
+}
+
+// The simulated Xen is a package of its own, for trying xsproxy without
+// Xen: the preloaded library, xssim and its manual, on top of xsproxy.
+TEST_F(DeployPackage, TheSimulatorIsAPackageOfItsOwn)
+{
+    std::string listing;
+    std::map<std::string, std::string> files = deb_files(sim_deb_, &listing);
+    for (const std::string &f : { lay_["bindir"] + "/xssim", lay_["simlibdir"] + "/libxensim.so",
+                                  lay_["mandir"] + "/man1/xssim.1.gz" })
+        EXPECT_TRUE(files.count(in_deb(f))) << f << " is not in the sim's package:\n" << listing;
+    RunResult dep = run_program({ "dpkg-deb", "-f", sim_deb_, "Package", "Depends" });
+    EXPECT_TRUE(contains(dep.out, "Package: xsproxy-sim")) << dep.out;
+    EXPECT_TRUE(contains(dep.out, "xsproxy (= " + lay_["version"] + ")")) << dep.out;
+    const std::string root = tmp_.sub("simroot");
+    ASSERT_TRUE(run_program({ "dpkg-deb", "-x", sim_deb_, root }).ok());
+    std::ifstream xssim(root + lay_["bindir"] + "/xssim", std::ios::binary);
+    std::string bin((std::istreambuf_iterator<char>(xssim)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(contains(bin, lay_["simlibdir"])) << "xssim does not look for libxensim.so in "
+                                                  << lay_["simlibdir"];
+    EXPECT_TRUE(contains(bin, lay_["shimdir"])) << "xssim does not look for the shim in "
+                                                << lay_["shimdir"];
 }
 
 TEST_F(DeployPackage, ControlFieldsAndDepends)
@@ -340,7 +418,7 @@ protected:
                              << "START_TIMEOUT=20\n";
         // the environment must not decide: a stray XSSIM_DIR is ignored
         env_ = { "PATH=" + kBuild + "/bin:" + getenv("PATH"), "XSSIM_DIR=/nonexistent",
-                 "XSPROXY_CONF=/nonexistent" };
+                 "XSPROXY_CONF=/nonexistent", asan_options_for_preload() };
     }
 
     // Whatever happened, nothing of the sim is left: stop, xssim down, then
@@ -492,7 +570,9 @@ TEST(DeployDemo, TellsTheWholeStoryAndEveryClaimHolds)
     TempDir tmp("xsdemo");
     auto leftovers = [&] { return run_program({ "ls", "-A", tmp.path() }).out; };
     RunResult r = run_program({ "sh", XSP_SOURCE_DIR "/deploy/demo.sh" },
-                              { "XSPROXY_BUILD=" + kBuild, "TMPDIR=" + tmp.path() }, 120000);
+                              { "XSPROXY_BUILD=" + kBuild, "TMPDIR=" + tmp.path(),
+                                asan_options_for_preload() },
+                              120000);
     ASSERT_TRUE(r.ok()) << r.out << r.err;
     for (const char *claim : {
              "transaction 1 is still open on B and sees its own write",

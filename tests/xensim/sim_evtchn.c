@@ -230,17 +230,32 @@ fail:;
     return NULL;
 }
 
+/* Close every port H owns.  Locked. */
+static void close_owned(struct xssim_evtchn *h)
+{
+    struct xssim *sim = h->sim;
+    struct sim_domain *d = sim_dom(sim, h->domid);
+    if (d)
+        for (uint32_t port = 1; port < d->nr_ports; port++)
+            if (atomic_load(&sim_port(sim, d, port)->owner) == h->id)
+                close_port(sim, d, port);
+}
+
+int xssim_evtchn_reset(struct xssim_evtchn *h)
+{
+    sim_lock(h->sim);
+    close_owned(h);
+    sim_unlock(h->sim);
+    return 0;
+}
+
 void xssim_evtchn_close(struct xssim_evtchn *h)
 {
     if (!h)
         return;
     struct xssim *sim = h->sim;
     sim_lock(sim);
-    struct sim_domain *d = sim_dom(sim, h->domid);
-    if (d)
-        for (uint32_t port = 1; port < d->nr_ports; port++)
-            if (atomic_load(&sim_port(sim, d, port)->owner) == h->id)
-                close_port(sim, d, port);
+    close_owned(h);
     atomic_store(&sim->hdr->handles[SIM_HANDLE_SLOT(h->id)].id, 0);
     sim_unlock(sim);
     close(h->sock);
@@ -333,60 +348,6 @@ out:
  * the caller raises it if it wants the owner to look.  Under the lock; the
  * notify path reads the peer without it, and sees either end whole: the new
  * peer's fields are written before its state turns INTERDOMAIN. */
-int xssim_evtchn_rebind(struct xssim_evtchn *h, uint32_t local_port, uint32_t remote_dom,
-                        uint32_t remote_port)
-{
-    struct xssim *sim = h->sim;
-    sim_lock(sim);
-    int rc = -1;
-    struct sim_domain *d = sim_dom(sim, h->domid);
-    struct sim_port *p = sim_port(sim, d, local_port);
-    if (!d || !p) {
-        errno = d ? EINVAL : ESRCH;
-        goto out;
-    }
-    uint32_t st = atomic_load(&p->state);
-    if (atomic_load(&p->owner) != h->id || (st != PORT_INTERDOMAIN && st != PORT_UNBOUND)) {
-        errno = ENOTCONN;
-        goto out;
-    }
-    if (st == PORT_INTERDOMAIN && p->remote_dom == remote_dom && p->remote_port == remote_port) {
-        rc = (int)local_port;   /* already there */
-        goto out;
-    }
-    struct sim_domain *rd = sim_dom(sim, remote_dom);
-    if (!rd) {
-        errno = ESRCH;
-        goto out;
-    }
-    struct sim_port *rp = sim_port(sim, rd, remote_port);
-    if (rp && atomic_load(&rp->state) == PORT_INTERDOMAIN)
-        reap_dead_handles(sim);   /* its peer may have died */
-    if (!rp || rp == p || atomic_load(&rp->state) != PORT_UNBOUND || rp->remote_dom != h->domid) {
-        errno = EINVAL;
-        goto out;
-    }
-    if (st == PORT_INTERDOMAIN) {   /* let the old peer go, as close_port does */
-        struct sim_domain *od = sim_dom(sim, p->remote_dom);
-        struct sim_port *op = sim_port(sim, od, p->remote_port);
-        if (op && atomic_load(&op->state) == PORT_INTERDOMAIN &&
-            op->remote_dom == h->domid && op->remote_port == local_port) {
-            atomic_store(&op->state, PORT_UNBOUND);
-            op->remote_port = 0;
-        }
-    }
-    rp->remote_dom = h->domid;
-    rp->remote_port = local_port;
-    atomic_store(&rp->state, PORT_INTERDOMAIN);
-    p->remote_dom = remote_dom;
-    p->remote_port = remote_port;
-    atomic_store(&p->state, PORT_INTERDOMAIN);
-    rc = (int)local_port;
-out:
-    sim_unlock(sim);
-    return rc;
-}
-
 int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
                         struct xssim_port_status *st)
 {
@@ -411,14 +372,6 @@ int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
     }
     sim_unlock(sim);
     return rc;
-}
-
-int xssim_raise_dom_exc(struct xssim *sim)
-{
-    sim_lock(sim);
-    sim_raise_dom_exc(sim);
-    sim_unlock(sim);
-    return 0;
 }
 
 int xssim_evtchn_bind_virq(struct xssim_evtchn *h, uint32_t virq)

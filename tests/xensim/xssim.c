@@ -26,6 +26,8 @@ static const char usage_text[] =
     "                          front of it), print the environment a shell\n"
     "                          needs (eval \"$(xssim up)\")\n"
     "  env                     print that environment again\n"
+    "  preload                 print the simulated Xen's library, for LD_PRELOAD\n"
+    "                          of a program that is to run on the sim\n"
     "  down                    stop every process of the sim and remove it\n"
     "  daemon stop|restart [--daemon oxenstored|xenstored]\n"
     "                          stop the daemon, or start a fresh one in its place\n"
@@ -489,6 +491,10 @@ int main(int argc, char **argv)
     }
     if (i >= argc)
         usage();
+    if (strcmp(argv[i], "preload") == 0) {
+        printf("%s\n", xssim_lib_path());
+        return 0;
+    }
     if (!sim_dir || !*sim_dir) {
         fprintf(stderr, "xssim: no sim directory: give --dir DIR or set XSSIM_DIR\n");
         return 2;

@@ -15,7 +15,7 @@
 
 #include "xssim.h"
 
-#define SIM_MAGIC 0x7873736d30303032ull /* "xssim002": the layout below */
+#define SIM_MAGIC 0x7873736d30303033ull /* "xssim003": the layout below */
 #define SIM_MAX_SLOTS 4096u          /* domains alive at once, dom0 included */
 #define SIM_DOM0_PORTS 16384u        /* dom0 binds a port per guest, often two */
 #define SIM_DOMU_PORTS 64u
@@ -65,6 +65,14 @@ struct sim_handle {
     uint32_t pad;
 };
 
+/* One process's counts of device calls (xssim_calls_of). */
+#define SIM_MAX_PROCS 512u
+struct sim_proc {
+    _Atomic int32_t pid;   /* 0: slot free */
+    uint32_t pad;
+    _Atomic uint64_t n[XSSIM_NR_CALLS][XSSIM_NR_CALLERS];
+};
+
 struct sim_header {
     uint64_t magic;
     uint64_t sim_id;              /* names this sim's sockets */
@@ -74,6 +82,7 @@ struct sim_header {
     struct sim_domain doms[SIM_MAX_SLOTS];
     struct sim_handle handles[SIM_MAX_HANDLES];
     struct sim_port ports[SIM_NR_PORTS];
+    struct sim_proc procs[SIM_MAX_PROCS];
 };
 
 struct xssim {
@@ -113,6 +122,9 @@ void sim_raise_dom_exc(struct xssim *sim);
 /* Is PID a live process?  A zombie nobody has reaped yet is not: its
  * evtchn handles are closed already, as the kernel does on exit. */
 bool sim_pid_alive(pid_t pid);
+
+/* Count one CALL by CALLER for this process. */
+void sim_count(struct xssim *sim, enum xssim_call call, enum xssim_caller caller);
 
 /* Paths inside the sim directory: DIR/SUB, into BUF. */
 int sim_path(const char *dir, const char *sub, char *buf, size_t len);

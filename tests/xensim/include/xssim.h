@@ -1,11 +1,13 @@
 /*
- * xssim.h - the simulated Xen hypervisor and the guest side of a xenstore ring.
+ * xssim.h - the simulated Xen hypervisor and the guest side of a xenstore
+ * ring: test equipment.
  *
  * A sim lives in one directory (XSSIM_DIR).  Every process that attaches to it
  * shares: the domain table, every domain's event-channel port space, and one
- * xenstore ring page per domain.  libxsshim.so exposes the sim to unmodified
- * programs through the Xen library calls they import; tests and the xssim
- * command use this API directly.
+ * xenstore ring page per domain.  libxensim.so, preloaded, exposes the sim to
+ * unmodified programs below Xen's own libraries: it answers the kernel's Xen
+ * devices (/dev/xen/evtchn, gntdev, privcmd and its hypercalls) and
+ * /proc/xen; the guests, tests and the xssim command use this API directly.
  */
 #ifndef XSSIM_H
 #define XSSIM_H
@@ -86,6 +88,8 @@ int xssim_evtchn_bind_virq(struct xssim_evtchn *h, uint32_t virq);
  * attaching to its domain's store port). */
 int xssim_evtchn_adopt(struct xssim_evtchn *h, uint32_t port);
 int xssim_evtchn_unbind(struct xssim_evtchn *h, uint32_t port);
+/* Unbind every port of H (IOCTL_EVTCHN_RESET).  0. */
+int xssim_evtchn_reset(struct xssim_evtchn *h);
 int xssim_evtchn_notify(struct xssim_evtchn *h, uint32_t port);
 /* Next pending port (blocking unless the fd is non-blocking), -1 + errno. */
 int xssim_evtchn_pending(struct xssim_evtchn *h);
@@ -93,13 +97,6 @@ int xssim_evtchn_unmask(struct xssim_evtchn *h, uint32_t port);
 /* Allocate an unbound port in DOM for REMOTE, owned by no handle yet (what
  * xc_evtchn_alloc_unbound does for a toolstack). */
 int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote);
-/* Move LOCAL_PORT (owned by H, interdomain or unbound) to a new peer,
- * keeping its number: REMOTE_PORT of REMOTE_DOM must be unbound for H's
- * domain (EINVAL otherwise; ENOTCONN: H does not own LOCAL_PORT).  The old
- * peer becomes unbound for H's domain again, as after an unbind.  Nothing is
- * raised.  Returns LOCAL_PORT or -1 + errno.  (The shim's live switch.) */
-int xssim_evtchn_rebind(struct xssim_evtchn *h, uint32_t local_port, uint32_t remote_dom,
-                        uint32_t remote_port);
 /* What EVTCHNOP_status tells about PORT of DOM: XSSIM_PORT_* and, for an
  * interdomain port, its peer (xsproxy learns which port of xenstored's is
  * the other end of a shadow channel, to bind to it again after a restart).
@@ -111,15 +108,43 @@ struct xssim_port_status {
 };
 int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
                         struct xssim_port_status *st);
-/* Raise VIRQ_DOM_EXC on every dom0 port bound to it, as a domain's death
- * does, without any domain changing: the daemons (and xsproxy) look at the
- * domain list, find nobody dead and go on.  Wakes xenstored for a live
- * switch.  0. */
-int xssim_raise_dom_exc(struct xssim *sim);
 
 /* Live switching (a domain moved between xenstored's direct ring and
- * xsproxy's shadow ring) is asked for through the claim protocol of
- * shim/claim.h; on the sim, xssim_raise_dom_exc() wakes xenstored for it. */
+ * xsproxy's shadow ring) is the claim protocol of shim/claim.h, over the
+ * wake-up channel the shim binds in xenstored: nothing of the sim's. */
+
+/* ---- what reached the simulated devices ---------------------------------
+ *
+ * libxensim.so counts, per process, every call a program makes on the
+ * simulated devices, and who made it: one of Xen's own libraries (the one
+ * the device belongs to: libxenevtchn for /dev/xen/evtchn, libxengnttab for
+ * gntdev, libxencall, libxenforeignmemory or libxendevicemodel for
+ * privcmd), libxsshim.so (the live switch maps rings itself), or anything
+ * else - which a test of the layering wants to be nothing. */
+enum xssim_call {
+    XSSIM_EVTCHN_OPEN, XSSIM_EVTCHN_BIND_INTERDOMAIN, XSSIM_EVTCHN_BIND_UNBOUND,
+    XSSIM_EVTCHN_BIND_VIRQ, XSSIM_EVTCHN_UNBIND, XSSIM_EVTCHN_NOTIFY, XSSIM_EVTCHN_RESET,
+    XSSIM_EVTCHN_RESTRICT, XSSIM_EVTCHN_READ, XSSIM_EVTCHN_WRITE,
+    XSSIM_GNTDEV_OPEN, XSSIM_GNTDEV_MAP, XSSIM_GNTDEV_UNMAP, XSSIM_GNTDEV_OFFSET,
+    XSSIM_GNTDEV_MAX_GRANTS, XSSIM_GNTDEV_MMAP,
+    XSSIM_PRIVCMD_OPEN, XSSIM_PRIVCMD_DOMCTL, XSSIM_PRIVCMD_SYSCTL, XSSIM_PRIVCMD_EVTCHN_OP,
+    XSSIM_PRIVCMD_MMAP, XSSIM_PRIVCMD_MMAPBATCH,
+    XSSIM_PRIVCMD_PROBE,   /* the libraries' probes of what the driver has */
+    XSSIM_UNSUPPORTED,   /* an ioctl or hypercall the sim does not model */
+    XSSIM_NR_CALLS
+};
+enum xssim_caller { XSSIM_BY_XEN_LIB, XSSIM_BY_SHIM, XSSIM_BY_OTHER, XSSIM_NR_CALLERS };
+
+struct xssim_calls {
+    uint64_t n[XSSIM_NR_CALLS][XSSIM_NR_CALLERS];
+};
+
+/* What process PID has done on the sim's devices so far (it must still be
+ * running or have been the last to use its slot).  0, or -1 + errno
+ * (ESRCH: no record of PID). */
+int xssim_calls_of(struct xssim *sim, pid_t pid, struct xssim_calls *out);
+const char *xssim_call_name(enum xssim_call call);
+const char *xssim_caller_name(enum xssim_caller caller);
 
 /* ---- daemons --------------------------------------------------------- */
 
@@ -155,8 +180,10 @@ int xssim_down(const char *dir);
 int xssim_socket_path(const char *dir, char *buf, size_t len);
 /* Record PID as a process of the sim (stopped by xssim_down). */
 int xssim_add_pid(const char *dir, pid_t pid);
-/* Where libxsshim.so is (beside the program, or installed). */
+/* Where libxsshim.so is (beside the program, or installed; $XSSIM_SHIM),
+ * and the simulated Xen, libxensim.so ($XSSIM_LIB). */
 const char *xssim_shim_path(void);
+const char *xssim_lib_path(void);
 const char *xssim_daemon_default_path(enum xssim_daemon d);
 const char *xssim_daemon_name(enum xssim_daemon d);
 

@@ -27,7 +27,10 @@
 #include "sim_internal.h"
 
 #ifndef XSSIM_INSTALL_LIBDIR
-#define XSSIM_INSTALL_LIBDIR "/usr/lib/xsproxy"
+#define XSSIM_INSTALL_LIBDIR "/usr/lib/xsproxy-sim"
+#endif
+#ifndef XSPROXY_SHIM_LIBDIR
+#define XSPROXY_SHIM_LIBDIR "/usr/lib/xsproxy"   /* libxsshim.so, installed */
 #endif
 
 const char *xssim_daemon_name(enum xssim_daemon d)
@@ -41,12 +44,14 @@ const char *xssim_daemon_default_path(enum xssim_daemon d)
                                 : "/usr/lib/xen-4.17/bin/oxenstored";
 }
 
-const char *xssim_shim_path(void)
+/* NAME beside the calling program (the build tree: bin/ and lib/), or in
+ * INSTALLED.  ENV overrides both. */
+static const char *find_lib(const char *env, const char *name, const char *installed,
+                            char *found, size_t len)
 {
-    static char found[PATH_MAX];
-    const char *env = getenv("XSSIM_SHIM");
-    if (env && *env)
-        return env;
+    const char *e = getenv(env);
+    if (e && *e)
+        return e;
     if (found[0])
         return found;
     char exe[PATH_MAX];
@@ -56,19 +61,63 @@ const char *xssim_shim_path(void)
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = '\0';
-        static const char *const rel[] = {
-            "/libxsshim.so", "/../lib/libxsshim.so", "/../lib/xsproxy/libxsshim.so",
-        };
+        static const char *const rel[] = { "", "/../lib", "/../lib/xsproxy",
+                                           "/../lib/xsproxy-sim" };
         for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
             char cand[PATH_MAX + 64];
-            if (snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]) >= (int)sizeof(cand))
+            if (snprintf(cand, sizeof(cand), "%s%s/%s", exe, rel[i], name) >= (int)sizeof(cand))
                 continue;
             if (access(cand, R_OK) == 0 && realpath(cand, found))
                 return found;
         }
     }
-    snprintf(found, sizeof(found), "%s/libxsshim.so", XSSIM_INSTALL_LIBDIR);
+    snprintf(found, len, "%s/%s", installed, name);
     return found;
+}
+
+const char *xssim_shim_path(void)
+{
+    static char found[PATH_MAX];
+    return find_lib("XSSIM_SHIM", "libxsshim.so", XSPROXY_SHIM_LIBDIR, found, sizeof(found));
+}
+
+const char *xssim_lib_path(void)
+{
+    static char found[PATH_MAX];
+    return find_lib("XSSIM_LIB", "libxensim.so", XSSIM_INSTALL_LIBDIR, found, sizeof(found));
+}
+
+/* In a child about to exec a program on the sim: the simulated Xen below
+ * its Xen libraries (after PRE, if not NULL: the shim), and an ASan build
+ * told that a library comes before its runtime. */
+static void preload_sim(const char *pre)
+{
+    char preload[2 * PATH_MAX + 2];
+    snprintf(preload, sizeof(preload), "%s%s%s", pre ? pre : "", pre ? ":" : "",
+             xssim_lib_path());
+    setenv("LD_PRELOAD", preload, 1);
+    const char *asan = getenv("ASAN_OPTIONS");
+    char opts[1024];
+    snprintf(opts, sizeof(opts), "%s%sverify_asan_link_order=0", asan ? asan : "",
+             asan && *asan ? ":" : "");
+    setenv("ASAN_OPTIONS", opts, 1);
+}
+
+/* fork() for a server of the sim: the child in a session of its own, and
+ * with DIE_WITH_PARENT killed when the forking process goes. */
+static pid_t fork_server(bool die_with_parent)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        if (die_with_parent) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(1);
+        }
+    }
+    return pid;
 }
 
 int xssim_socket_path(const char *dir, char *buf, size_t len)
@@ -180,6 +229,11 @@ static int start_daemon(const char *abs_dir, const struct xssim_up_opts *opts)
         fprintf(stderr, "xssim: the shim %s is missing: %s\n", shim, strerror(errno));
         return -1;
     }
+    if (access(xssim_lib_path(), R_OK) < 0) {
+        fprintf(stderr, "xssim: the simulated Xen %s is missing: %s\n", xssim_lib_path(),
+                strerror(errno));
+        return -1;
+    }
     char rundir[PATH_MAX], logpath[PATH_MAX];
     if (sim_path(abs_dir, "run", rundir, sizeof(rundir)) < 0 ||
         xssim_socket_path(abs_dir, sock, sizeof(sock)) < 0 ||
@@ -193,17 +247,10 @@ static int start_daemon(const char *abs_dir, const struct xssim_up_opts *opts)
             return -1;
     }
 
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = fork_server(opts->die_with_parent);
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        setsid();
-        if (opts->die_with_parent) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
-                _exit(1);
-        }
         int null = open("/dev/null", O_RDONLY);
         int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (null >= 0)
@@ -213,14 +260,14 @@ static int start_daemon(const char *abs_dir, const struct xssim_up_opts *opts)
             dup2(log, 2);
         }
         setenv("XSSIM_DIR", abs_dir, 1);
-        setenv("LD_PRELOAD", shim, 1);
+        unsetenv("ASAN_OPTIONS");   /* the daemon is no ASan build */
+        preload_sim(shim);
         setenv("XENSTORED_RUNDIR", rundir, 1);
         setenv("XENSTORED_PATH", sock, 1);
         /* where an xsproxy on this sim publishes the domains it claims */
         char claims[PATH_MAX];
         if (sim_path(abs_dir, "proxy/claims", claims, sizeof(claims)) == 0)
             setenv("XSSHIM_CLAIMS", claims, 1);
-        unsetenv("ASAN_OPTIONS");
         if (opts->daemon == XSSIM_OXENSTORED)
             execl(daemon, daemon, "--no-fork", "--config-file", conf, (char *)NULL);
         else
@@ -368,17 +415,10 @@ pid_t xssim_start_proxy(const char *dir, const char *proxy_path, bool die_with_p
     if (mkdir(rundir, 0700) < 0 && errno != EEXIST)
         return -1;
     unlink(sock);
-    pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = fork_server(die_with_parent);
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        setsid();
-        if (die_with_parent) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
-                _exit(1);
-        }
         int null = open("/dev/null", O_RDWR);
         if (null >= 0) {
             dup2(null, 0);
@@ -388,7 +428,7 @@ pid_t xssim_start_proxy(const char *dir, const char *proxy_path, bool die_with_p
         if (log >= 0)
             dup2(log, 2);
         setenv("XSSIM_DIR", abs_dir, 1);
-        unsetenv("LD_PRELOAD");
+        preload_sim(NULL);   /* xsproxy runs on Xen's libraries, the sim below */
         execl(prog, prog, "--socket", sock, "--backend", backend, "--run-dir", rundir,
               "--log-level", "info", (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));

@@ -1,5 +1,6 @@
 /*
- * preload_paths.c - keeps a daemon's fixed paths inside its sim.
+ * paths.c - libxensim.so's file system: the Xen devices' opens go to the
+ * simulated devices (dev.c), and a daemon's fixed paths stay inside its sim.
  *
  * oxenstored's socket path is fixed, both daemons log under /var/log/xen and
  * read /proc/xen/xsd_kva and xsd_port; tests run many sims side by side, so
@@ -22,6 +23,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "dev.h"
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
@@ -56,14 +59,23 @@ static mode_t open_mode(int flags, va_list ap)
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
 }
 
+/* A device, or the real open of the (redirected) path. */
+#define OPEN(real, path, ...)                                                  \
+    do {                                                                       \
+        int fd_ = dev_open(path, flags, __builtin_return_address(0));          \
+        if (fd_ != -2)                                                         \
+            return fd_;                                                        \
+        REDIRECT(path);                                                        \
+        return REAL(real)(__VA_ARGS__);                                        \
+    } while (0)
+
 int open(const char *path, int flags, ...)
 {
     va_list ap;
     va_start(ap, flags);
     mode_t mode = open_mode(flags, ap);
     va_end(ap);
-    REDIRECT(path);
-    return REAL(open)(path, flags, mode);
+    OPEN(open, path, path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...)
@@ -72,8 +84,18 @@ int open64(const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = open_mode(flags, ap);
     va_end(ap);
-    REDIRECT(path);
-    return REAL(open64)(path, flags, mode);
+    OPEN(open64, path, path, flags, mode);
+}
+
+/* the fortified opens (_FORTIFY_SOURCE), which Debian's libraries call */
+int __open_2(const char *path, int flags)
+{
+    OPEN(__open_2, path, path, flags);
+}
+
+int __open64_2(const char *path, int flags)
+{
+    OPEN(__open64_2, path, path, flags);
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
@@ -82,8 +104,12 @@ int openat(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = open_mode(flags, ap);
     va_end(ap);
-    REDIRECT(path);
-    return REAL(openat)(dirfd, path, flags, mode);
+    OPEN(openat, path, dirfd, path, flags, mode);
+}
+
+int __openat_2(int dirfd, const char *path, int flags)
+{
+    OPEN(__openat_2, path, dirfd, path, flags);
 }
 
 FILE *fopen(const char *path, const char *mode)
