@@ -85,3 +85,14 @@ target_include_directories(xshostile PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 # xsproxy killed and started again under load: its journals (issue 6).
 xsproxy_test(test_proxy_restart test_proxy_restart.cc)
 target_link_libraries(test_proxy_restart PRIVATE xsproxy_workload)
+
+# The simulated Xen below Xen's own libraries: Debian's libraries driven
+# directly (xensim_probe, a plain program run with libxensim.so preloaded),
+# and every call of the daemons and xsproxy counted by who made it.
+add_executable(xensim_probe xensim_probe.c)
+target_link_libraries(xensim_probe PRIVATE PkgConfig::XENCTRL PkgConfig::XENEVTCHN
+  PkgConfig::XENGNTTAB)
+set_target_properties(xensim_probe PROPERTIES C_EXTENSIONS ON COMPILE_OPTIONS "" LINK_OPTIONS "")
+xsproxy_test(test_xensim test_xensim.cc)
+target_link_libraries(test_xensim PRIVATE xsproxy_workload)
+add_dependencies(test_xensim xensim_probe)
