@@ -88,6 +88,9 @@ TEST(XenSim, DebiansLibrariesGetWhatXenGives)
         "gntdev unmap ioctl: 0",
         "gntdev mmap a stale offset: -1 Invalid argument",
         "gntdev unknown ioctl: -1 Inappropriate ioctl for device",
+        "proc capabilities: control_d",
+        "proc xsd_port: a port",
+        "proc xsd_kva mmap: 0",
     };
     EXPECT_EQ(lines_of(r.out), want) << r.out;
     // what the sim does not model it says, rather than hiding the gap

@@ -1,13 +1,15 @@
 /*
  * xensim_probe.c - test equipment: Debian's own libxenevtchn, libxengnttab,
- * libxenctrl (and below it libxencall and libxenforeignmemory), driven directly on the simulated Xen
- * (run with libxensim.so preloaded and XSSIM_DIR set, by test_xensim.cc),
- * each step printed as "name: result" for the test to judge.  The sim must
- * answer as Xen and Linux do, failures included.  Usage:
+ * libxenctrl (and below it libxencall and libxenforeignmemory) and dom0's
+ * /proc/xen, driven directly on the simulated Xen (run with libxensim.so
+ * preloaded and XSSIM_DIR set, by test_xensim.cc), each step printed as
+ * "name: result" for the test to judge.  The sim must answer as Xen and
+ * Linux do, failures included.  Usage:
  *
  *   xensim_probe DOMID STORE_PORT      (a domain of the sim, not introduced)
  */
 #define _GNU_SOURCE
+#define XC_WANT_COMPAT_MAP_FOREIGN_API   /* xc_map_foreign_range, as oxenstored's */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -175,6 +177,32 @@ static void ctrl(uint32_t domid, uint32_t store_port)
     close(fd);
 }
 
+/* /proc/xen as dom0 reads it: what the daemons' init checks and what
+ * xenstored maps its own ring by. */
+static void proc_xen(void)
+{
+    char buf[64] = "";
+    int fd = open("/proc/xen/capabilities", O_RDONLY);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    printf("proc capabilities: %s\n", n > 0 ? buf : "unreadable");
+    fd = open("/proc/xen/xsd_port", O_RDONLY);
+    n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+    if (fd >= 0)
+        close(fd);
+    printf("proc xsd_port: %s\n", n > 0 && atoi(buf) > 0 ? "a port" : "unreadable");
+    fd = open("/proc/xen/xsd_kva", O_RDWR);
+    void *ring = fd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd >= 0)
+        close(fd);
+    say("proc xsd_kva mmap", ring == MAP_FAILED ? -1 : 0, errno);
+    if (ring != MAP_FAILED)
+        munmap(ring, PAGE);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -187,5 +215,6 @@ int main(int argc, char **argv)
     ctrl(domid, port);
     evtchn(domid, port);
     gnttab(domid);
+    proc_xen();
     return 0;
 }

@@ -182,7 +182,8 @@ struct xssim *xssim_create(const char *dir)
     __atomic_store_n(&h->magic, SIM_MAGIC, __ATOMIC_RELEASE);
 
     /* dom0: its ring is what /proc/xen/xsd_kva maps, its store port what
-     * /proc/xen/xsd_port names. */
+     * /proc/xen/xsd_port names; /proc/xen/capabilities says it is the
+     * control domain, as xencommons' scripts check. */
     if (xssim_domain_create(sim, 0) < 0)
         goto fail;
     struct xssim_dominfo d0;
@@ -194,7 +195,9 @@ struct xssim *xssim_create(const char *dir)
         write_file(path, num) < 0 ||
         xssim_ring_path(sim, 0, ring, sizeof(ring)) < 0 ||
         sim_path(dir, "fs/proc/xen/xsd_kva", path, sizeof(path)) < 0 ||
-        link(ring, path) < 0)
+        link(ring, path) < 0 ||
+        sim_path(dir, "fs/proc/xen/capabilities", path, sizeof(path)) < 0 ||
+        write_file(path, "control_d\n") < 0)
         goto fail;
     return sim;
 fail:;
