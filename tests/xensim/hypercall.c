@@ -114,6 +114,8 @@ static long evtchn_op(struct xssim *sim, unsigned long cmd, void *arg, enum xssi
             st->u.interdomain.port = ps.remote_port;
         } else if (ps.state == XSSIM_PORT_UNBOUND) {
             st->u.unbound.dom = (domid_t)ps.remote_dom;
+        } else if (ps.state == XSSIM_PORT_VIRQ) {
+            st->u.virq = ps.virq;
         }
         return 0;
     }

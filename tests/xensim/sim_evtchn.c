@@ -357,6 +357,11 @@ int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
     struct sim_port *p = d ? sim_port(sim, d, port) : NULL;
     if (!d) {
         errno = ESRCH;
+    } else if (port == 0) {
+        /* Xen reserves port 0 of every domain: valid, and closed */
+        memset(st, 0, sizeof(*st));
+        st->state = XSSIM_PORT_CLOSED;
+        rc = 0;
     } else if (!p) {
         errno = EINVAL;
     } else {
@@ -368,6 +373,7 @@ int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
         st->state = state < 4 ? map[state] : XSSIM_PORT_CLOSED;
         st->remote_dom = p->remote_dom;
         st->remote_port = state == PORT_INTERDOMAIN ? p->remote_port : 0;
+        st->virq = state == PORT_VIRQ ? p->virq : 0;
         rc = 0;
     }
     sim_unlock(sim);

@@ -105,6 +105,7 @@ enum { XSSIM_PORT_CLOSED = 0, XSSIM_PORT_UNBOUND, XSSIM_PORT_INTERDOMAIN, XSSIM_
 struct xssim_port_status {
     uint32_t state;
     uint32_t remote_dom, remote_port;
+    uint32_t virq;   /* XSSIM_PORT_VIRQ: which */
 };
 int xssim_evtchn_status(struct xssim *sim, uint32_t dom, uint32_t port,
                         struct xssim_port_status *st);
