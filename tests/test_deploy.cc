@@ -257,10 +257,14 @@ TEST_F(DeployPackage, ControlFieldsAndDepends)
     EXPECT_FALSE(field("Description").empty());
     EXPECT_FALSE(field("Maintainer").empty());
     std::string dep = field("Depends");
-    // from the binaries (dpkg-shlibdeps) and the shim's dlsym'd libraries
+    // from the binaries (dpkg-shlibdeps: xsproxy links the libraries the
+    // shim reaches with dlsym) and the launcher's xenstore-read, each once
     for (const char *p : { "libc6", "libev4", "libpcap0.8", "libxenstore4", "libxenevtchn1",
-                           "libxengnttab1", "libxenmisc4.17", "xenstore-utils" })
+                           "libxengnttab1", "libxenmisc4.17", "xenstore-utils" }) {
         EXPECT_TRUE(contains(dep, p)) << "Depends lacks " << p << ": " << dep;
+        const std::string name = std::string(p) + " ";
+        EXPECT_EQ(dep.find(name), dep.rfind(name)) << p << " named twice: " << dep;
+    }
     // the package's own library is no dependency
     EXPECT_FALSE(contains(dep, "xsshim")) << dep;
     EXPECT_TRUE(contains(field("Recommends"), "xen-utils-4.17"));
