@@ -51,8 +51,9 @@ wait_lines() {
 ring_idx() { od -A n -t u4 -j 2048 -N 16 "$1"; }
 
 step "1. Two simulated hosts: A runs oxenstored, B runs C xenstored, each behind xsproxy"
-say "Each host is a directory: a simulated hypervisor (libxsshim.so) shared by the" \
-    "daemon, xsproxy and the guests' rings. Toolstacks talk to xsproxy's socket."
+say "Each host is a directory: a simulated Xen (libxensim.so, below Xen's own" \
+    "libraries) shared by the daemon, xsproxy and the guests' rings. Toolstacks" \
+    "talk to xsproxy's socket."
 run "xssim --dir A up --daemon oxenstored --proxy >/dev/null"
 run "xssim --dir B up --daemon xenstored --proxy >/dev/null"
 run "xssim --dir A env"

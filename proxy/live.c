@@ -4,10 +4,9 @@
  * about to migrate), and handing a domain back to xenstored.
  *
  * The switch happens inside xenstored, in the preloaded shim (the protocol
- * is shim/claim.h; the shim's side is at the top of the live-switch code in
- * shim/preload_xen.c): xsproxy writes the domain's claim with live=1 or
- * live=back, bumps the switch board, wakes xenstored and waits for the
- * shim's answer.  A switch-in happens wherever the guest and xenstored
+ * is shim/claim.h; the shim's side is at the top of shim/switch.c): xsproxy
+ * writes the domain's claim with live=1 or live=back, notifies the wake-up
+ * port the shim published (CLAIMS/.wake) and waits for the shim's answer.  A switch-in happens wherever the guest and xenstored
  * stand: the answer hands over the requests xenstored has not answered,
  * the request the guest is half-way through and the reply xenstored is
  * half-way through (domain_adopt_switch).  The shim answers "busy" only

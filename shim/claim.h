@@ -1,7 +1,7 @@
 /*
  * claim.h - the live-switch protocol between xsproxy and libxsshim.so inside
- * xenstored: the claim xsproxy writes for a domain, the switch board it
- * bumps, and the answer the shim writes back.  One module for both sides,
+ * xenstored: the claim xsproxy writes for a domain, the shim's wake-up
+ * port, and the answer the shim writes back.  One module for both sides,
  * so that neither keeps a parser of its own.
  *
  * All files are in the claims directory (xsproxy's RUN-DIR/claims, the

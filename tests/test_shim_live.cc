@@ -1,9 +1,9 @@
 // test_shim_live.cc - the shim's half of live insertion, against each daemon:
 // a domain that xenstored serves directly is switched to a shadow ring (the
 // test plays xsproxy: shadow page, an unbound dom0 port, the claim with
-// live=1, the .switch generation, VIRQ_DOM_EXC) and back (live=back), and a
-// malformed claim leaves it alone.  See the protocol at the top of the live
-// switch code in shim/preload_xen.c.
+// live=1, a notify of the shim's wake-up port named in CLAIMS/.wake) and
+// back (live=back), and a malformed claim leaves it alone.  The protocol is
+// at the top of shim/switch.c.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

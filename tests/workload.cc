@@ -502,7 +502,7 @@ bool Store::destroy_domain(unsigned domid)
     return r.ok();
 }
 
-// Keep in step with make_domain_nodes() in shim/xssim.c.
+// Keep in step with make_domain_nodes() in tests/xensim/xssim.c.
 bool Store::write_domain_nodes(unsigned domid)
 {
     std::string d = std::to_string(domid), base = "/local/domain/" + d;

@@ -30,7 +30,7 @@
 // domain: C xenstored to 128 by default, which the benchmark raises at run
 // time on both hosts (XS_CONTROL "quota set watches"); oxenstored to its
 // config's quota-maxwatch (100 in the sim's oxenstored.conf, written by
-// shim/sim_daemon.c), which cannot change while it runs, so on oxenstored
+// tests/xensim/sim_daemon.c), which cannot change while it runs, so on oxenstored
 // the domain has as many watches as that quota lets it register, and the
 // output says how many.
 #include <getopt.h>
