@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "xsd_conn.h"
 
 #define CLIENT_OUT_LIMIT (1u << 20)   /* stop reading xenstored beyond this */
 
@@ -179,30 +180,6 @@ static void backend_lost(struct client *c)
         client_free(c);
 }
 
-/* A connection to xenstored, or -1 + errno.  Never blocks: EAGAIN when
- * xenstored's listen queue is full (busy, or stopped) - a blocking connect
- * would stall every domain and client until xenstored accepts. */
-static int connect_backend(struct proxy *px)
-{
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s < 0)
-        return -1;
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(px->cfg.backend_path) >= sizeof(a.sun_path)) {
-        close(s);
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(a.sun_path, px->cfg.backend_path);
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int e = errno;
-        close(s);
-        errno = e;
-        return -1;
-    }
-    return s;
-}
-
 static void backend_rd_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents);
 
@@ -212,7 +189,9 @@ static bool ensure_backend(struct client *c)
 {
     if (c->backend_fd >= 0 || c->be_waiting)
         return true;
-    c->backend_fd = connect_backend(c->px);
+    /* never blocks: EAGAIN when xenstored's listen queue is full (busy, or
+     * stopped) - a blocking connect would stall every domain and client */
+    c->backend_fd = xsd_connect(c->px->cfg.backend_path);
     if (c->backend_fd < 0) {
         if (errno != EAGAIN)
             return false;
@@ -257,6 +236,8 @@ static void client_request(struct client *c, struct msg *m)
         struct client_req *r = enqueue(c, REQ_DEFERRED, &m->hdr);
         if (r)
             waiter_add(c->px, c, r, &m->hdr, &wait);
+        else if (wait.kind == WAIT_JOB)
+            migrate_job_abandon(wait.job);   /* out of memory: nobody to answer */
         return;
     }
     if (m->hdr.type == XS_WATCH || m->hdr.type == XS_TRANSACTION_START)

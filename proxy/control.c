@@ -454,6 +454,7 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                 reply_errno(reply, req, EINVAL);
             return true;
         }
+        struct migrate_job *job = NULL;
         if (cmd[0] == 's') {
             struct domain *d = domain_find(px, domid);
             bool force = n > 3 && strcmp(parts[3], "force") == 0;
@@ -465,7 +466,7 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                          "FILE force` saves what xsproxy knows",
                          domid, domid);
             } else {
-                rc = d ? migrate_save(px, d, parts[2], msgbuf, sizeof(msgbuf)) : ENOENT;
+                rc = d ? migrate_save(px, d, parts[2], &job, msgbuf, sizeof(msgbuf)) : ENOENT;
             }
         } else {
             uint32_t from = UINT32_MAX;
@@ -473,14 +474,15 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                 reply_errno(reply, req, EINVAL);
                 return true;
             }
-            rc = migrate_restore(px, domid, parts[2], from, msgbuf, sizeof(msgbuf));
+            rc = migrate_restore(px, domid, parts[2], from, &job, msgbuf, sizeof(msgbuf));
         }
         if (rc) {
             xlog(LOG_LVL_WARN, "%s %u: %s", cmd, domid, msgbuf);
             reply_errno(reply, req, rc);
-        } else {
-            xlog(LOG_LVL_INFO, "%s", msgbuf);
-            reply_text(reply, req, msgbuf);
+        } else {   /* the job answers when it is done */
+            wait->kind = WAIT_JOB;
+            wait->domid = domid;
+            wait->job = job;
         }
         return true;
     }

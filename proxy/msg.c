@@ -91,20 +91,29 @@ bool msg_parse_u32(const char *s, uint32_t *out)
     return true;
 }
 
+static const struct { int err; const char *name; } errno_names[] = {
+    { EINVAL, "EINVAL" }, { EACCES, "EACCES" }, { EEXIST, "EEXIST" },
+    { EISDIR, "EISDIR" }, { ENOENT, "ENOENT" }, { ENOMEM, "ENOMEM" },
+    { ENOSPC, "ENOSPC" }, { EIO, "EIO" }, { ENOTEMPTY, "ENOTEMPTY" },
+    { ENOSYS, "ENOSYS" }, { EROFS, "EROFS" }, { EBUSY, "EBUSY" },
+    { EAGAIN, "EAGAIN" }, { EISCONN, "EISCONN" }, { E2BIG, "E2BIG" },
+    { EPERM, "EPERM" },
+};
+
 const char *msg_errno_name(int err)
 {
-    static const struct { int err; const char *name; } names[] = {
-        { EINVAL, "EINVAL" }, { EACCES, "EACCES" }, { EEXIST, "EEXIST" },
-        { EISDIR, "EISDIR" }, { ENOENT, "ENOENT" }, { ENOMEM, "ENOMEM" },
-        { ENOSPC, "ENOSPC" }, { EIO, "EIO" }, { ENOTEMPTY, "ENOTEMPTY" },
-        { ENOSYS, "ENOSYS" }, { EROFS, "EROFS" }, { EBUSY, "EBUSY" },
-        { EAGAIN, "EAGAIN" }, { EISCONN, "EISCONN" }, { E2BIG, "E2BIG" },
-        { EPERM, "EPERM" },
-    };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (names[i].err == err)
-            return names[i].name;
+    for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+        if (errno_names[i].err == err)
+            return errno_names[i].name;
     return "EIO";
+}
+
+int msg_errno_value(const char *name)
+{
+    for (size_t i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
+        if (strcmp(errno_names[i].name, name) == 0)
+            return errno_names[i].err;
+    return EIO;
 }
 
 /* Upstream's types in enum order, then xsproxy's (from XSP_TYPE_BASE + 1). */

@@ -51,6 +51,8 @@ void msg_build_error(struct msg *m, const struct xsd_sockmsg *req, const char *n
 /* "EACCES" for EACCES, as xenstored spells errors on the wire (EIO for
  * anything it has no name for). */
 const char *msg_errno_name(int err);
+/* The reverse: EIO for a name it does not know. */
+int msg_errno_value(const char *name);
 
 /* "WRITE" for XS_WRITE, "QUIESCE" for XSP_QUIESCE, else "TYPE_<n>" in BUF. */
 const char *msg_type_name(uint32_t type, char *buf, size_t len);

@@ -144,11 +144,15 @@ enum wait_kind {
     WAIT_NONE,
     WAIT_QUIESCED,   /* QUIESCE: everything passed on has been answered */
     WAIT_INJECTED,   /* ADD_DOMAIN_WATCHES: xenstored answered them all */
+    WAIT_JOB,        /* save, restore: the job has its answer */
 };
+
+struct migrate_job;
 
 struct wait_for {
     enum wait_kind kind;
     uint32_t domid;
+    struct migrate_job *job;   /* WAIT_JOB */
 };
 
 struct waiter {
@@ -191,6 +195,7 @@ struct proxy {
     uint8_t *jbuf;                /* a domain's state being encoded */
     size_t jbuf_len, jbuf_cap;
     uint64_t commits;             /* journal commits, for `list` */
+    struct migrate_job *jobs;     /* saves and restores under way */
 };
 
 /* domain.c */
@@ -299,11 +304,20 @@ int persist_encode_watches(const struct domain *d, uint8_t **buf, size_t *len, s
 int persist_decode_watches(struct domain *d, const uint8_t *buf, size_t len, char *err,
                            size_t errlen);
 
-/* migrate.c: `save D FILE` (D quiesced) and `restore D FILE [S]`.  0, or
- * an errno with a message in ERR. */
-int migrate_save(struct proxy *px, struct domain *d, const char *file, char *err, size_t errlen);
+/* save.c, restore.c: `save D FILE` (D quiesced) and `restore D FILE [S]`
+ * start a job (migrate.h) and set *JOB; its answer comes later.  0, or an
+ * errno at once with a message in ERR. */
+int migrate_save(struct proxy *px, struct domain *d, const char *file,
+                 struct migrate_job **job, char *err, size_t errlen);
 int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
-                    char *err, size_t errlen);
+                    struct migrate_job **job, char *err, size_t errlen);
+/* migrate.c: a job's answer, once it has one (then the job is freed);
+ * false while it runs. */
+bool migrate_job_answer(struct migrate_job *j, const struct xsd_sockmsg *req, struct msg *reply);
+/* Nobody waits for J any more (its client went): it is freed when done. */
+void migrate_job_abandon(struct migrate_job *j);
+/* xsproxy stops: end every job now, answering nobody. */
+void migrate_jobs_cancel(struct proxy *px);
 
 /* backend.c */
 int backend_start(struct proxy *px);

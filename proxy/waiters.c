@@ -1,7 +1,8 @@
 /*
  * waiters.c - answers xsproxy owes dom0 clients until a domain gets there:
  * QUIESCE is answered once everything of the domain passed to xenstored
- * has been answered, ADD_DOMAIN_WATCHES once xenstored took every watch.
+ * has been answered, ADD_DOMAIN_WATCHES once xenstored took every watch,
+ * a save or a restore once its job is done (migrate.h).
  * The client keeps the request's place in its reply order meanwhile.
  */
 #include <stdlib.h>
@@ -12,8 +13,11 @@ void waiter_add(struct proxy *px, struct client *c, void *req, const struct xsd_
                 const struct wait_for *what)
 {
     struct waiter *w = calloc(1, sizeof(*w));
-    if (!w)
+    if (!w) {
+        if (what->kind == WAIT_JOB)
+            migrate_job_abandon(what->job);
         return;
+    }
     w->c = c;
     w->req = req;
     w->hdr = *hdr;
@@ -26,6 +30,14 @@ void waiter_add(struct proxy *px, struct client *c, void *req, const struct xsd_
 /* The reply W is owed now, or NULL while it must still wait. */
 static struct msg *ready(struct proxy *px, const struct waiter *w)
 {
+    if (w->what.kind == WAIT_JOB) {
+        struct msg *reply = malloc(sizeof(*reply));
+        if (reply && !migrate_job_answer(w->what.job, &w->hdr, reply)) {
+            free(reply);
+            return NULL;
+        }
+        return reply;
+    }
     struct domain *d = domain_find(px, w->what.domid);
     const char *error = NULL;
     if (!d) {
@@ -70,6 +82,8 @@ void waiters_drop_client(struct proxy *px, struct client *c)
         struct waiter *w = *p;
         if (w->c == c) {
             *p = w->next;
+            if (w->what.kind == WAIT_JOB)
+                migrate_job_abandon(w->what.job);
             free(w);
         } else {
             p = &w->next;

@@ -3,7 +3,8 @@
 # domain insertion/removal, and unit tests of the protocol library.
 # Included by tests/CMakeLists.txt, which defines xsproxy_test().
 
-# Pure unit tests of proxy/msg.c, ring.c, shadow.c, shadow_codec.c, log_limit.c:
+# Pure unit tests of proxy/msg.c, ring.c, shadow.c, shadow_codec.c, log_limit.c,
+# tree_read.c:
 # no daemon.
 xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
 target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
@@ -13,6 +14,8 @@ xsproxy_test(test_proxy_capture test_proxy_capture.cc)
 target_link_libraries(test_proxy_capture PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_log_limit test_proxy_log_limit.cc)
 target_link_libraries(test_proxy_log_limit PRIVATE xsproxy_proto)
+xsproxy_test(test_tree_read test_tree_read.cc)
+target_link_libraries(test_tree_read PRIVATE xsproxy_proto)
 # The journal file on its own (proxy/journal.c: plain file I/O, no daemon).
 xsproxy_test(test_proxy_journal test_proxy_journal.cc ${PROJECT_SOURCE_DIR}/proxy/journal.c)
 target_include_directories(test_proxy_journal PRIVATE ${PROJECT_SOURCE_DIR}/proxy)

@@ -340,6 +340,59 @@ TEST_P(XsproxyMigrationOps, AFifoOrADirectoryIsRefusedAtOnceAndTheGuestsAreServe
     EXPECT_TRUE(store_->proxy_alive());
 }
 
+// A save reads the domain's subtree on a connection of its own, its
+// requests pipelined, while xsproxy's loop serves everybody else: another
+// guest's requests are answered all through a save of 10,000 nodes.
+TEST_P(XsproxyMigrationOps, AnotherDomainIsAnsweredWhileATenThousandNodeSaveRuns)
+{
+    const unsigned kNodes = 10000;
+    std::vector<WireMsg> writes, replies;
+    for (unsigned i = 0; i < kNodes; i++) {
+        WireMsg w = msg(XS_WRITE, 0, { "/local/domain/5/data/d" + std::to_string(i / 100) +
+                                       "/k" + std::to_string(i % 100) });
+        w.body += "value-" + std::to_string(i);
+        writes.push_back(w);
+    }
+    std::string err;
+    ASSERT_TRUE(pipeline(*dom0_, writes, &replies, 64, &err)) << err;
+    for (const WireMsg &r : replies)
+        ASSERT_NE(r.type, XS_ERROR) << r.body;
+    ASSERT_TRUE(store_->create_domain(6));
+    auto other = store_->guest(6);
+    ASSERT_TRUE(other);
+    ASSERT_EQ(op(XSP_QUIESCE, { "5" }).type, XSP_QUIESCE);
+
+    TempDir tmp("xssave");
+    const std::string file = tmp.sub("dom5.xs");
+    ASSERT_TRUE(dom0_->send(msg(XS_CONTROL, 77, { "save", "5", file })));
+    int64_t t0 = mono_ms();
+    unsigned answered_during = 0;
+    WireMsg saved;
+    saved.type = 0xffffffffu;
+    while (mono_ms() - t0 < 120000) {
+        WireMsg r;
+        ASSERT_TRUE(other->request(XS_READ, 0, nul_join({ "domid" }), &r, 2000))
+            << "domain 6 was not answered during the save: " << other->error();
+        ASSERT_EQ(r.body, "6");
+        if (dom0_->recv(&saved, 0) == 1)
+            break;
+        answered_during++;
+    }
+    ASSERT_EQ(saved.req_id, 77u);
+    ASSERT_EQ(saved.type, XS_CONTROL) << saved.body << store_->proxy_log();
+    unsigned long nodes = 0;
+    size_t at = saved.body.find(": ");
+    ASSERT_NE(at, std::string::npos) << saved.body;
+    nodes = strtoul(saved.body.c_str() + at + 2, nullptr, 10);
+    EXPECT_GT(nodes, kNodes) << saved.body;   // and their parents
+    // a save made in the loop answers nobody until it is done
+    EXPECT_GE(answered_during, 20u) << "in " << mono_ms() - t0 << " ms";
+    struct stat st = {};
+    EXPECT_EQ(stat(file.c_str(), &st), 0);
+    EXPECT_GT(st.st_size, (off_t)(kNodes * 20));
+    EXPECT_TRUE(store_->proxy_alive());
+}
+
 INSTANTIATE_TEST_SUITE_P(Daemons, XsproxyMigrationOps, both_daemons(), DaemonName());
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "workload.h"
 
 #include <fstream>
+#include <map>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1073,6 +1074,40 @@ Rss read_rss(pid_t pid)
 {
     return { proc_status_kib(pid, "VmRSS"), proc_status_kib(pid, "RssAnon"),
              proc_status_kib(pid, "RssFile"), proc_status_kib(pid, "RssShmem") };
+}
+
+// Matched by req_id (a connection is answered in order).
+bool pipeline(XsConn &c, std::vector<WireMsg> &reqs, std::vector<WireMsg> *replies,
+              unsigned window, std::string *err)
+{
+    std::map<uint32_t, size_t> index;
+    replies->assign(reqs.size(), WireMsg());
+    size_t sent = 0, got = 0;
+    while (got < reqs.size()) {
+        while (sent < reqs.size() && sent - got < window) {
+            reqs[sent].req_id = c.next_req_id++;
+            index[reqs[sent].req_id] = sent;
+            if (!c.send(reqs[sent])) {
+                *err = "send: " + c.error();
+                return false;
+            }
+            sent++;
+        }
+        WireMsg r;
+        if (c.recv(&r, 10000) != 1) {
+            *err = "no reply: " + c.error();
+            return false;
+        }
+        if (r.type == XS_WATCH_EVENT)
+            continue;
+        auto it = index.find(r.req_id);
+        if (it == index.end())
+            continue;
+        (*replies)[it->second] = r;
+        index.erase(it);
+        got++;
+    }
+    return true;
 }
 
 }  // namespace xstest

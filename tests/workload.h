@@ -31,6 +31,7 @@ std::string type_name(uint32_t type);
 // "a\0b\0" from {"a", "b"}.
 std::string nul_join(const std::vector<std::string> &parts);
 
+
 // A xenstore connection that sends and receives whole messages.
 class XsConn {
 public:
@@ -230,6 +231,11 @@ Rss read_rss(pid_t pid);
 // The P-th percentile (0-100, nearest rank) of V; 0 when V is empty
 // (benchmarks).
 double percentile(std::vector<double> v, double p);
+
+// Send REQS on C (their req_ids assigned), at most WINDOW ahead of the
+// replies; the replies in REPLIES, in order.  Watch events are skipped.
+bool pipeline(XsConn &c, std::vector<WireMsg> &reqs, std::vector<WireMsg> *replies,
+              unsigned window, std::string *err);
 
 // Millisecond clock and sleeping.
 int64_t mono_ms();

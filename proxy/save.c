@@ -1,0 +1,272 @@
+/*
+ * save.c - `save D FILE`: a quiesced domain's xenstore state as a
+ * migration stream (libxsrecords, upstream format).
+ *
+ * CONNECTION_DATA (the ring's event channel, the partly read request
+ * xsproxy holds, the output not yet on the guest's ring), WATCH_DATA and
+ * TRANSACTION_DATA come from the shadow at once.  NODE_DATA for the
+ * domain's subtree is read from xenstored inside one transaction, so that
+ * it is one consistent view: a job (migrate.h) keeps up to MIGRATE_WINDOW
+ * of the walk's requests (tree_read.h) in flight on its own connection,
+ * and the event loop serves everybody else meanwhile.  The transaction is
+ * committed (a read-only one: C xenstored answers EAGAIN when a node read
+ * changed meanwhile) and the walk starts again when it was not consistent.
+ * The ring page itself travels with the guest's memory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files.h"
+#include "migrate.h"
+#include "ring.h"
+#include "tree_read.h"
+
+#define SAVE_CONN_ID 1u
+#define SAVE_ATTEMPTS 10            /* walks before giving up on a busy subtree */
+#define TAG_TX_START 0xFFFFFFF0u   /* request tags besides the walk's */
+#define TAG_TX_END 0xFFFFFFF1u
+
+struct save_job {
+    struct migrate_job job;     /* first: the job is the save */
+    char file[512];
+    struct xsrec_stream s;      /* the shadow's records, then the nodes */
+    size_t in_len, out_len;     /* for the answer */
+    struct tree_read tree;
+    uint32_t tx;                /* xenstored's transaction id */
+    int attempt;
+};
+
+/* CONNECTION_DATA, WATCH_DATA, TRANSACTION_DATA and TX_OP: what the
+ * shadow holds of D.  0 or ENOMEM. */
+static int add_shadow_records(struct save_job *sj, struct domain *d)
+{
+    struct xsrec_stream *s = &sj->s;
+    /* what the guest is owed: the output xsproxy holds, then what
+     * xenstored has written to the shadow ring and xsproxy has not read */
+    struct bytequeue out = { 0 };
+    bq_push(&out, bq_head(&d->to_guest), bq_pending(&d->to_guest));
+    XENSTORE_RING_IDX sp = __atomic_load_n(&d->shadow->rsp_prod, __ATOMIC_ACQUIRE);
+    uint32_t unread = sp - d->out_rd;
+    if (!d->rsp_corrupt && unread <= XENSTORE_RING_SIZE && unread) {
+        uint8_t buf[XENSTORE_RING_SIZE];
+        int n = ring_peek(ring_rsp(d->shadow), d->out_rd, buf, unread);
+        if (n > 0)
+            bq_push(&out, buf, (size_t)n);
+    }
+    struct xsrec_conn c = {
+        .id = SAVE_CONN_ID, .type = XSREC_CONN_RING, .domid = (uint16_t)d->domid,
+        .tdomid = XSREC_DOMID_INVALID, .evtchn = d->remote_port, .socket_fd = -1,
+        .in_data = d->in.bytes, .in_len = d->in.got,
+        .out_data = bq_head(&out), .out_len = bq_pending(&out),
+        .out_resp_len = d->g_msg_left <= bq_pending(&out) ? d->g_msg_left : 0,
+    };
+    sj->in_len = c.in_len;
+    sj->out_len = c.out_len;
+    int rc = 0;
+    if (xsrec_set_global(s, -1, -1) < 0 || xsrec_add_conn(s, &c) < 0)
+        rc = ENOMEM;
+    bq_free(&out);
+    for (const struct shadow_watch *w = d->sh.watches; !rc && w; w = w->next)
+        if (xsrec_add_watch(s, SAVE_CONN_ID, w->path, w->token) < 0)
+            rc = ENOMEM;
+    for (const struct shadow_tx *t = d->sh.txs; !rc && t; t = t->next) {
+        if (xsrec_add_tx(s, SAVE_CONN_ID, t->guest_id) < 0)
+            rc = ENOMEM;
+        struct xsrec_tx_op op = { .conn_id = SAVE_CONN_ID, .tx_id = t->guest_id };
+        if (!rc && (t->log_cut || t->doomed)) {
+            op.req_type = XSREC_TX_OP_CUT;   /* it can only end in EAGAIN */
+            if (xsrec_add_tx_op(s, &op) < 0)
+                rc = ENOMEM;
+            continue;
+        }
+        for (unsigned i = 0; !rc && i < t->nops; i++) {
+            const struct tx_op *o = &t->ops[i];
+            op.req_type = o->type;
+            op.rsp_type = o->rsp_type;
+            op.req = o->req;
+            op.req_len = o->req_len;
+            op.rsp = o->rsp;
+            op.rsp_len = o->rsp_len;
+            if (xsrec_add_tx_op(s, &op) < 0)
+                rc = ENOMEM;
+        }
+    }
+    return rc;
+}
+
+static void fail(struct save_job *sj, int rc, const char *why)
+{
+    snprintf(sj->job.text, sizeof(sj->job.text), "cannot read domain %u's nodes: %s",
+             sj->job.domid, why);
+    migrate_job_finish(&sj->job, rc);
+}
+
+/* A walk from the top, in a new transaction on a new connection. */
+static int begin_walk(struct save_job *sj)
+{
+    char base[64];
+    snprintf(base, sizeof(base), "/local/domain/%u", sj->job.domid);
+    tree_read_free(&sj->tree);
+    sj->tx = 0;
+    if (tree_read_init(&sj->tree, base) < 0)
+        return ENOMEM;
+    int rc = migrate_job_connect(&sj->job);
+    if (rc)
+        return rc;
+    const char *empty[] = { "" };
+    if (xsd_conn_send(sj->job.conn, XS_TRANSACTION_START, TAG_TX_START, 0, empty, 1, NULL, 0))
+        return errno;
+    return 0;
+}
+
+/* The walk met a node that went, or a commit found the view stale. */
+static void walk_again(struct save_job *sj, const char *why)
+{
+    if (++sj->attempt >= SAVE_ATTEMPTS) {
+        fail(sj, msg_errno_value(why), why);
+        return;
+    }
+    int rc = begin_walk(sj);
+    if (rc)
+        fail(sj, rc, strerror(rc));
+}
+
+/* Keep the window full. */
+static void pump(struct save_job *sj)
+{
+    uint32_t tag, type;
+    const char *path, *arg;
+    while (xsd_conn_in_flight(sj->job.conn) < MIGRATE_WINDOW &&
+           tree_read_next(&sj->tree, &tag, &type, &path, &arg)) {
+        const char *parts[2] = { path, arg };
+        if (xsd_conn_send(sj->job.conn, type, tag, sj->tx, parts, arg ? 2 : 1, NULL, 0) < 0) {
+            fail(sj, errno, strerror(errno));
+            return;
+        }
+    }
+    if (tree_read_done(&sj->tree)) {
+        const char *commit[] = { "T" };
+        if (xsd_conn_send(sj->job.conn, XS_TRANSACTION_END, TAG_TX_END, sj->tx, commit, 1,
+                          NULL, 0) < 0)
+            fail(sj, errno, strerror(errno));
+    }
+}
+
+/* The nodes into the stream, encoded, into the file. */
+static void write_stream(struct save_job *sj)
+{
+    int rc = 0;
+    for (size_t i = 0; !rc && i < sj->tree.nnodes; i++) {
+        const struct tree_node *t = &sj->tree.nodes[i];
+        struct xsrec_perm *rp = calloc(t->nperms ? t->nperms : 1, sizeof(*rp));
+        for (uint32_t k = 0; rp && k < t->nperms; k++)
+            rp[k] = (struct xsrec_perm){ .perm = t->perms[k].perm, .domid = t->perms[k].domid };
+        struct xsrec_node n = { .path = t->path, .value = t->value, .value_len = t->value_len,
+                                .perms = rp, .nperms = t->nperms };
+        if (!rp || xsrec_add_node(&sj->s, &n) < 0)
+            rc = ENOMEM;
+        free(rp);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct xsrec_error xe = { 0 };
+    char *text = sj->job.text;
+    size_t tlen = sizeof(sj->job.text);
+    if (rc) {
+        snprintf(text, tlen, "out of memory");
+    } else if (xsrec_write_upstream(&sj->s, xsrec_host_order(), 0, &buf, &len, &xe) < 0) {
+        snprintf(text, tlen, "cannot encode the stream: %s: %s", xe.rule, xe.message);
+        rc = EINVAL;
+    } else if (migrate_write_file(sj->file, buf, len, text, tlen) < 0) {
+        rc = errno ? errno : EIO;
+    } else {
+        snprintf(text, tlen, "domain %u saved to %s: %zu nodes, %zu watches, %zu transactions, "
+                 "%zu bytes held, %zu bytes of output\n",
+                 sj->job.domid, sj->file, sj->s.nnodes, sj->s.nwatches, sj->s.ntxs, sj->in_len,
+                 sj->out_len);
+    }
+    free(buf);
+    migrate_job_finish(&sj->job, rc);
+}
+
+static void on_reply(struct migrate_job *j, const struct msg *m, int err)
+{
+    struct save_job *sj = (struct save_job *)j;
+    if (!m) {
+        fail(sj, err, err == EIO ? "xenstored closed the connection" : strerror(err));
+        return;
+    }
+    const uint8_t *body = msg_body((struct msg *)m);
+    uint32_t tag = m->hdr.req_id;
+    if (tag == TAG_TX_START) {
+        if (m->hdr.type == XS_ERROR || !msg_parse_u32((const char *)body, &sj->tx))
+            fail(sj, m->hdr.type == XS_ERROR ? msg_errno_value((const char *)body) : EPROTO,
+                 "TRANSACTION_START refused");
+        else
+            pump(sj);
+    } else if (tag == TAG_TX_END) {
+        if (m->hdr.type != XS_ERROR)
+            write_stream(sj);
+        else if (strcmp((const char *)body, "EAGAIN") == 0)
+            walk_again(sj, "EAGAIN");   /* a node changed while it was read */
+        else
+            fail(sj, msg_errno_value((const char *)body), (const char *)body);
+    } else if (tree_read_answer(&sj->tree, tag, m->hdr.type, body, m->hdr.len) < 0) {
+        const char *why = sj->tree.error;
+        if (strcmp(why, "ENOENT") == 0 || strcmp(why, "EAGAIN") == 0)
+            walk_again(sj, why);   /* a node went, or a list changed, meanwhile */
+        else
+            fail(sj, msg_errno_value(why), why);
+    } else {
+        pump(sj);
+    }
+}
+
+static void free_own(struct migrate_job *j)
+{
+    struct save_job *sj = (struct save_job *)j;
+    tree_read_free(&sj->tree);
+    xsrec_stream_free(&sj->s);
+    free(sj);
+}
+
+int migrate_save(struct proxy *px, struct domain *d, const char *file,
+                 struct migrate_job **job, char *err, size_t errlen)
+{
+    if (!domain_is_quiesced(d)) {
+        snprintf(err, errlen, "domain %u is not quiesced: QUIESCE it first", d->domid);
+        return EBUSY;
+    }
+    if (migrate_job_find(px, d->domid)) {
+        snprintf(err, errlen, "a save or restore of domain %u is under way", d->domid);
+        return EBUSY;
+    }
+    if (strlen(file) >= sizeof(((struct save_job *)0)->file)) {
+        snprintf(err, errlen, "%s: name too long", file);
+        return ENAMETOOLONG;
+    }
+    if (file_check_regular(file, err, errlen) < 0)
+        return EINVAL;   /* before anything is read from xenstored */
+    struct save_job *sj = calloc(1, sizeof(*sj));
+    if (!sj) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    strcpy(sj->file, file);
+    sj->job.on_reply = on_reply;
+    sj->job.free_own = free_own;
+    migrate_job_start(px, &sj->job, "save", d->domid);
+    int rc = add_shadow_records(sj, d);
+    if (!rc)
+        rc = begin_walk(sj);
+    if (rc) {
+        snprintf(err, errlen, "%s", sj->job.text[0] ? sj->job.text : strerror(rc));
+        migrate_job_discard(&sj->job);
+        return rc;
+    }
+    *job = &sj->job;
+    return 0;
+}
