@@ -5,13 +5,21 @@
  * CONNECTION_DATA (the ring's event channel, the partly read request
  * xsproxy holds, the output not yet on the guest's ring), WATCH_DATA and
  * TRANSACTION_DATA come from the shadow at once.  NODE_DATA for the
- * domain's subtree is read from xenstored inside one transaction, so that
- * it is one consistent view: a job (migrate.h) keeps up to MIGRATE_WINDOW
- * of the walk's requests (tree_read.h) in flight on its own connection,
- * and the event loop serves everybody else meanwhile.  The transaction is
- * committed (a read-only one: C xenstored answers EAGAIN when a node read
- * changed meanwhile) and the walk starts again when it was not consistent.
- * The ring page itself travels with the guest's memory.
+ * domain's subtree is read from xenstored by a job (migrate.h) that keeps
+ * up to MIGRATE_WINDOW of the walk's requests (tree_read.h) in flight on
+ * its own connection, while the event loop serves everybody else.
+ *
+ * The view must be consistent.  The guest, quiesced, writes nothing; dom0
+ * might.  A transaction would say so, but C xenstored spends about 0.2 ms
+ * on each request inside one (30 times its cost outside), and every other
+ * domain waits behind that.  So the walk is guarded by a watch on the
+ * subtree instead, set on the same connection before the first read: the
+ * daemon queues a connection's watch events and replies in the order they
+ * happen, so when the last reply has come and no event but the watch's
+ * first (which both daemons fire when it is set) came before it, nothing
+ * in the subtree changed while it was read.  Otherwise the walk starts
+ * again on a new connection.  The ring page itself travels with the
+ * guest's memory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,8 +34,7 @@
 
 #define SAVE_CONN_ID 1u
 #define SAVE_ATTEMPTS 10            /* walks before giving up on a busy subtree */
-#define TAG_TX_START 0xFFFFFFF0u   /* request tags besides the walk's */
-#define TAG_TX_END 0xFFFFFFF1u
+#define TAG_WATCH 0xFFFFFFF0u   /* a request tag besides the walk's */
 
 struct save_job {
     struct migrate_job job;     /* first: the job is the save */
@@ -35,7 +42,8 @@ struct save_job {
     struct xsrec_stream s;      /* the shadow's records, then the nodes */
     size_t in_len, out_len;     /* for the answer */
     struct tree_read tree;
-    uint32_t tx;                /* xenstored's transaction id */
+    bool watch_set;             /* the guard's WATCH was answered */
+    unsigned events;            /* its events so far: 1 is the first firing */
     int attempt;
 };
 
@@ -104,37 +112,46 @@ static void fail(struct save_job *sj, int rc, const char *why)
     migrate_job_finish(&sj->job, rc);
 }
 
-/* A walk from the top, in a new transaction on a new connection. */
+static void pump(struct save_job *sj);
+
+/* A walk from the top on a new connection, behind a watch on the subtree. */
 static int begin_walk(struct save_job *sj)
 {
     char base[64];
     snprintf(base, sizeof(base), "/local/domain/%u", sj->job.domid);
     tree_read_free(&sj->tree);
-    sj->tx = 0;
+    sj->watch_set = false;
+    sj->events = 0;
     if (tree_read_init(&sj->tree, base) < 0)
         return ENOMEM;
     int rc = migrate_job_connect(&sj->job);
     if (rc)
         return rc;
-    const char *empty[] = { "" };
-    if (xsd_conn_send(sj->job.conn, XS_TRANSACTION_START, TAG_TX_START, 0, empty, 1, NULL, 0))
+    const char *watch[] = { base, "xsproxy-save" };
+    if (xsd_conn_send(sj->job.conn, XS_WATCH, TAG_WATCH, 0, watch, 2, NULL, 0))
         return errno;
+    pump(sj);
     return 0;
 }
 
-/* The walk met a node that went, or a commit found the view stale. */
+/* The walk met a node that went, or the subtree changed meanwhile. */
 static void walk_again(struct save_job *sj, const char *why)
 {
     if (++sj->attempt >= SAVE_ATTEMPTS) {
         fail(sj, msg_errno_value(why), why);
         return;
     }
+    xlog(LOG_LVL_INFO, "save %u: %s while it was read; reading it again", sj->job.domid,
+         strcmp(why, "ENOENT") == 0 ? "a node went" : "the subtree changed");
     int rc = begin_walk(sj);
     if (rc)
         fail(sj, rc, strerror(rc));
 }
 
-/* Keep the window full. */
+static void write_stream(struct save_job *sj);
+
+/* Keep the window full; once every node is read and the watch set, and it
+ * fired no more than its first time, the view is consistent. */
 static void pump(struct save_job *sj)
 {
     uint32_t tag, type;
@@ -142,17 +159,13 @@ static void pump(struct save_job *sj)
     while (xsd_conn_in_flight(sj->job.conn) < MIGRATE_WINDOW &&
            tree_read_next(&sj->tree, &tag, &type, &path, &arg)) {
         const char *parts[2] = { path, arg };
-        if (xsd_conn_send(sj->job.conn, type, tag, sj->tx, parts, arg ? 2 : 1, NULL, 0) < 0) {
+        if (xsd_conn_send(sj->job.conn, type, tag, 0, parts, arg ? 2 : 1, NULL, 0) < 0) {
             fail(sj, errno, strerror(errno));
             return;
         }
     }
-    if (tree_read_done(&sj->tree)) {
-        const char *commit[] = { "T" };
-        if (xsd_conn_send(sj->job.conn, XS_TRANSACTION_END, TAG_TX_END, sj->tx, commit, 1,
-                          NULL, 0) < 0)
-            fail(sj, errno, strerror(errno));
-    }
+    if (sj->watch_set && tree_read_done(&sj->tree))
+        write_stream(sj);
 }
 
 /* The nodes into the stream, encoded, into the file. */
@@ -201,19 +214,16 @@ static void on_reply(struct migrate_job *j, const struct msg *m, int err)
     }
     const uint8_t *body = msg_body((struct msg *)m);
     uint32_t tag = m->hdr.req_id;
-    if (tag == TAG_TX_START) {
-        if (m->hdr.type == XS_ERROR || !msg_parse_u32((const char *)body, &sj->tx))
-            fail(sj, m->hdr.type == XS_ERROR ? msg_errno_value((const char *)body) : EPROTO,
-                 "TRANSACTION_START refused");
-        else
-            pump(sj);
-    } else if (tag == TAG_TX_END) {
-        if (m->hdr.type != XS_ERROR)
-            write_stream(sj);
-        else if (strcmp((const char *)body, "EAGAIN") == 0)
-            walk_again(sj, "EAGAIN");   /* a node changed while it was read */
-        else
+    if (m->hdr.type == XS_WATCH_EVENT) {
+        if (++sj->events > 1)
+            walk_again(sj, "EAGAIN");   /* something in the subtree changed */
+    } else if (tag == TAG_WATCH) {
+        if (m->hdr.type == XS_ERROR) {
             fail(sj, msg_errno_value((const char *)body), (const char *)body);
+        } else {
+            sj->watch_set = true;
+            pump(sj);
+        }
     } else if (tree_read_answer(&sj->tree, tag, m->hdr.type, body, m->hdr.len) < 0) {
         const char *why = sj->tree.error;
         if (strcmp(why, "ENOENT") == 0 || strcmp(why, "EAGAIN") == 0)

@@ -44,7 +44,7 @@ target_link_libraries(test_proxy_tools PRIVATE xsproxy_workload)
 
 # The migration operations (QUIESCE, RESUME, GET/ADD_DOMAIN_WATCHES).
 xsproxy_test(test_proxy_migration test_proxy_migration.cc)
-target_link_libraries(test_proxy_migration PRIVATE xsproxy_workload)
+target_link_libraries(test_proxy_migration PRIVATE xsproxy_workload xsrecords)
 target_include_directories(test_proxy_migration PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 
 # A guest migrated between two simulated hosts, every daemon pairing.
