@@ -237,7 +237,7 @@ static void client_request(struct client *c, struct msg *m)
         if (r)
             waiter_add(c->px, c, r, &m->hdr, &wait);
         else if (wait.kind == WAIT_JOB)
-            migrate_job_abandon(wait.job);   /* out of memory: nobody to answer */
+            job_abandon(wait.job);   /* out of memory: nobody to answer */
         return;
     }
     if (m->hdr.type == XS_WATCH || m->hdr.type == XS_TRANSACTION_START)

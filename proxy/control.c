@@ -5,8 +5,10 @@
  * these).  Anything else goes on to xenstored.
  *
  * An INTRODUCE or RELEASE from a client goes to xenstored on that client's
- * connection (client.c tracks the reply); `insert` and `remove` use
- * xsproxy's own connection, synchronously.
+ * connection (client.c tracks the reply); `insert` of a domain xenstored
+ * does not serve yet and `remove D release` use xsproxy's own connection,
+ * synchronously (one request each).  A live insertion, a hand-back, a save
+ * and a restore are jobs (job.h), answered when they are done.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "files.h"
+#include "job.h"
 #include "proxy.h"
 #include "xsproxy_wire.h"
 
@@ -80,7 +83,8 @@ static bool read_u64(struct proxy *px, const char *path, uint64_t *out)
 
 /* `insert D`: what a toolstack's INTRODUCE would do, from the store/
  * nodes libxl wrote for D. */
-static int cmd_insert(struct proxy *px, uint32_t domid, char *err, size_t errlen)
+static int cmd_insert(struct proxy *px, uint32_t domid, struct job **job, char *err,
+                      size_t errlen)
 {
     char path[64];
     uint64_t port, gfn;
@@ -95,7 +99,7 @@ static int cmd_insert(struct proxy *px, uint32_t domid, char *err, size_t errlen
         return ENOENT;
     }
     if (xs_is_domain_introduced(px->xs, domid))
-        return live_insert(px, domid, gfn, (uint32_t)port, err, errlen);
+        return live_insert(px, domid, gfn, (uint32_t)port, job, err, errlen);
     return introduce(px, domid, gfn, (uint32_t)port, err, errlen);
 }
 
@@ -273,6 +277,14 @@ static bool domid_arg(const char *s, uint32_t *domid, struct msg *reply, const s
     return false;
 }
 
+/* The client's answer is JOB's (job.h), once it is done. */
+static void wait_for_job(struct wait_for *wait, struct job *job)
+{
+    wait->kind = WAIT_JOB;
+    wait->domid = job->domid;
+    wait->job = job;
+}
+
 static void finish(struct msg *reply, const struct msg *req, int rc, const char *text)
 {
     if (rc) {
@@ -371,8 +383,14 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
     switch (req->hdr.type) {
     case XSP_INSERT:
         if (domid_arg(n ? parts[0] : NULL, &domid, reply, req)) {
-            rc = cmd_insert(px, domid, text, sizeof(text));
-            finish(reply, req, rc, "");
+            struct job *job = NULL;
+            rc = cmd_insert(px, domid, &job, text, sizeof(text));
+            if (!rc && job) {
+                job->answer_ok = true;
+                wait_for_job(wait, job);
+            } else {
+                finish(reply, req, rc, "");
+            }
         }
         return true;
     case XSP_REMOVE:
@@ -407,9 +425,10 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
     if (strcmp(cmd, "insert") == 0 || strcmp(cmd, "remove") == 0) {
         if (!domid_arg(n > 1 ? parts[1] : NULL, &domid, reply, req))
             return true;
+        struct job *job = NULL;
         if (cmd[0] == 'i') {
             text[0] = '\0';
-            rc = cmd_insert(px, domid, text, sizeof(text));
+            rc = cmd_insert(px, domid, &job, text, sizeof(text));
             if (!rc && !text[0])
                 snprintf(text, sizeof(text), "domain %u inserted\n", domid);
         } else {
@@ -426,12 +445,14 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                 snprintf(text, sizeof(text), "domain %u is not inserted", domid);
             } else {
                 rc = rel ? release(px, d, text, sizeof(text))
-                         : live_remove(px, d, text, sizeof(text));
+                         : live_remove(px, d, &job, text, sizeof(text));
             }
-            if (!rc)
-                snprintf(text, sizeof(text), rel ? "domain %u released and removed\n"
-                                                 : "domain %u handed back to xenstored\n",
-                         domid);
+            if (!rc && rel)
+                snprintf(text, sizeof(text), "domain %u released and removed\n", domid);
+        }
+        if (!rc && job) {   /* a live insertion or a hand-back: answered when done */
+            wait_for_job(wait, job);
+            return true;
         }
         if (rc) {   /* say why, as xenstore-control prints the reply */
             size_t l = strlen(text);
@@ -454,7 +475,7 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                 reply_errno(reply, req, EINVAL);
             return true;
         }
-        struct migrate_job *job = NULL;
+        struct job *job = NULL;
         if (cmd[0] == 's') {
             struct domain *d = domain_find(px, domid);
             bool force = n > 3 && strcmp(parts[3], "force") == 0;
@@ -479,10 +500,8 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
         if (rc) {
             xlog(LOG_LVL_WARN, "%s %u: %s", cmd, domid, msgbuf);
             reply_errno(reply, req, rc);
-        } else {   /* the job answers when it is done */
-            wait->kind = WAIT_JOB;
-            wait->domid = domid;
-            wait->job = job;
+        } else {
+            wait_for_job(wait, job);
         }
         return true;
     }

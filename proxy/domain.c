@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "proxy.h"
 #include "claim.h"
 #include "ring.h"
@@ -271,9 +272,13 @@ void domain_on_port(struct proxy *px, evtchn_port_t port)
         domain_check_dead(px);
         return;
     }
-    if (port == px->wake_port && port)
-        return;   /* the shim's answers are written: live.c reads them */
-    if (port < px->by_port_len && px->by_port[port])
+    if (port == px->wake_port && port) {
+        jobs_wake(px);   /* the shim's answers are written: live.c reads them */
+        return;
+    }
+    /* a domain being inserted live relays nothing until its streams are
+     * taken over (live.c) */
+    if (port < px->by_port_len && px->by_port[port] && !px->by_port[port]->switching)
         relay(px->by_port[port]);
 }
 

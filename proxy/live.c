@@ -11,9 +11,13 @@
  * the request the guest is half-way through and the reply xenstored is
  * half-way through (domain_adopt_switch).  The shim answers "busy" only
  * while xenstored holds part of a request, which lasts until the guest
- * writes the rest; xsproxy asks again for up to SWITCH_TRY_MS.  The wait is
- * synchronous: a switch takes a few milliseconds, during which other
- * domains wait.
+ * writes the rest; xsproxy asks again for up to SWITCH_TRY_MS.
+ *
+ * An insertion or a removal is a job (job.h): the shim notifies the wake-up
+ * port when its answer is written, and a timer ticks every TICK_S for the
+ * timeouts, the asking again and, before a removal, the domain's coming to
+ * rest; every other domain is served meanwhile.  A domain being inserted
+ * is not linked, and its channels relay nothing, until the job is done.
  * The domain is journalled, marked switching, before its claim is written:
  * an xsproxy that dies during the switch leaves the next one a journal
  * that says to ask the shim how it ended (live_recover_switch).
@@ -36,8 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proxy.h"
 #include "claim.h"
+#include "job.h"
+#include "proxy.h"
 
 #define SWITCH_TRY_MS 3000     /* keep asking while the shim says busy, in all */
 #define SWITCH_ANSWER_MS 2000  /* for one answer */
@@ -113,8 +118,8 @@ static int wake_shim(struct proxy *px, char *why, size_t len)
     return 0;
 }
 
-/* One request to the shim; its answer in A.  0, or -1 (A says why). */
-static int ask_shim(struct proxy *px, uint32_t domid, struct switch_answer *a)
+/* Ask the shim to act on DOMID's claim.  0, or -1 (A says why). */
+static int request_switch(struct proxy *px, uint32_t domid, struct switch_answer *a)
 {
     char dir[300];
     claims_dir(px, dir, sizeof(dir));
@@ -127,32 +132,7 @@ static int ask_shim(struct proxy *px, uint32_t domid, struct switch_answer *a)
         set_error(a, "%s", why);
         return -1;
     }
-    for (int64_t until = now_ms() + SWITCH_ANSWER_MS; now_ms() < until;) {
-        int rc = switch_answer_read(dir, domid, a);
-        if (rc == 1)
-            return 0;
-        if (rc < 0) {
-            set_error(a, "cannot read the switch's answer: %s", strerror(errno));
-            return -1;
-        }
-        usleep(1000);
-    }
-    set_error(a, "xenstored did not answer within %d ms", SWITCH_ANSWER_MS);
-    return -1;
-}
-
-/* Ask until the shim is not busy.  0 with its answer, or -1 (A says why:
- * the last "busy", or an error). */
-static int switch_now(struct proxy *px, uint32_t domid, struct switch_answer *a)
-{
-    for (int64_t until = now_ms() + SWITCH_TRY_MS; now_ms() < until;) {
-        if (ask_shim(px, domid, a) < 0)
-            return -1;
-        if (a->kind != SWITCH_BUSY)
-            return 0;
-        usleep(1000);
-    }
-    return -1;
+    return 0;
 }
 
 /* The answer as the operator reads it. */
@@ -285,18 +265,331 @@ static int finish_insert(struct proxy *px, struct domain *d, const struct switch
     return 0;
 }
 
-int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, char *err,
-                size_t errlen)
+/* Nothing of D is on its way anywhere: xenstored could take its ring. */
+static bool at_rest(const struct domain *d)
 {
+    const struct xenstore_domain_interface *s = d->shadow;
+    return shadow_inflight(&d->sh) == 0 && !d->in_queued && d->in.got == 0 &&
+           !bq_pending(&d->to_guest) && !bq_pending(&d->inject) && d->out.got == 0 &&
+           s->req_cons == s->req_prod && d->out_rd == s->rsp_prod;
+}
+
+/* Why xenstored could not take D back as it is, or NULL. */
+static const char *cannot_hand_back(const struct domain *d)
+{
+    if (d->diverged)
+        return "xsproxy sent requests of its own as the domain (a restore, watches registered "
+               "again): its ring's indexes at xenstored are no longer the guest's";
+    for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
+        if (t->guest_id != t->backend_id)
+            return "xsproxy remapped a transaction id the guest uses (after a restore)";
+    if (d->state != DOM_ACTIVE)
+        return "the domain's ring is broken or reconnecting";
+    return NULL;
+}
+
+/* Bind the guest's channel again (after a handing back that did not
+ * happen) and serve the domain. */
+static void stay(struct proxy *px, struct domain *d)
+{
+    if (!d->guest_port) {
+        int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
+        if (p >= 0) {
+            d->guest_port = (evtchn_port_t)p;
+            domain_set_port(px, d->guest_port, d);
+        } else {
+            xlog(LOG_LVL_ERROR, "domain %u: cannot bind its channel again: %s", d->domid,
+                 strerror(errno));
+        }
+    }
+    domain_write_claim(d, CLAIM_LIVE_IN);
+    d->removing = false;
+    domain_pump(d);
+}
+
+/* ---- the jobs ----------------------------------------------------------- */
+
+#define TICK_S 0.001
+
+enum live_phase {
+    LIVE_IN,        /* insert: asking until switched in */
+    LIVE_UNDO,      /* insert failed after the switch: giving the ring back */
+    LIVE_DRAIN,     /* remove: waiting for the domain to come to rest */
+    LIVE_OUT,       /* remove: asking for the hand-back */
+};
+
+struct live_job {
+    struct job job;             /* first: the job is the insertion or removal */
+    enum live_phase phase;
+    struct domain *d;           /* insert: prepared, not linked (the job's) */
+    ev_timer tick;
+    bool asking;                /* an answer is due, by answer_until */
+    int64_t answer_until, try_until;
+    struct switch_answer a;
+    char why[1024];             /* LIVE_UNDO: why the insertion failed */
+};
+
+static void live_fail(struct live_job *lj, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void live_end(struct live_job *lj, int rc)
+{
+    ev_timer_stop(lj->job.px->loop, &lj->tick);
+    job_finish(&lj->job, rc);
+}
+
+static void live_fail(struct live_job *lj, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(lj->job.text, sizeof(lj->job.text), fmt, ap);
+    va_end(ap);
+    live_end(lj, rc);
+}
+
+/* Ask the shim; its answer is awaited (live_answer).  False when asking
+ * failed (A says why). */
+static bool ask(struct live_job *lj)
+{
+    if (request_switch(lj->job.px, lj->job.domid, &lj->a) < 0)
+        return false;
+    lj->asking = true;
+    lj->answer_until = now_ms() + SWITCH_ANSWER_MS;
+    return true;
+}
+
+/* The shim's answer, when it is there: 1 (in A), 0 not yet, -1 (A says
+ * why: unreadable, or none in time). */
+static int live_answer(struct live_job *lj)
+{
+    char dir[300];
+    claims_dir(lj->job.px, dir, sizeof(dir));
+    int rc = switch_answer_read(dir, lj->job.domid, &lj->a);
+    if (rc < 0)
+        set_error(&lj->a, "cannot read the switch's answer: %s", strerror(errno));
+    else if (rc == 0 && now_ms() >= lj->answer_until)
+        set_error(&lj->a, "xenstored did not answer within %d ms", SWITCH_ANSWER_MS);
+    else if (rc == 0)
+        return 0;
+    lj->asking = false;
+    return rc == 1 ? 1 : -1;
+}
+
+/* Insert: the answer to a switch-in. */
+static void inserted(struct live_job *lj)
+{
+    struct proxy *px = lj->job.px;
+    struct domain *d = lj->d;
+    struct switch_answer *a = &lj->a;
+    if (a->kind == SWITCH_BUSY && now_ms() < lj->try_until) {
+        if (!ask(lj)) {
+            lj->d = NULL;
+            domain_discard(px, d);
+            live_fail(lj, EIO, "domain %u: %s", lj->job.domid, a->reason);
+        }
+        return;
+    }
+    if (a->kind != SWITCH_SHADOW || a->already) {
+        uint32_t domid = d->domid;
+        lj->d = NULL;
+        domain_discard(px, d);
+        live_fail(lj, a->kind == SWITCH_BUSY ? EBUSY : EIO,
+                  "domain %u: xenstored's shim did not switch it: %s%s%s", domid,
+                  answer_text(a), a->kind == SWITCH_BUSY ? ": " : "",
+                  a->kind == SWITCH_BUSY ? a->reason : "");
+        return;
+    }
+    crash_point("live-switched");
+    /* xenstored now serves the shadow, and has let the guest's channel go */
+    if (finish_insert(px, d, a, lj->job.text, sizeof(lj->job.text)) < 0) {
+        /* give it back as it was: nothing was relayed */
+        snprintf(lj->why, sizeof(lj->why), "%s", lj->job.text);
+        lj->phase = LIVE_UNDO;
+        lj->try_until = now_ms() + SWITCH_TRY_MS;
+        if (domain_write_claim(d, CLAIM_LIVE_BACK) < 0 || !ask(lj)) {
+            xlog(LOG_LVL_ERROR, "domain %u: cannot hand it back either: %s", d->domid,
+                 strerror(errno));
+            live_fail(lj, EIO, "%s", lj->why);
+        }
+        return;
+    }
+    lj->d = NULL;
+    domain_link(px, d);
+    domain_pump(d);
+    live_end(lj, 0);
+}
+
+/* Insert failed after the switch: the answer to giving the ring back. */
+static void undone(struct live_job *lj)
+{
+    if (lj->a.kind == SWITCH_BUSY && now_ms() < lj->try_until && ask(lj))
+        return;
+    if (lj->a.kind == SWITCH_DIRECT) {
+        domain_discard(lj->job.px, lj->d);
+    } else {
+        /* it stays switched, and stays the job's until xsproxy stops: its
+         * journal then tells the next one to ask the shim */
+        xlog(LOG_LVL_ERROR, "domain %u: cannot hand it back either: %s", lj->job.domid,
+             answer_text(&lj->a));
+        domain_let_go(lj->job.px, lj->d, false);
+        free(lj->d);
+    }
+    lj->d = NULL;
+    live_fail(lj, EIO, "%s", lj->why);
+}
+
+static void drain(struct live_job *lj, struct domain *d);
+
+/* Remove: the answer to a hand-back. */
+static void handed_back(struct live_job *lj, struct domain *d)
+{
+    struct proxy *px = lj->job.px;
+    struct switch_answer *a = &lj->a;
+    if (a->kind == SWITCH_DIRECT) {
+        crash_point("handed-back");
+        snprintf(lj->job.text, sizeof(lj->job.text), "domain %u handed back to xenstored\n",
+                 d->domid);
+        domain_remove(px, d);
+        live_end(lj, 0);
+        return;
+    }
+    stay(px, d);
+    if (a->kind == SWITCH_BUSY) {
+        /* xenstored wrote more meanwhile (an event it had queued): relay
+         * that, and ask again once the domain is at rest once more */
+        d->removing = true;
+        lj->phase = LIVE_DRAIN;
+        drain(lj, d);
+        return;
+    }
+    live_fail(lj, EBUSY, "domain %u: not handed back: %s; it stays inserted", d->domid,
+              answer_text(a));
+}
+
+/* Remove: when D is at rest and its rings agree, let its channel go and
+ * ask for the hand-back. */
+static void drain(struct live_job *lj, struct domain *d)
+{
+    struct proxy *px = lj->job.px;
+    if (now_ms() >= lj->try_until) {
+        stay(px, d);
+        live_fail(lj, EBUSY, "domain %u: not handed back: it did not come to rest within %d ms "
+                  "(requests in flight, or output it does not read); it stays inserted",
+                  d->domid, DRAIN_MS);
+        return;
+    }
+    domain_pump(d);
+    const struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
+    if (!at_rest(d) || s->req_prod != g->req_cons || s->rsp_prod != g->rsp_prod)
+        return;   /* the next tick looks again */
+    /* the shim binds the guest's channel to xenstored again: let it go */
+    if (d->guest_port < px->by_port_len)
+        px->by_port[d->guest_port] = NULL;
+    xenevtchn_unbind(px->xce, d->guest_port);
+    d->guest_port = 0;
+    if (domain_write_claim(d, CLAIM_LIVE_BACK) < 0) {
+        int e = errno;
+        stay(px, d);
+        live_fail(lj, EBUSY, "domain %u: not handed back: cannot write the claim: %s; it "
+                  "stays inserted", d->domid, strerror(e));
+        return;
+    }
+    lj->phase = LIVE_OUT;
+    if (!ask(lj)) {
+        stay(px, d);
+        live_fail(lj, EBUSY, "domain %u: not handed back: %s; it stays inserted", d->domid,
+                  lj->a.reason);
+    }
+}
+
+/* Whatever is due now: an answer come, a timeout, the next look. */
+static void live_step(struct live_job *lj)
+{
+    struct domain *d = lj->d;
+    if (lj->phase == LIVE_DRAIN || lj->phase == LIVE_OUT) {
+        d = domain_find(lj->job.px, lj->job.domid);
+        if (!d) {
+            live_fail(lj, ENOENT, "domain %u went away while it was handed back",
+                      lj->job.domid);
+            return;
+        }
+    }
+    if (lj->phase == LIVE_DRAIN) {
+        drain(lj, d);
+        return;
+    }
+    int rc = live_answer(lj);
+    if (rc == 0)
+        return;
+    if (rc < 0 && lj->phase == LIVE_OUT) {
+        stay(lj->job.px, d);
+        live_fail(lj, EBUSY, "domain %u: not handed back: %s; it stays inserted", d->domid,
+                  lj->a.reason);
+        return;
+    }
+    if (lj->phase == LIVE_IN)
+        inserted(lj);
+    else if (lj->phase == LIVE_UNDO)
+        undone(lj);
+    else
+        handed_back(lj, d);
+}
+
+static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    live_step(w->data);
+}
+
+static void live_wake(struct job *j)
+{
+    struct live_job *lj = (struct live_job *)j;
+    if (lj->asking)
+        live_step(lj);
+}
+
+static void live_cancel(struct job *j)
+{
+    struct live_job *lj = (struct live_job *)j;
+    ev_timer_stop(j->px->loop, &lj->tick);
+    if (lj->d) {   /* its journal says switching: the next xsproxy asks the shim */
+        domain_let_go(j->px, lj->d, false);
+        free(lj->d);
+        lj->d = NULL;
+    }
+}
+
+static void live_free(struct job *j)
+{
+    free(j);
+}
+
+static struct live_job *live_job_new(struct proxy *px, const char *what, uint32_t domid,
+                                     enum live_phase phase)
+{
+    struct live_job *lj = calloc(1, sizeof(*lj));
+    if (!lj)
+        return NULL;
+    lj->phase = phase;
+    lj->job.on_wake = live_wake;
+    lj->job.on_cancel = live_cancel;
+    lj->job.free_own = live_free;
+    ev_timer_init(&lj->tick, tick_cb, TICK_S, TICK_S);
+    lj->tick.data = lj;
+    job_start(px, &lj->job, what, domid);
+    ev_timer_start(px->loop, &lj->tick);
+    return lj;
+}
+
+int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                struct job **job, char *err, size_t errlen)
+{
+    if (job_busy(px, domid, err, errlen))
+        return EBUSY;
     struct domain *d = domain_prepare_live(px, domid, gfn, port, err, errlen);
     if (!d)
         return EINVAL;
-    struct switch_answer *a = calloc(1, sizeof(*a));
-    if (!a) {
-        snprintf(err, errlen, "out of memory");
-        domain_discard(px, d);
-        return ENOMEM;
-    }
     /* journalled before the claim: a crash from here on leaves a journal
      * that tells the next xsproxy to ask the shim (live_recover_switch) */
     d->live = d->switching = true;
@@ -310,37 +603,28 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, c
         snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
         rc = EIO;
     }
+    struct live_job *lj = rc ? NULL : live_job_new(px, "insert", domid, LIVE_IN);
+    if (!rc && !lj) {
+        snprintf(err, errlen, "out of memory");
+        rc = ENOMEM;
+    }
     if (rc) {
         domain_discard(px, d);
-        free(a);
         return rc;
     }
+    lj->d = d;
     crash_point("live-claimed");
-    if (switch_now(px, domid, a) < 0 || a->kind != SWITCH_SHADOW || a->already) {
-        snprintf(err, errlen, "domain %u: xenstored's shim did not switch it: %s%s%s", domid,
-                 answer_text(a), a->kind == SWITCH_BUSY ? ": " : "",
-                 a->kind == SWITCH_BUSY ? a->reason : "");
-        rc = a->kind == SWITCH_BUSY ? EBUSY : EIO;
+    lj->try_until = now_ms() + SWITCH_TRY_MS;
+    if (!ask(lj)) {
+        snprintf(err, errlen, "domain %u: xenstored's shim did not switch it: %s", domid,
+                 lj->a.reason);
+        ev_timer_stop(px->loop, &lj->tick);
+        lj->d = NULL;
         domain_discard(px, d);
-        free(a);
-        return rc;
-    }
-    crash_point("live-switched");
-    /* xenstored now serves the shadow, and has let the guest's channel go */
-    if (finish_insert(px, d, a, err, errlen) < 0) {
-        /* give it back as it was: nothing was relayed */
-        if (domain_write_claim(d, CLAIM_LIVE_BACK) == 0 && switch_now(px, domid, a) == 0 &&
-            a->kind == SWITCH_DIRECT)
-            domain_discard(px, d);
-        else
-            xlog(LOG_LVL_ERROR, "domain %u: cannot hand it back either: %s", domid,
-                 answer_text(a));
-        free(a);
+        job_discard(&lj->job);
         return EIO;
     }
-    free(a);
-    domain_link(px, d);
-    domain_pump(d);
+    *job = &lj->job;
     return 0;
 }
 
@@ -364,7 +648,7 @@ int live_recover_switch(struct proxy *px, struct domain *d, struct switch_answer
         unlink(d->claim_file);
         char why[256];
         wake_shim(px, why, sizeof(why));   /* no wake-up port: nothing to wait for */
-        usleep(100 * 1000);
+        usleep(100 * 1000);   /* at start-up (recover.c), before the loop serves anyone */
         if (!switched_answer(px, d, a)) {
             unlink_state(px, d->domid);
             return 0;
@@ -408,51 +692,12 @@ void crash_point(const char *name)
     }
 }
 
-/* Nothing of D is on its way anywhere: xenstored could take its ring. */
-static bool at_rest(const struct domain *d)
-{
-    const struct xenstore_domain_interface *s = d->shadow;
-    return shadow_inflight(&d->sh) == 0 && !d->in_queued && d->in.got == 0 &&
-           !bq_pending(&d->to_guest) && !bq_pending(&d->inject) && d->out.got == 0 &&
-           s->req_cons == s->req_prod && d->out_rd == s->rsp_prod;
-}
-
-/* Why xenstored could not take D back as it is, or NULL. */
-static const char *cannot_hand_back(const struct domain *d)
-{
-    if (d->diverged)
-        return "xsproxy sent requests of its own as the domain (a restore, watches registered "
-               "again): its ring's indexes at xenstored are no longer the guest's";
-    for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
-        if (t->guest_id != t->backend_id)
-            return "xsproxy remapped a transaction id the guest uses (after a restore)";
-    if (d->state != DOM_ACTIVE)
-        return "the domain's ring is broken or reconnecting";
-    return NULL;
-}
-
-/* Bind the guest's channel again (after a handing back that did not
- * happen) and serve the domain. */
-static void stay(struct proxy *px, struct domain *d)
-{
-    if (!d->guest_port) {
-        int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
-        if (p >= 0) {
-            d->guest_port = (evtchn_port_t)p;
-            domain_set_port(px, d->guest_port, d);
-        } else {
-            xlog(LOG_LVL_ERROR, "domain %u: cannot bind its channel again: %s", d->domid,
-                 strerror(errno));
-        }
-    }
-    domain_write_claim(d, CLAIM_LIVE_IN);
-    d->removing = false;
-    domain_pump(d);
-}
-
-int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen)
+int live_remove(struct proxy *px, struct domain *d, struct job **job, char *err,
+                size_t errlen)
 {
     uint32_t domid = d->domid;
+    if (job_busy(px, domid, err, errlen))
+        return EBUSY;
     const char *why = cannot_hand_back(d);
     if (why) {
         snprintf(err, errlen, "domain %u cannot be handed back to xenstored: %s (`remove %u "
@@ -461,56 +706,15 @@ int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen)
         return EBUSY;
     }
     /* finish the request being read, take no other, relay what is in flight;
-     * then ask.  The shim says busy if xenstored wrote more meanwhile (an
-     * event it had queued): relay that too and ask again. */
-    d->removing = true;
-    char state[600] = "";
-    struct switch_answer *a = malloc(sizeof(*a));
-    if (!a) {
+     * then ask */
+    struct live_job *lj = live_job_new(px, "remove", domid, LIVE_DRAIN);
+    if (!lj) {
         snprintf(err, errlen, "out of memory");
-        d->removing = false;
         return ENOMEM;
     }
-    for (int ms = 0; ms < DRAIN_MS; ms++) {
-        domain_pump(d);
-        const struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
-        if (!at_rest(d) || s->req_prod != g->req_cons || s->rsp_prod != g->rsp_prod) {
-            usleep(1000);
-            continue;
-        }
-        /* the shim binds the guest's channel to xenstored again: let it go */
-        if (d->guest_port < px->by_port_len)
-            px->by_port[d->guest_port] = NULL;
-        xenevtchn_unbind(px->xce, d->guest_port);
-        d->guest_port = 0;
-        if (domain_write_claim(d, CLAIM_LIVE_BACK) < 0) {
-            snprintf(state, sizeof(state), "cannot write the claim: %s", strerror(errno));
-            break;
-        }
-        int rc = ask_shim(px, domid, a);
-        snprintf(state, sizeof(state), "%s%s%s", answer_text(a),
-                 a->kind == SWITCH_BUSY ? " " : "", a->kind == SWITCH_BUSY ? a->reason : "");
-        if (rc < 0)
-            break;
-        if (a->kind == SWITCH_DIRECT) {
-            free(a);
-            crash_point("handed-back");
-            xlog(LOG_LVL_INFO, "domain %u handed back to xenstored", domid);
-            domain_remove(px, d);
-            return 0;
-        }
-        if (a->kind != SWITCH_BUSY)
-            break;
-        /* serve it again while it comes to rest once more */
-        stay(px, d);
-        d->removing = true;
-    }
-    if (!state[0])
-        snprintf(state, sizeof(state),
-                 "it did not come to rest within %d ms (requests in flight, or output it "
-                 "does not read)", DRAIN_MS);
-    free(a);
-    snprintf(err, errlen, "domain %u: not handed back: %s; it stays inserted", domid, state);
-    stay(px, d);
-    return EBUSY;
+    d->removing = true;
+    lj->try_until = now_ms() + DRAIN_MS;
+    *job = &lj->job;
+    live_step(lj);   /* an idle domain goes at once */
+    return 0;
 }

@@ -377,7 +377,7 @@ int main(int argc, char **argv)
 
     backend_stop(&proxy);
     client_close_all(&proxy);
-    migrate_jobs_cancel(&proxy);
+    jobs_cancel(&proxy);
     /* the domains stay xsproxy's: the next one carries on with them */
     while (proxy.domains)
         domain_detach(&proxy, proxy.domains);

@@ -1,7 +1,7 @@
 /*
  * migrate.c - the pieces a save (save.c) and a restore (restore.c) share:
- * the jobs they run as (migrate.h), the stream file, and the mapping of a
- * domain id in paths and permissions from the source host's to this one's.
+ * the stream file, and the mapping of a domain id in paths and permissions
+ * from the source host's to this one's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,110 +14,6 @@
 
 #include "files.h"
 #include "migrate.h"
-
-static void job_reply(void *ctx, const struct msg *reply, int err)
-{
-    struct migrate_job *j = ctx;
-    j->on_reply(j, reply, err);
-}
-
-int migrate_job_connect(struct migrate_job *j)
-{
-    xsd_conn_close(j->conn);   /* xenstored ends what it held for it */
-    j->conn = xsd_conn_open(j->px->loop, j->px->cfg.backend_path, job_reply, j);
-    if (j->conn)
-        return 0;
-    int e = errno ? errno : EIO;
-    snprintf(j->text, sizeof(j->text), "cannot connect to xenstored at %s: %s",
-             j->px->cfg.backend_path, strerror(e));
-    return e;
-}
-
-void migrate_job_start(struct proxy *px, struct migrate_job *j, const char *what,
-                       uint32_t domid)
-{
-    j->px = px;
-    j->what = what;
-    j->domid = domid;
-    j->next = px->jobs;
-    px->jobs = j;
-}
-
-struct migrate_job *migrate_job_find(struct proxy *px, uint32_t domid)
-{
-    for (struct migrate_job *j = px->jobs; j; j = j->next)
-        if (j->domid == domid && !j->done)
-            return j;
-    return NULL;
-}
-
-static void unlink_job(struct migrate_job *j)
-{
-    for (struct migrate_job **p = &j->px->jobs; *p; p = &(*p)->next)
-        if (*p == j) {
-            *p = j->next;
-            return;
-        }
-}
-
-static void job_free(struct migrate_job *j)
-{
-    unlink_job(j);
-    xsd_conn_close(j->conn);
-    j->free_own(j);
-}
-
-void migrate_job_finish(struct migrate_job *j, int rc)
-{
-    j->rc = rc;
-    j->done = true;
-    xsd_conn_close(j->conn);   /* ends the transaction xenstored may hold */
-    j->conn = NULL;
-    if (rc)
-        xlog(LOG_LVL_WARN, "%s %u: %s", j->what, j->domid, j->text);
-    else
-        xlog(LOG_LVL_INFO, "%s", j->text);
-    if (j->abandoned)
-        job_free(j);
-    else
-        waiters_check(j->px);
-}
-
-bool migrate_job_answer(struct migrate_job *j, const struct xsd_sockmsg *req, struct msg *reply)
-{
-    if (!j->done)
-        return false;
-    if (j->rc)
-        msg_build_error(reply, req, msg_errno_name(j->rc));
-    else
-        msg_build(reply, req->type, req->req_id, req->tx_id, j->text,
-                  (uint32_t)strlen(j->text) + 1);
-    job_free(j);
-    return true;
-}
-
-void migrate_job_discard(struct migrate_job *j)
-{
-    job_free(j);
-}
-
-void migrate_job_abandon(struct migrate_job *j)
-{
-    if (j->done)
-        job_free(j);
-    else
-        j->abandoned = true;
-}
-
-void migrate_jobs_cancel(struct proxy *px)
-{
-    while (px->jobs) {
-        struct migrate_job *j = px->jobs;
-        if (!j->done)
-            xlog(LOG_LVL_WARN, "%s %u: cut short, xsproxy is stopping", j->what, j->domid);
-        job_free(j);
-    }
-}
 
 char migrate_perm_char(unsigned p)
 {

@@ -144,15 +144,15 @@ enum wait_kind {
     WAIT_NONE,
     WAIT_QUIESCED,   /* QUIESCE: everything passed on has been answered */
     WAIT_INJECTED,   /* ADD_DOMAIN_WATCHES: xenstored answered them all */
-    WAIT_JOB,        /* save, restore: the job has its answer */
+    WAIT_JOB,        /* a job (job.h) has its answer */
 };
 
-struct migrate_job;
+struct job;
 
 struct wait_for {
     enum wait_kind kind;
     uint32_t domid;
-    struct migrate_job *job;   /* WAIT_JOB */
+    struct job *job;   /* WAIT_JOB */
 };
 
 struct waiter {
@@ -195,7 +195,7 @@ struct proxy {
     uint8_t *jbuf;                /* a domain's state being encoded */
     size_t jbuf_len, jbuf_cap;
     uint64_t commits;             /* journal commits, for `list` */
-    struct migrate_job *jobs;     /* saves and restores under way */
+    struct job *jobs;             /* long operations under way (job.h) */
 };
 
 /* domain.c */
@@ -246,10 +246,12 @@ int domain_adopt_switch(struct domain *d, const struct switch_answer *a, char *e
                         size_t errlen);
 
 /* live.c: put xsproxy in front of a domain xenstored serves directly, and
- * hand it back.  0, or an errno with a message in ERR. */
-int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port, char *err,
+ * hand it back: each starts a job (job.h) and sets *JOB, whose answer
+ * comes later.  0, or an errno at once with a message in ERR. */
+int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
+                struct job **job, char *err, size_t errlen);
+int live_remove(struct proxy *px, struct domain *d, struct job **job, char *err,
                 size_t errlen);
-int live_remove(struct proxy *px, struct domain *d, char *err, size_t errlen);
 /* A journal says a live insertion of D was under way when xsproxy died:
  * ask the shim how it ended.  1: D was switched to its shadow ring (the
  * shim's answer in A, its xenstored port set): re-attach it, then
@@ -305,19 +307,19 @@ int persist_decode_watches(struct domain *d, const uint8_t *buf, size_t len, cha
                            size_t errlen);
 
 /* save.c, restore.c: `save D FILE` (D quiesced) and `restore D FILE [S]`
- * start a job (migrate.h) and set *JOB; its answer comes later.  0, or an
+ * start a job (job.h) and set *JOB; its answer comes later.  0, or an
  * errno at once with a message in ERR. */
 int migrate_save(struct proxy *px, struct domain *d, const char *file,
-                 struct migrate_job **job, char *err, size_t errlen);
+                 struct job **job, char *err, size_t errlen);
 int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
-                    struct migrate_job **job, char *err, size_t errlen);
-/* migrate.c: a job's answer, once it has one (then the job is freed);
+                    struct job **job, char *err, size_t errlen);
+/* job.c: a job's answer, once it has one (then the job is freed);
  * false while it runs. */
-bool migrate_job_answer(struct migrate_job *j, const struct xsd_sockmsg *req, struct msg *reply);
+bool job_answer(struct job *j, const struct xsd_sockmsg *req, struct msg *reply);
 /* Nobody waits for J any more (its client went): it is freed when done. */
-void migrate_job_abandon(struct migrate_job *j);
+void job_abandon(struct job *j);
 /* xsproxy stops: end every job now, answering nobody. */
-void migrate_jobs_cancel(struct proxy *px);
+void jobs_cancel(struct proxy *px);
 
 /* backend.c */
 int backend_start(struct proxy *px);

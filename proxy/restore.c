@@ -37,7 +37,7 @@
 #define TAG_INTRODUCE 0xFFFFFFF4u
 
 struct restore_job {
-    struct migrate_job job;       /* first: the job is the restore */
+    struct job job;       /* first: the job is the restore */
     char file[512];
     struct xsrec_stream s;
     const struct xsrec_conn *c;   /* the stream's ring connection, or NULL */
@@ -54,7 +54,7 @@ struct restore_job {
 static void fail(struct restore_job *rj, int rc, const char *fmt, const char *why)
 {
     snprintf(rj->job.text, sizeof(rj->job.text), fmt, rj->job.domid, why);
-    migrate_job_finish(&rj->job, rc);
+    job_finish(&rj->job, rc);
 }
 
 /* Nodes this host's toolstack wrote for the new domain, which the
@@ -120,7 +120,7 @@ static int send_write(struct restore_job *rj, uint32_t tag)
 /* Keep the window full; commit once every write is answered. */
 static void pump(struct restore_job *rj)
 {
-    while (xsd_conn_in_flight(rj->job.conn) < MIGRATE_WINDOW && rj->next_tag < 2 * rj->s.nnodes) {
+    while (xsd_conn_in_flight(rj->job.conn) < JOB_WINDOW && rj->next_tag < 2 * rj->s.nnodes) {
         int r = send_write(rj, rj->next_tag++);
         if (r < 0) {
             fail(rj, E2BIG, "cannot write domain %u's nodes: %s", "a node does not fit a message");
@@ -143,7 +143,7 @@ static void begin_writes(struct restore_job *rj)
     rj->tx = 0;
     rj->next_tag = 0;
     rj->sent = rj->answered = 0;
-    int rc = migrate_job_connect(&rj->job);
+    int rc = job_connect(&rj->job);
     const char *empty[] = { "" };
     if (!rc && xsd_conn_send(rj->job.conn, XS_TRANSACTION_START, TAG_TX_START, 0, empty, 1,
                              NULL, 0) < 0)
@@ -266,7 +266,7 @@ static void finish(struct restore_job *rj, struct domain *d)
              "domain %u restored from %s (domain %u there): %zu nodes, %zu watches, "
              "%zu transactions\n",
              d->domid, rj->file, rj->from, s->nnodes, s->nwatches, s->ntxs);
-    migrate_job_finish(&rj->job, 0);
+    job_finish(&rj->job, 0);
 }
 
 static void introduced(struct restore_job *rj, const struct msg *m)
@@ -284,7 +284,7 @@ static void introduced(struct restore_job *rj, const struct msg *m)
     }
 }
 
-static void on_reply(struct migrate_job *j, const struct msg *m, int err)
+static void on_reply(struct job *j, const struct msg *m, int err)
 {
     struct restore_job *rj = (struct restore_job *)j;
     if (!m) {
@@ -327,7 +327,7 @@ static void on_reply(struct migrate_job *j, const struct msg *m, int err)
     }
 }
 
-static void free_own(struct migrate_job *j)
+static void free_own(struct job *j)
 {
     struct restore_job *rj = (struct restore_job *)j;
     xsrec_stream_free(&rj->s);
@@ -376,16 +376,14 @@ static int read_stream(struct restore_job *rj, const char *file, uint32_t from_d
 }
 
 int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
-                    struct migrate_job **job, char *err, size_t errlen)
+                    struct job **job, char *err, size_t errlen)
 {
     if (domain_find(px, domid)) {
         snprintf(err, errlen, "domain %u is inserted already", domid);
         return EEXIST;
     }
-    if (migrate_job_find(px, domid)) {
-        snprintf(err, errlen, "a save or restore of domain %u is under way", domid);
+    if (job_busy(px, domid, err, errlen))
         return EBUSY;
-    }
     if (strlen(file) >= sizeof(((struct restore_job *)0)->file)) {
         snprintf(err, errlen, "%s: name too long", file);
         return ENAMETOOLONG;
@@ -398,16 +396,16 @@ int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t
     strcpy(rj->file, file);
     rj->job.on_reply = on_reply;
     rj->job.free_own = free_own;
-    migrate_job_start(px, &rj->job, "restore", domid);
+    job_start(px, &rj->job, "restore", domid);
     int rc = read_stream(rj, file, from_domid, err, errlen);
-    if (!rc && (rc = migrate_job_connect(&rj->job)) != 0)
+    if (!rc && (rc = job_connect(&rj->job)) != 0)
         snprintf(err, errlen, "%s", rj->job.text);
     if (!rc && ask_host_nodes(rj) < 0) {
         rc = errno;
         snprintf(err, errlen, "cannot ask xenstored: %s", strerror(rc));
     }
     if (rc) {
-        migrate_job_discard(&rj->job);
+        job_discard(&rj->job);
         return rc;
     }
     *job = &rj->job;

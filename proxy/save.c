@@ -6,7 +6,7 @@
  * xsproxy holds, the output not yet on the guest's ring), WATCH_DATA and
  * TRANSACTION_DATA come from the shadow at once.  NODE_DATA for the
  * domain's subtree is read from xenstored by a job (migrate.h) that keeps
- * up to MIGRATE_WINDOW of the walk's requests (tree_read.h) in flight on
+ * up to JOB_WINDOW of the walk's requests (tree_read.h) in flight on
  * its own connection, while the event loop serves everybody else.
  *
  * The view must be consistent.  The guest, quiesced, writes nothing; dom0
@@ -37,7 +37,7 @@
 #define TAG_WATCH 0xFFFFFFF0u   /* a request tag besides the walk's */
 
 struct save_job {
-    struct migrate_job job;     /* first: the job is the save */
+    struct job job;     /* first: the job is the save */
     char file[512];
     struct xsrec_stream s;      /* the shadow's records, then the nodes */
     size_t in_len, out_len;     /* for the answer */
@@ -109,7 +109,7 @@ static void fail(struct save_job *sj, int rc, const char *why)
 {
     snprintf(sj->job.text, sizeof(sj->job.text), "cannot read domain %u's nodes: %s",
              sj->job.domid, why);
-    migrate_job_finish(&sj->job, rc);
+    job_finish(&sj->job, rc);
 }
 
 static void pump(struct save_job *sj);
@@ -124,7 +124,7 @@ static int begin_walk(struct save_job *sj)
     sj->events = 0;
     if (tree_read_init(&sj->tree, base) < 0)
         return ENOMEM;
-    int rc = migrate_job_connect(&sj->job);
+    int rc = job_connect(&sj->job);
     if (rc)
         return rc;
     const char *watch[] = { base, "xsproxy-save" };
@@ -156,7 +156,7 @@ static void pump(struct save_job *sj)
 {
     uint32_t tag, type;
     const char *path, *arg;
-    while (xsd_conn_in_flight(sj->job.conn) < MIGRATE_WINDOW &&
+    while (xsd_conn_in_flight(sj->job.conn) < JOB_WINDOW &&
            tree_read_next(&sj->tree, &tag, &type, &path, &arg)) {
         const char *parts[2] = { path, arg };
         if (xsd_conn_send(sj->job.conn, type, tag, 0, parts, arg ? 2 : 1, NULL, 0) < 0) {
@@ -202,10 +202,10 @@ static void write_stream(struct save_job *sj)
                  sj->out_len);
     }
     free(buf);
-    migrate_job_finish(&sj->job, rc);
+    job_finish(&sj->job, rc);
 }
 
-static void on_reply(struct migrate_job *j, const struct msg *m, int err)
+static void on_reply(struct job *j, const struct msg *m, int err)
 {
     struct save_job *sj = (struct save_job *)j;
     if (!m) {
@@ -235,7 +235,7 @@ static void on_reply(struct migrate_job *j, const struct msg *m, int err)
     }
 }
 
-static void free_own(struct migrate_job *j)
+static void free_own(struct job *j)
 {
     struct save_job *sj = (struct save_job *)j;
     tree_read_free(&sj->tree);
@@ -244,16 +244,14 @@ static void free_own(struct migrate_job *j)
 }
 
 int migrate_save(struct proxy *px, struct domain *d, const char *file,
-                 struct migrate_job **job, char *err, size_t errlen)
+                 struct job **job, char *err, size_t errlen)
 {
     if (!domain_is_quiesced(d)) {
         snprintf(err, errlen, "domain %u is not quiesced: QUIESCE it first", d->domid);
         return EBUSY;
     }
-    if (migrate_job_find(px, d->domid)) {
-        snprintf(err, errlen, "a save or restore of domain %u is under way", d->domid);
+    if (job_busy(px, d->domid, err, errlen))
         return EBUSY;
-    }
     if (strlen(file) >= sizeof(((struct save_job *)0)->file)) {
         snprintf(err, errlen, "%s: name too long", file);
         return ENAMETOOLONG;
@@ -268,13 +266,13 @@ int migrate_save(struct proxy *px, struct domain *d, const char *file,
     strcpy(sj->file, file);
     sj->job.on_reply = on_reply;
     sj->job.free_own = free_own;
-    migrate_job_start(px, &sj->job, "save", d->domid);
+    job_start(px, &sj->job, "save", d->domid);
     int rc = add_shadow_records(sj, d);
     if (!rc)
         rc = begin_walk(sj);
     if (rc) {
         snprintf(err, errlen, "%s", sj->job.text[0] ? sj->job.text : strerror(rc));
-        migrate_job_discard(&sj->job);
+        job_discard(&sj->job);
         return rc;
     }
     *job = &sj->job;

@@ -15,7 +15,7 @@ void waiter_add(struct proxy *px, struct client *c, void *req, const struct xsd_
     struct waiter *w = calloc(1, sizeof(*w));
     if (!w) {
         if (what->kind == WAIT_JOB)
-            migrate_job_abandon(what->job);
+            job_abandon(what->job);
         return;
     }
     w->c = c;
@@ -32,7 +32,7 @@ static struct msg *ready(struct proxy *px, const struct waiter *w)
 {
     if (w->what.kind == WAIT_JOB) {
         struct msg *reply = malloc(sizeof(*reply));
-        if (reply && !migrate_job_answer(w->what.job, &w->hdr, reply)) {
+        if (reply && !job_answer(w->what.job, &w->hdr, reply)) {
             free(reply);
             return NULL;
         }
@@ -83,7 +83,7 @@ void waiters_drop_client(struct proxy *px, struct client *c)
         if (w->c == c) {
             *p = w->next;
             if (w->what.kind == WAIT_JOB)
-                migrate_job_abandon(w->what.job);
+                job_abandon(w->what.job);
             free(w);
         } else {
             p = &w->next;

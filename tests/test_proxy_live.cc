@@ -14,6 +14,7 @@
 //  - a live-inserted domain migrates to another host end to end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -269,6 +270,38 @@ TEST_P(XsproxyLive, ACrashRightAfterSuchASwitchAnswersEachRequestOnce)
 // moment later.  Whether the shim handed the half request over (xsproxy
 // finishes it) or xenstored had taken part of it (the switch waits for the
 // rest), the write is answered once and lands once.
+// A WRITE put on a guest's request ring up to 5 bytes into its payload
+// (xenstored takes that part, and waits for the rest); finish() writes the
+// rest and notifies.
+class HalfWrittenRequest {
+public:
+    HalfWrittenRequest(RingConn &g, uint32_t req_id, const std::string &body) : g_(g)
+    {
+        struct xsd_sockmsg h = { XS_WRITE, req_id, 0, (uint32_t)body.size() };
+        all_.assign(reinterpret_cast<const char *>(&h), sizeof(h));
+        all_ += body;
+        put(0, sizeof(h) + 5);
+    }
+    void notify() { g_.notify(); }
+    void finish()
+    {
+        put(sizeof(struct xsd_sockmsg) + 5, all_.size());
+        g_.notify();
+    }
+
+private:
+    void put(size_t from, size_t to)
+    {
+        struct xenstore_domain_interface *ring = g_.ring();
+        for (size_t i = from; i < to; i++)
+            ring->req[MASK_XENSTORE_IDX(ring->req_prod + (uint32_t)(i - from))] = all_[i];
+        __atomic_store_n(&ring->req_prod, ring->req_prod + (uint32_t)(to - from),
+                         __ATOMIC_RELEASE);
+    }
+    RingConn &g_;
+    std::string all_;
+};
+
 TEST_P(XsproxyLive, InsertedWhileTheGuestIsHalfWayThroughARequest)
 {
     Store store(GetParam(), true);
@@ -279,23 +312,10 @@ TEST_P(XsproxyLive, InsertedWhileTheGuestIsHalfWayThroughARequest)
     std::string why;
     WireMsg r;
     ASSERT_TRUE(strict(*g, XS_WRITE, 0, wr("data/x", "0"), &r, &why)) << why;
-    const std::string body = wr("data/half", "written");
-    struct xsd_sockmsg h = { XS_WRITE, 4242, 0, (uint32_t)body.size() };
-    std::string all(reinterpret_cast<const char *>(&h), sizeof(h));
-    all += body;
-    const size_t cut = sizeof(h) + 5;
-    struct xenstore_domain_interface *ring = g->ring();
-    auto put = [&](size_t from, size_t to) {
-        for (size_t i = from; i < to; i++)
-            ring->req[MASK_XENSTORE_IDX(ring->req_prod + (uint32_t)(i - from))] = all[i];
-        __atomic_store_n(&ring->req_prod, ring->req_prod + (uint32_t)(to - from),
-                         __ATOMIC_RELEASE);
-    };
-    put(0, cut);
+    HalfWrittenRequest half(*g, 4242, wr("data/half", "written"));
     std::thread rest([&] {
         sleep_ms(300);
-        put(cut, all.size());
-        g->notify();
+        half.finish();
     });
     RunResult ins = store.xsproxyctl({ "insert", "5" });
     rest.join();
@@ -310,6 +330,48 @@ TEST_P(XsproxyLive, InsertedWhileTheGuestIsHalfWayThroughARequest)
     EXPECT_NE(l.find("in-flight 0 "), std::string::npos) << l;
     EXPECT_EQ(store.proxy_log().find("no request in flight"), std::string::npos)
         << store.proxy_log();
+}
+
+// While an insertion waits for the shim (here: xenstored holds part of the
+// guest's request, and the shim says busy until the guest writes the
+// rest), xsproxy's loop goes on serving every other domain.
+TEST_P(XsproxyLive, OtherDomainsAreServedWhileAnInsertionWaits)
+{
+    Store store(GetParam(), true);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.host().create_domain(5));
+    ASSERT_TRUE(store.create_domain(6));   // through xsproxy
+    auto g = store.guest(5), other = store.guest(6);
+    ASSERT_TRUE(g && other);
+    std::string why;
+    WireMsg r;
+    ASSERT_TRUE(strict(*g, XS_WRITE, 0, wr("data/x", "0"), &r, &why)) << why;
+    HalfWrittenRequest half(*g, 4343, wr("data/half", "written"));
+    half.notify();
+    RunResult ins;
+    std::atomic<bool> answered{ false };
+    std::thread inserter([&] {
+        ins = store.xsproxyctl({ "insert", "5" });
+        answered = true;
+    });
+    // domain 6 is answered throughout, each READ at once
+    unsigned reads = 0;
+    int64_t slowest = 0;
+    for (int64_t t0 = mono_ms(); mono_ms() - t0 < 400;) {
+        int64_t t = mono_ms();
+        ASSERT_TRUE(strict(*other, XS_READ, 0, nul_join({ "domid" }), &r, &why)) << why;
+        slowest = std::max(slowest, mono_ms() - t);
+        reads++;
+    }
+    EXPECT_FALSE(answered) << "the insertion did not wait: " << ins.out;
+    half.finish();
+    inserter.join();
+    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
+    EXPECT_GE(reads, 50u);
+    EXPECT_LT(slowest, 200) << "domain 6 waited for the insertion";
+    ASSERT_EQ(g->recv(&r, 10000), 1) << g->error() << store.proxy_log();
+    EXPECT_EQ(r.req_id, 4343u);
+    EXPECT_EQ(r.type, (uint32_t)XS_WRITE) << escape(r.body);
 }
 
 // xsproxy killed in the middle of a live insertion of domain 5, at POINT
