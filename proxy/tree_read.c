@@ -87,16 +87,19 @@ static int take_perms(struct tree_read *t, struct tree_node *n, const uint8_t *b
     unsigned k = msg_split(body, len, parts, XENSTORE_PAYLOAD_MAX / 2);
     if (k == 0)
         return failed(t, "EPROTO");
-    n->perms = calloc(k, sizeof(*n->perms));
-    if (!n->perms)
+    struct tree_perm *perms = calloc(k, sizeof(*perms));
+    if (!perms)
         return failed(t, "ENOMEM");
     for (unsigned i = 0; i < k; i++) {
         uint32_t id;
         if (!parts[i][0] || !strchr("nrwb", parts[i][0]) || !msg_parse_u32(parts[i] + 1, &id) ||
-            id > UINT16_MAX)
+            id > UINT16_MAX) {
+            free(perms);
             return failed(t, "EPROTO");
-        n->perms[i] = (struct tree_perm){ .perm = parts[i][0], .domid = (uint16_t)id };
+        }
+        perms[i] = (struct tree_perm){ .perm = parts[i][0], .domid = (uint16_t)id };
     }
+    n->perms = perms;
     n->nperms = k;
     return 0;
 }
