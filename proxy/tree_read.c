@@ -83,8 +83,14 @@ bool tree_read_next(struct tree_read *t, uint32_t *tag, uint32_t *type, const ch
 /* "b5\0r0\0" into N's permissions. */
 static int take_perms(struct tree_read *t, struct tree_node *n, const uint8_t *body, uint32_t len)
 {
+    /* split a NUL-ended copy: the payload need not end in a NUL */
+    static char copy[XENSTORE_PAYLOAD_MAX + 1];
+    if (len > XENSTORE_PAYLOAD_MAX)
+        return failed(t, "EPROTO");
+    memcpy(copy, body, len);
+    copy[len] = '\0';
     const char *parts[XENSTORE_PAYLOAD_MAX / 2];
-    unsigned k = msg_split(body, len, parts, XENSTORE_PAYLOAD_MAX / 2);
+    unsigned k = msg_split((const uint8_t *)copy, len, parts, XENSTORE_PAYLOAD_MAX / 2);
     if (k == 0)
         return failed(t, "EPROTO");
     struct tree_perm *perms = calloc(k, sizeof(*perms));

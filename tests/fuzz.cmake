@@ -1,12 +1,13 @@
 # libFuzzer targets (clang only): the message parser and capture filter
 # (fuzz_msg), the relay's ring and shadow state machine (fuzz_relay), the
 # records reader (fuzz_records), the shadow's decoder (fuzz_shadow_codec),
-# the live-switch protocol's texts (fuzz_claim) and the shim's ring
-# follower (fuzz_follow).  The sources under test are compiled
+# the save's walk of a subtree (fuzz_tree_read), the live-switch
+# protocol's texts (fuzz_claim) and the shim's ring follower (fuzz_follow).
+# The sources under test are compiled
 # into each target, instrumented, so the fuzzer sees their coverage.
 #
 # ctest runs each for XSPROXY_FUZZ_SECONDS (tests fuzz.msg, fuzz.relay,
-# fuzz.records, fuzz.shadow_codec, fuzz.claim, fuzz.follow); a crash, leak, timeout or sanitizer report fails the test.
+# fuzz.records, fuzz.shadow_codec, fuzz.tree_read, fuzz.claim, fuzz.follow); a crash, leak, timeout or sanitizer report fails the test.
 # New inputs go to a scratch corpus in the build tree; the seeds in
 # tests/fuzz/<name>/ are only read.  deploy/fuzz.sh runs them for longer.
 if(NOT CMAKE_C_COMPILER_ID MATCHES Clang)
@@ -54,6 +55,10 @@ target_include_directories(fuzz_relay PRIVATE ${_proxy_dir} ${_proxy_dir}/includ
 xsproxy_fuzz(shadow_codec ${_proxy_dir}/msg.c ${_proxy_dir}/shadow.c
   ${_proxy_dir}/shadow_codec.c)
 target_include_directories(fuzz_shadow_codec PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
+
+# the save's walk of a subtree (proxy/tree_read.c) against any answers
+xsproxy_fuzz(tree_read ${_proxy_dir}/tree_read.c ${_proxy_dir}/msg.c)
+target_include_directories(fuzz_tree_read PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
 
 # the live-switch protocol's texts (shim/claim.c), both ways
 set(_shim_dir ${PROJECT_SOURCE_DIR}/shim)

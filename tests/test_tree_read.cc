@@ -152,6 +152,7 @@ TEST(TreeRead, BadAnswersAreRefusedAndChangeNothingElse)
     EXPECT_EQ(answer(&t, a[1].tag, XS_READ, "v"), -1);   // the wrong type
     EXPECT_EQ(answer(&t, a[1].tag, XS_GET_PERMS, std::string("q5\0", 3)), -1);
     EXPECT_EQ(answer(&t, a[1].tag, XS_GET_PERMS, std::string("r70000\0", 7)), -1);
+    EXPECT_EQ(answer(&t, a[1].tag, XS_GET_PERMS, std::string("n", 1)), -1);   // no NUL, short
     EXPECT_EQ(answer(&t, a[2].tag, XS_DIRECTORY, std::string("a/b\0", 4)), -1);
     EXPECT_STREQ(t.error, "EPROTO");
     EXPECT_EQ(t.nnodes, 1u);
