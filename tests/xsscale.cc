@@ -9,7 +9,7 @@
 //   - prints xsproxy's resident memory (VmRSS, split anon/file/shmem, from
 //     /proc/PID/status) before and after, per idle domain, and per domain
 //     besides its two ring pages (the guest's and the shadow, 8 KiB), next
-//     to the aim of <= 32 KiB;
+//     to the goal of <= 32 KiB;
 //   - churns, R rounds (1): C new domains (50), created without INTRODUCE,
 //     are inserted and released (`insert D`, `remove D release`), then C
 //     domains the daemon serves directly are inserted live and handed back
@@ -589,7 +589,7 @@ int run_daemon(xssim_daemon daemon, const Options &o)
                      before, watched, n);
     double per_domain = (double)(watched.total - before.total) / n;
     double besides = per_domain - 8.0;
-    printf("  besides the two ring pages (8 KiB)  %8.1f KiB per domain  (aim <= 32 KiB)\n", besides);
+    printf("  besides the two ring pages (8 KiB)  %8.1f KiB per domain  (goal <= 32 KiB)\n", besides);
     printf("  open files: %d before, %d after; CPU while all idle: xsproxy %.1f%%, %s %.1f%%\n",
            fds_before, fds_after, proxy_cpu, name, daemon_cpu);
     fflush(stdout);
@@ -731,7 +731,7 @@ int run_daemon(xssim_daemon daemon, const Options &o)
         failures++;
     }
     auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
-    printf("\n%s, %u domains: %.1f KiB/domain besides rings = %.2f of the 32 KiB aim; p50 insert "
+    printf("\n%s, %u domains: %.1f KiB/domain besides rings = %.2f of the 32 KiB goal; p50 insert "
            "%.1f / release %.1f / live insert %.1f / hand back %.1f ms; busy during churn: mean "
            "x%.2f, p99 x%.2f, throughput x%.2f\n",
            name, o.domains, besides, besides / 32.0, pct(ch.insert, 50), pct(ch.release, 50),
