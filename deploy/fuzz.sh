@@ -5,7 +5,7 @@
 # and prints one line per target: executions, coverage, corpus size and
 # whether it found anything.
 #
-#   deploy/fuzz.sh [SECONDS] [msg|relay|records|shadow_codec|claim|follow ...]
+#   deploy/fuzz.sh [SECONDS] [msg|relay|records|shadow_codec|tree_read|claim|follow ...]
 #
 # New inputs accumulate in build-fuzz/tests/fuzz-corpus/<target>/ (merged
 # down to the inputs that make a difference after each run), the corpus
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-msg relay records shadow_codec claim follow}
+targets=${*:-$(cd tests && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//' | tr '\n' ' ')}
 case $secs in *[!0-9]* | "") echo "usage: deploy/fuzz.sh [SECONDS] [TARGET...]" >&2; exit 2 ;; esac
 
 command -v clang >/dev/null || { echo "fuzz.sh: no clang: run deploy/setup.sh --fuzz" >&2; exit 2; }
