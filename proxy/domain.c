@@ -804,6 +804,8 @@ void domain_poll(struct domain *d)
 
 static void relay(struct domain *d)
 {
+    if (d->handing_back)
+        return;   /* the shim is switching it back to xenstored (live.c) */
     if (d->state == DOM_RECONNECTING) {
         finish_reconnect(d);
         if (d->state == DOM_RECONNECTING) {

@@ -303,7 +303,7 @@ static void stay(struct proxy *px, struct domain *d)
         }
     }
     domain_write_claim(d, CLAIM_LIVE_IN);
-    d->removing = false;
+    d->removing = d->handing_back = false;
     domain_pump(d);
 }
 
@@ -482,11 +482,15 @@ static void drain(struct live_job *lj, struct domain *d)
     const struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
     if (!at_rest(d) || s->req_prod != g->req_cons || s->rsp_prod != g->rsp_prod)
         return;   /* the next tick looks again */
-    /* the shim binds the guest's channel to xenstored again: let it go */
+    /* the shim binds the guest's channel to xenstored again: let it go;
+     * and from here until the shim answers nothing of D moves (a reply
+     * relayed to the guest's ring while xenstored takes it back would be
+     * written twice) */
     if (d->guest_port < px->by_port_len)
         px->by_port[d->guest_port] = NULL;
     xenevtchn_unbind(px->xce, d->guest_port);
     d->guest_port = 0;
+    d->handing_back = true;
     if (domain_write_claim(d, CLAIM_LIVE_BACK) < 0) {
         int e = errno;
         stay(px, d);

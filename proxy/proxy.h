@@ -115,6 +115,8 @@ struct domain {
                                    here: recover asks the shim, live.c) */
     bool removing;              /* being handed back: finish the request being
                                    read, take no other */
+    bool handing_back;          /* ... and the shim is switching it back now:
+                                   nothing of it is relayed until it answers */
     bool diverged;              /* xsproxy sent requests of its own on the
                                    shadow ring: its indexes are no longer the
                                    guest's, so xenstored cannot take it back */
