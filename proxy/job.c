@@ -47,11 +47,18 @@ struct job *job_find(struct proxy *px, uint32_t domid)
 
 void jobs_wake(struct proxy *px)
 {
-    struct job *next;
-    for (struct job *j = px->jobs; j; j = next) {
-        next = j->next;   /* J may be done, and freed, meanwhile */
-        if (j->on_wake && !j->done)
-            j->on_wake(j);
+    /* a job's step may end it and answer its client, which frees any job
+     * done meanwhile: look for the next one from the top each time */
+    static unsigned round;
+    round++;
+    for (;;) {
+        struct job *j = px->jobs;
+        while (j && (!j->on_wake || j->done || j->woken == round))
+            j = j->next;
+        if (!j)
+            return;
+        j->woken = round;
+        j->on_wake(j);
     }
 }
 

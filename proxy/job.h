@@ -25,6 +25,7 @@ struct job {
     int rc;                     /* 0, or an errno */
     char text[1024];            /* the reply, or why it failed */
     bool answer_ok;             /* the reply is "OK" (a wire type's), not text */
+    unsigned woken;             /* jobs_wake's round that last woke it */
     /* the job's own: a reply (NULL: the connection failed with ERR);
      * xsproxy stops (the job ends unanswered); its memory */
     void (*on_reply)(struct job *j, const struct msg *reply, int err);
