@@ -71,6 +71,7 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
                               bool quiesced, bool live, char *err, size_t errlen);
 static void load_indexes(struct domain *d);
 static void relay(struct domain *d);
+static void notify_forget(struct proxy *px, struct domain *d);
 
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                   bool quiesced, char *err, size_t errlen)
@@ -211,6 +212,7 @@ static void unlink_watch_journal(const struct proxy *px, uint32_t domid)
 
 void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
 {
+    notify_forget(px, d);
     if (d->guest_port && d->guest_port < px->by_port_len)
         px->by_port[d->guest_port] = NULL;
     if (d->shadow_port && d->shadow_port < px->by_port_len)
@@ -802,6 +804,62 @@ void domain_poll(struct domain *d)
     relay(d);
 }
 
+static void send_notifications(struct domain *d)
+{
+    if (d->notify_guest_due)
+        xenevtchn_notify(d->px->xce, d->guest_port);
+    if (d->notify_shadow_due)
+        xenevtchn_notify(d->px->xce, d->shadow_port);
+    d->notify_guest_due = d->notify_shadow_due = false;
+}
+
+/* While a batch of events is handled, notifications wait for its end: the
+ * daemon then finds every request of the batch on its rings when it wakes,
+ * as it does when guests talk to it directly, instead of waking for the
+ * first and looking again for each of the others. */
+static void notify(struct domain *d, bool guest, bool shadow)
+{
+    struct proxy *px = d->px;
+    bool noted = d->notify_guest_due || d->notify_shadow_due;
+    d->notify_guest_due |= guest;
+    d->notify_shadow_due |= shadow;
+    if (!px->batching) {
+        send_notifications(d);
+        return;
+    }
+    if (noted || !(guest || shadow))
+        return;
+    if (px->notify_due_len == px->notify_due_cap) {
+        size_t n = px->notify_due_cap ? 2 * px->notify_due_cap : 64;
+        struct domain **nd = realloc(px->notify_due, n * sizeof(*nd));
+        if (!nd) {
+            send_notifications(d);
+            return;
+        }
+        px->notify_due = nd;
+        px->notify_due_cap = n;
+    }
+    px->notify_due[px->notify_due_len++] = d;
+}
+
+void domain_notify_flush(struct proxy *px)
+{
+    for (size_t i = 0; i < px->notify_due_len; i++)
+        if (px->notify_due[i])
+            send_notifications(px->notify_due[i]);
+    px->notify_due_len = 0;
+}
+
+/* D's ports are about to go: what it noted is sent now, and the batch
+ * forgets it. */
+static void notify_forget(struct proxy *px, struct domain *d)
+{
+    send_notifications(d);
+    for (size_t i = 0; i < px->notify_due_len; i++)
+        if (px->notify_due[i] == d)
+            px->notify_due[i] = NULL;
+}
+
 static void relay(struct domain *d)
 {
     if (d->handing_back)
@@ -957,10 +1015,7 @@ static void relay(struct domain *d)
         d->jnl_dirty = true;
     }
     domain_publish(d);
-    if (notify_guest)
-        xenevtchn_notify(d->px->xce, d->guest_port);
-    if (notify_shadow)
-        xenevtchn_notify(d->px->xce, d->shadow_port);
+    notify(d, notify_guest, notify_shadow);
     if (d->px->waiters)
         waiters_check(d->px);
 }

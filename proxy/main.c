@@ -211,6 +211,7 @@ static void evtchn_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)w;
     (void)revents;
+    proxy.batching = true;
     for (;;) {
         int port = xenevtchn_pending(proxy.xce);
         if (port < 0)
@@ -218,6 +219,8 @@ static void evtchn_cb(struct ev_loop *loop, ev_io *w, int revents)
         xenevtchn_unmask(proxy.xce, (evtchn_port_t)port);
         domain_on_port(&proxy, (evtchn_port_t)port);
     }
+    proxy.batching = false;
+    domain_notify_flush(&proxy);
 }
 
 static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -394,6 +397,7 @@ int main(int argc, char **argv)
     xengnttab_close(proxy.xgt);
     xc_interface_close(proxy.xch);
     free(proxy.by_port);
+    free(proxy.notify_due);
     ev_loop_destroy(proxy.loop);
     xlog(LOG_LVL_INFO, "stopped");
     return 0;

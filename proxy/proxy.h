@@ -115,6 +115,9 @@ struct domain {
                                    here: recover asks the shim, live.c) */
     bool removing;              /* being handed back: finish the request being
                                    read, take no other */
+    bool notify_guest_due;      /* a notification to send at the end of this
+                                   batch of events (domain_notify_flush) */
+    bool notify_shadow_due;
     bool handing_back;          /* ... and the shim is switching it back now:
                                    nothing of it is relayed until it answers */
     bool diverged;              /* xsproxy sent requests of its own on the
@@ -198,6 +201,10 @@ struct proxy {
     size_t jbuf_len, jbuf_cap;
     uint64_t commits;             /* journal commits, for `list` */
     struct job *jobs;             /* long operations under way (job.h) */
+    bool batching;                /* relays note notifications, sent by
+                                     domain_notify_flush */
+    struct domain **notify_due;   /* the domains with one noted */
+    size_t notify_due_len, notify_due_cap;
 };
 
 /* domain.c */
@@ -208,6 +215,8 @@ int domain_recover_all(struct proxy *px);
 /* Commit D's state to its journal, then let the rings see the indexes that
  * go with it.  Runs after every pump; also after changes elsewhere. */
 void domain_publish(struct domain *d);
+/* Send the notifications the relays noted while PX->batching was set. */
+void domain_notify_flush(struct proxy *px);
 /* xsproxy stops: let go of D's memory and handles, keep its files, so that
  * the next xsproxy carries on (the guest waits meanwhile). */
 void domain_detach(struct proxy *px, struct domain *d);
