@@ -374,10 +374,16 @@ static bool migration_op(struct proxy *px, const char *op, const char *dom,
 bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                     struct wait_for *wait)
 {
-    const char *parts[XENSTORE_PAYLOAD_MAX / 2] = { 0 };
+    /* Not zero-initialised: clearing 16 KiB of pointers per request was a
+     * third of xsproxy's instructions per relayed message.  msg_split fills
+     * parts[0..n); the few fixed positions the commands read are cleared. */
+    const char *parts[XENSTORE_PAYLOAD_MAX / 2];
     unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts,
                            XENSTORE_PAYLOAD_MAX / 2);
-    char text[1024] = "";
+    for (unsigned i = n; i < 4; i++)
+        parts[i] = NULL;
+    char text[1024];
+    text[0] = '\0';
     uint32_t domid;
     int rc;
     switch (req->hdr.type) {

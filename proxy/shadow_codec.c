@@ -123,6 +123,14 @@ static void put(struct wr *w, const void *p, size_t n)
 static void put_u32(struct wr *w, uint32_t v)
 {
     uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    /* most of an encoding is these words, and the buffer has grown to fit
+     * by the second one: store them in place (a call to put and memcpy each
+     * was a sixth of xsproxy's instructions per relayed message) */
+    if (!w->oom && *w->cap - *w->len >= sizeof(b)) {
+        memcpy(*w->buf + *w->len, b, sizeof(b));
+        *w->len += sizeof(b);
+        return;
+    }
     put(w, b, sizeof(b));
 }
 
