@@ -13,7 +13,7 @@ target_include_directories(test_shim_live PRIVATE ${PROJECT_SOURCE_DIR}/shim)
 # The benchmark: a program, not a test (it prints figures, never judges them).
 # It runs the same workloads directly and through xsproxy, on the sim of a
 # Store (tests/workload.h, built by proxy.cmake).
-add_executable(xsbench xsbench.cc)
+add_executable(xsbench xsbench.cc null_relay.cc)
 target_link_libraries(xsbench PRIVATE xstest_support xsproxy_workload)
 
 # The shim's stream tracker, pure: no daemon.

@@ -32,6 +32,7 @@ extern "C" {
 #include <xenstore.h>
 }
 
+#include "null_relay.h"
 #include "sim_host.h"
 #include "workload.h"
 
@@ -46,6 +47,7 @@ struct Target {
     std::vector<uint32_t> domains;
     std::string socket;          // XENSTORED_PATH for dom0 clients
     std::string label;           // "oxenstored" or "oxenstored+xsproxy"
+    pid_t daemon = -1;           // xenstored's pid, for its event counts
 };
 
 // How long each workload runs: N operations, or S seconds.
@@ -65,6 +67,9 @@ struct Result {
     double elapsed_s = 0;
     std::vector<double> lat_us;   // per operation, send to reply
     std::string error;            // non-empty: the workload failed
+    double daemon_reads = -1;     // the daemon's reads of its event channel
+                                  // per operation (-1: unknown): how many
+                                  // requests it finds per wake-up
 
     double rate() const { return elapsed_s > 0 ? (double)ops / elapsed_s : 0; }
 };
@@ -298,9 +303,25 @@ Result socket_serial(const Target &t, const Budget &b)
     return r;
 }
 
+uint64_t evtchn_reads(const Target &t)
+{
+    struct xssim_calls c;
+    if (t.daemon <= 0 || xssim_calls_of(t.sim, t.daemon, &c) < 0)
+        return 0;
+    uint64_t n = 0;
+    for (unsigned w = 0; w < XSSIM_NR_CALLERS; w++)
+        n += c.n[XSSIM_EVTCHN_READ][w];
+    return n;
+}
+
 Result run_workload(const Target &t, const Workload &w, const Budget &b)
 {
-    return w.socket ? socket_serial(t, b) : ring_run(t, w, b);
+    uint64_t reads = evtchn_reads(t);
+    Result r = w.socket ? socket_serial(t, b) : ring_run(t, w, b);
+    uint64_t after = evtchn_reads(t);
+    if (reads && after >= reads && r.ops > 0)
+        r.daemon_reads = (double)(after - reads) / (double)r.ops;
+    return r;
 }
 
 void print_header()
@@ -327,8 +348,9 @@ void print_comparison(const char *daemon, const std::vector<Workload> &ws,
                       std::vector<std::pair<Result, Result>> &rs)
 {
     printf("\n%s: through xsproxy / direct\n", daemon);
-    printf("%-36s %11s %11s %6s %8s %8s %8s %8s %8s  %s\n", "workload", "direct/s", "proxied/s",
-           "ratio", "p50 dir", "p50 prx", "p50 +us", "p99 dir", "p99 prx", "goal");
+    printf("%-36s %11s %11s %6s %8s %8s %8s %8s %8s %6s %6s  %s\n", "workload", "direct/s",
+           "proxied/s", "ratio", "p50 dir", "p50 prx", "p50 +us", "p99 dir", "p99 prx", "ev dir",
+           "ev prx", "goal");
     for (size_t i = 0; i < ws.size(); i++) {
         Result &d = rs[i].first, &p = rs[i].second;
         if (!d.error.empty() || !p.error.empty()) {
@@ -337,10 +359,40 @@ void print_comparison(const char *daemon, const std::vector<Workload> &ws,
         }
         double d50 = percentile(d.lat_us, 50), p50 = percentile(p.lat_us, 50);
         double d99 = percentile(d.lat_us, 99), p99 = percentile(p.lat_us, 99);
-        printf("%-36s %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f %8.1f  %s\n",
+        printf("%-36s %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f %8.1f %6.2f %6.2f  %s\n",
                ws[i].name.c_str(), d.rate(), p.rate(), d.rate() > 0 ? p.rate() / d.rate() : 0,
-               d50, p50, p50 - d50, d99, p99, goal_text(ws[i]).c_str());
+               d50, p50, p50 - d50, d99, p99, d.daemon_reads, p.daemon_reads,
+               goal_text(ws[i]).c_str());
     }
+    fflush(stdout);
+}
+
+// The same serial socket workload through a relay that only copies bytes
+// (null_relay.h): what one more process costs a serial client here, the
+// ceiling of any proxy's serial ratio.  SOCKET's results are the last
+// workload's (dom0 socket), direct and through xsproxy.
+void print_hop_floor(xstest::Store &store, const Target &direct, const Budget &b,
+                     const std::pair<Result, Result> &socket)
+{
+    xstest::NullRelay relay = xstest::null_relay_start(store.dir() + "/null-relay.sock", direct.socket);
+    if (relay.pid < 0) {
+        printf("one more process: cannot start a null relay\n");
+        return;
+    }
+    Target t = direct;
+    t.socket = relay.path;
+    Result r = socket_serial(t, b);
+    xstest::null_relay_stop(relay);
+    const Result &d = socket.first, &p = socket.second;
+    if (!r.error.empty() || !d.error.empty() || !p.error.empty() || d.rate() <= 0 ||
+        r.rate() <= 0) {
+        printf("one more process: FAILED %s\n", r.error.c_str());
+        return;
+    }
+    printf("one more process (dom0 socket, serial xs_read through a null relay): %.0f/s, "
+           "p50 %.1f us: %.2f of direct, the ceiling of a serial ratio here; xsproxy gives "
+           "%.2f of it\n",
+           r.rate(), percentile(r.lat_us, 50), r.rate() / d.rate(), p.rate() / r.rate());
     fflush(stdout);
 }
 
@@ -508,6 +560,7 @@ int main(int argc, char **argv)
         direct.label = name;
         direct.sim = proxied.sim = store.sim();
         direct.socket = store.host().socket_path();
+        direct.daemon = proxied.daemon = store.host().daemon_pid();
         proxied.label = std::string(name) + "+xsproxy";
         proxied.socket = store.store_socket();
         for (uint32_t i = 1; i <= ndomains; i++) {
@@ -546,8 +599,10 @@ int main(int argc, char **argv)
                 failures += !results[i].second.error.empty();
             }
         }
-        if (run_direct && run_proxied)
+        if (run_direct && run_proxied) {
             print_comparison(name, workloads, results);
+            print_hop_floor(store, direct, budget, results.back());
+        }
         if (run_proxied) {
             if (!store.proxy_alive()) {
                 fprintf(stderr, "xsbench: xsproxy died; the end of its log:\n%s\n",
