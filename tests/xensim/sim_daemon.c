@@ -429,6 +429,23 @@ pid_t xssim_start_proxy(const char *dir, const char *proxy_path, bool die_with_p
             dup2(log, 2);
         setenv("XSSIM_DIR", abs_dir, 1);
         preload_sim(NULL);   /* xsproxy runs on Xen's libraries, the sim below */
+        /* XSSIM_PROXY_WRAPPER: a command to run xsproxy under (a profiler,
+         * valgrind), split at spaces */
+        const char *wrapper = getenv("XSSIM_PROXY_WRAPPER");
+        if (wrapper && *wrapper) {
+            char *words = strdup(wrapper), *save = NULL, *argv[32];
+            int n = 0;
+            for (char *w = strtok_r(words, " ", &save); w && n < 20; w = strtok_r(NULL, " ", &save))
+                argv[n++] = w;
+            const char *rest[] = { prog, "--socket", sock, "--backend", backend, "--run-dir",
+                                   rundir, "--log-level", "info" };
+            for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+                argv[n++] = (char *)rest[i];
+            argv[n] = NULL;
+            execvp(argv[0], argv);
+            fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+            _exit(127);
+        }
         execl(prog, prog, "--socket", sock, "--backend", backend, "--run-dir", rundir,
               "--log-level", "info", (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", prog, strerror(errno));
