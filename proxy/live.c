@@ -111,6 +111,12 @@ static int wake_shim(struct proxy *px, char *why, size_t len)
         px->wake_remote = port;
         px->wake_pid = pid;
     }
+    /* the count first: the shim may act on it on xenstored's next pass,
+     * before the port's turn comes (claim.h) */
+    if (!px->claims_asked)
+        px->claims_asked = asked_map(dir);
+    if (px->claims_asked)
+        asked_bump(px->claims_asked);
     if (xenevtchn_notify(px->xce, px->wake_port) < 0) {
         snprintf(why, len, "cannot notify xenstored's wake-up port: %s", strerror(errno));
         return -1;

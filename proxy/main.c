@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -398,6 +399,8 @@ int main(int argc, char **argv)
     xc_interface_close(proxy.xch);
     free(proxy.by_port);
     free(proxy.notify_due);
+    if (proxy.claims_asked)
+        munmap(proxy.claims_asked, 4096);
     ev_loop_destroy(proxy.loop);
     xlog(LOG_LVL_INFO, "stopped");
     return 0;

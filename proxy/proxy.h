@@ -180,6 +180,7 @@ struct proxy {
     evtchn_port_t wake_port;      /* bound to the shim's wake-up port (0: not yet) */
     uint32_t wake_remote;         /* its number in xenstored, and xenstored's pid */
     int wake_pid;
+    uint32_t *claims_asked;       /* the shim's .asked page (claim.h) */
     int listen_fd;
     ev_io listen_watcher;
     ev_timer scan_timer;

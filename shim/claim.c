@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -350,6 +351,35 @@ int wake_read(const char *dir, uint32_t *port, int *pid)
     *port = p;
     *pid = who;
     return 0;
+}
+
+uint32_t *asked_map(const char *dir)
+{
+    char path[CLAIM_PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/.asked", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    void *p = MAP_FAILED;
+    /* either side may make it: growing it to a page twice changes nothing */
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (st.st_size >= 4096 || ftruncate(fd, 4096) == 0))
+        p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    else if (errno == 0)
+        errno = EINVAL;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void asked_bump(uint32_t *asked)
+{
+    __atomic_add_fetch(asked, 1, __ATOMIC_RELEASE);
 }
 
 int switch_answer_write(const char *dir, uint32_t domid, const struct switch_answer *a)

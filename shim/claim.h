@@ -18,6 +18,14 @@
  *                  requester binds to it and notifies it after asking for a
  *                  switch; the shim notifies it back once its answers are
  *                  written.  Written by each xenstored as it starts.
+ *   .asked         a page both map: its first word counts the switches
+ *                  asked for.  The requester adds one after writing a claim
+ *                  and before notifying; the shim looks at it on each of
+ *                  xenstored's xenevtchn_pending calls, so that a switch
+ *                  waits for xenstored's next pass through its loop, not
+ *                  for the wake-up port's turn among the ports pending
+ *                  (xenstored takes one per pass: behind a hundred busy
+ *                  domains on a slow daemon that was over a second).
  *
  * The formats are pure functions (unit-tested and fuzzed); the file helpers
  * do plain file I/O and nothing else.
@@ -66,6 +74,13 @@ int claim_request_switch(const char *dir, uint32_t domid);
  * one; EBADMSG: not in that form). */
 int wake_write(const char *dir, uint32_t port, int pid);
 int wake_read(const char *dir, uint32_t *port, int *pid);
+
+/* DIR/.asked mapped (made if missing), or NULL + errno.  The word is only
+ * read and added to atomically. */
+uint32_t *asked_map(const char *dir);
+/* Tell the shim a switch is asked for: *ASKED + 1, ordered after the
+ * claim's writes. */
+void asked_bump(uint32_t *asked);
 
 /* ---- the shim's answer --------------------------------------------------
  *

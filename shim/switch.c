@@ -523,13 +523,47 @@ void wake_publish_retry(void)
     publish(wake_to_publish);
 }
 
+/* The requesters' count of switches asked for (claim.h, .asked), mapped
+ * once it can be; and the count at the last scan. */
+static uint32_t *asked;
+static uint32_t asked_seen;
+static time_t asked_next_try;
+
+static bool asked_more(void)
+{
+    if (!asked) {
+        time_t now = time(NULL);
+        if (now < asked_next_try || !claims_dir())
+            return false;
+        asked_next_try = now + 1;
+        if (!(asked = asked_map(claims_dir())))
+            return false;
+    }
+    uint32_t n = __atomic_load_n(asked, __ATOMIC_ACQUIRE);
+    if (n == asked_seen)
+        return false;
+    asked_seen = n;
+    return true;
+}
+
 uint32_t wake_take(struct evh_state *e, uint32_t actual)
 {
-    if (!e->wake_port || actual != e->wake_port)
+    if (!e->wake_port)
         return port_to_virt(&e->ports, actual);
     const struct real_xen *r = real_xen();
-    r->evtchn_unmask(e->h, actual);
     uint32_t look = 0;
+    if (actual != e->wake_port) {
+        /* a switch asked for since the last scan is made now, before the
+         * wake-up port's own turn comes */
+        uint32_t virt = port_to_virt(&e->ports, actual);
+        if (asked_more()) {
+            switch_scan(&look);
+            r->evtchn_notify(e->h, e->wake_port);
+        }
+        return virt;
+    }
+    r->evtchn_unmask(e->h, actual);
+    asked_more();   /* what it counts is scanned now */
     unsigned switched = switch_scan(&look);
     r->evtchn_notify(e->h, e->wake_port);   /* the answers are there */
     return switched == 1 ? look : e->virq_port;

@@ -634,6 +634,40 @@ TEST_P(ShimLiveTest, MalformedClaimsChangeNothing)
     expect_guest_works("at last");
 }
 
+// A switch asked for (the claim, and .asked counted) is made at xenstored's
+// next event, whatever port it is for: the wake-up port's own turn can come
+// a second later behind busy domains on a slow daemon.
+TEST_P(ShimLiveTest, ASwitchAskedForIsMadeAtXenstoredsNextEvent)
+{
+    write_claim(claim_text("1"));
+    ASSERT_EQ(claim_request_switch(claims_.c_str(), dom_), 0) << strerror(errno);
+    uint32_t *asked = asked_map(claims_.c_str());
+    ASSERT_NE(asked, nullptr) << strerror(errno);
+    asked_bump(asked);
+    // the wake-up port is not notified: nothing happens until an event
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(switch_answer_read(claims_.c_str(), dom_, &answer_), 0);
+    // another domain's request is xenstored's next event
+    ASSERT_TRUE(host().create_domain(kDom + 1));
+    xsg *other = xsg_open(sim_, kDom + 1);
+    ASSERT_NE(other, nullptr) << strerror(errno);
+    EXPECT_EQ(xsg_write(other, 0, "data/o", "1", 1), 0);
+    int rc = 0;
+    for (int i = 0; i < kWaitMs && (rc = switch_answer_read(claims_.c_str(), dom_, &answer_)) == 0;
+         i++)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(rc, 1) << "no switch without the wake-up port";
+    EXPECT_EQ(answer_.kind, SWITCH_SHADOW) << answer_.reason;
+    xsg_close(other);
+    munmap(asked, 4096);
+    ASSERT_NO_FATAL_FAILURE(take_guest_port());
+    // the shadow serves the domain now
+    shadow_send(XS_WRITE, 90, z("data/s") + "v");
+    EXPECT_EQ(shadow_recv().body, z("OK"));
+    ASSERT_NO_FATAL_FAILURE(switch_back());
+    expect_guest_works("after");
+}
+
 // A domain introduced through a claim (xsproxy's INTRODUCE path) is served
 // on its shadow from the start, and can be handed back live the same way.
 TEST_P(ShimLiveTest, DomainIntroducedThroughAClaimIsHandedBack)
