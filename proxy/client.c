@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "transfer.h"
 #include "xsd_conn.h"
 
 #define CLIENT_OUT_LIMIT (1u << 20)   /* stop reading xenstored beyond this */
@@ -52,6 +53,8 @@ struct client {
     struct client_req *q_head, **q_tail;
     bool raw;   /* the client sent what xenstored must judge unparsed:
                    from then on bytes pass both ways untouched */
+    struct transfer *link_for;   /* answered `transfer send|receive`: the
+                                    connection is that transfer's now */
 };
 
 static void client_free(struct client *c);
@@ -228,6 +231,11 @@ static void client_request(struct client *c, struct msg *m)
         return;
     struct wait_for wait = { .kind = WAIT_NONE };
     if (control_handle(c->px, m, reply, &wait)) {
+        if (wait.kind == WAIT_LINK) {
+            c->link_for = wait.transfer;
+            reply_local(c, reply);
+            return;
+        }
         if (wait.kind == WAIT_NONE) {
             reply_local(c, reply);
             return;
@@ -330,6 +338,29 @@ void client_complete(struct client *c, void *req, struct msg *reply)
 }
 
 /* Feed bytes into M, handling each whole message; false on a bad one. */
+/* The connection is C->link_for's link now: its answer is written (a
+ * fresh connection's socket takes a short reply at once), the rest of what
+ * was read goes with it; the client is freed, its descriptor kept. */
+static void hand_over(struct client *c, const uint8_t *rest, size_t len)
+{
+    struct transfer *t = c->link_for;
+    bool alone = c->q_head == NULL;
+    ssize_t n = alone ? write(c->fd, bq_head(&c->to_client), bq_pending(&c->to_client)) : -1;
+    if (!alone || n != (ssize_t)bq_pending(&c->to_client)) {
+        xlog(LOG_LVL_WARN, "conn%u: a transfer's link must be a connection of its own, its "
+             "answer written at once; closed", c->id);
+        c->link_for = NULL;
+        transfer_link_lost(t);
+        client_free(c);
+        return;
+    }
+    int fd = c->fd;
+    c->fd = -1;
+    c->link_for = NULL;
+    client_free(c);
+    transfer_attach(t, fd, rest, len);
+}
+
 static bool feed(struct client *c, struct msg *m, const uint8_t *buf, size_t n, bool from_client)
 {
     size_t off = 0;
@@ -358,6 +389,10 @@ static bool feed(struct client *c, struct msg *m, const uint8_t *buf, size_t n, 
             else
                 backend_message(c, m);
             msg_reset(m);
+            if (c->link_for) {
+                hand_over(c, buf + off, n - off);
+                return true;
+            }
         }
     }
     return true;
@@ -482,7 +517,8 @@ static void client_free(struct client *c)
     ev_io_stop(px->loop, &c->wr);
     if (c->be_waiting)
         ev_timer_stop(px->loop, &c->be_retry);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     if (c->backend_fd >= 0) {
         ev_io_stop(px->loop, &c->be_rd);
         ev_io_stop(px->loop, &c->be_wr);

@@ -20,6 +20,7 @@
 
 #include "files.h"
 #include "job.h"
+#include "transfer.h"
 #include "proxy.h"
 #include "xsproxy_wire.h"
 
@@ -308,6 +309,11 @@ static bool migration_op(struct proxy *px, const char *op, const char *dom,
     if (!domid_arg(dom, &domid, reply, req))
         return true;
     struct domain *d = domain_find(px, domid);
+    if (!d && transfer_sent_away(px, domid)) {
+        xlog(LOG_LVL_WARN, "%s %u: the domain was sent to another host for good", op, domid);
+        reply_errno(reply, req, EPERM);
+        return true;
+    }
     if (!d) {
         reply_errno(reply, req, ENOENT);
         return true;
@@ -321,6 +327,13 @@ static bool migration_op(struct proxy *px, const char *op, const char *dom,
         wait->domid = domid;
         domain_pump(d);
     } else if (strcmp(op, "resume") == 0) {
+        if (d->transfer_held) {
+            /* the source may still run it: only the transfer's commit
+             * serves it here */
+            xlog(LOG_LVL_WARN, "resume %u: held for a transfer from another host", domid);
+            reply_errno(reply, req, EPERM);
+            return true;
+        }
         d->quiesce = false;
         xlog(LOG_LVL_INFO, "domain %u: resume", domid);
         reply_text(reply, req, "OK");
@@ -428,6 +441,10 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
     if (n == 0)
         return false;
     const char *cmd = parts[0];
+    if (strcmp(cmd, "transfer") == 0) {
+        transfer_command(px, parts + 1, n - 1, req, reply, wait);
+        return true;
+    }
     if (strcmp(cmd, "insert") == 0 || strcmp(cmd, "remove") == 0) {
         if (!domid_arg(n > 1 ? parts[1] : NULL, &domid, reply, req))
             return true;
@@ -501,7 +518,7 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                 reply_errno(reply, req, EINVAL);
                 return true;
             }
-            rc = migrate_restore(px, domid, parts[2], from, &job, msgbuf, sizeof(msgbuf));
+            rc = migrate_restore(px, domid, parts[2], from, false, &job, msgbuf, sizeof(msgbuf));
         }
         if (rc) {
             xlog(LOG_LVL_WARN, "%s %u: %s", cmd, domid, msgbuf);

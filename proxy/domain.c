@@ -453,7 +453,7 @@ static void replay_progress(struct domain *d)
     if (!d->restoring || shadow_replays_pending(&d->sh) || shadow_internal_inflight(&d->sh))
         return;
     d->restoring = false;
-    d->quiesce = false;
+    d->quiesce = d->transfer_held;
     for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
         xlog(LOG_LVL_INFO, "domain %u: transaction %u %s", d->domid, t->guest_id,
              t->doomed ? "ends in EAGAIN (not replayable, or its replay got another answer)"
@@ -1094,7 +1094,7 @@ void domain_backend_lost(struct domain *d)
     if (d->restoring) {
         /* its transactions went with xenstored: nothing to wait for */
         d->restoring = false;
-        d->quiesce = false;
+        d->quiesce = d->transfer_held;
     }
     domain_pump(d);
 }

@@ -98,7 +98,9 @@ void job_finish(struct job *j, int rc)
         xlog(LOG_LVL_WARN, "%s %u: %s", j->what, j->domid, j->text);
     else
         xlog(LOG_LVL_INFO, "%s", j->text);
-    if (j->abandoned)
+    if (j->on_done)
+        j->on_done(j);
+    else if (j->abandoned)
         job_free(j);
     else
         waiters_check(j->px);

@@ -32,6 +32,10 @@ struct job {
     void (*on_wake)(struct job *j);   /* the shim notified its wake-up port */
     void (*on_cancel)(struct job *j);
     void (*free_own)(struct job *j);
+    /* set by an owner inside xsproxy (transfer.c) instead of a waiting
+     * client: called when the job is done; the owner then discards it */
+    void (*on_done)(struct job *j);
+    void *owner;
 };
 
 /* Link J (zeroed but for its own fields) into PX's jobs. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "transfer.h"
 
 static const char usage_text[] =
     "usage: xsproxy [OPTIONS]\n"
@@ -362,6 +363,7 @@ int main(int argc, char **argv)
     if (recovered > 0)
         xlog(LOG_LVL_INFO, "carried on with %d domains from the journals in %s", recovered,
              journal_dir);
+    transfer_recover_all(&proxy);   /* paused, until the toolstack resumes them */
     /* listen last: a client that can connect finds xsproxy ready */
     proxy.listen_fd = listen_on(cfg->socket_path);
     if (proxy.listen_fd < 0) {
@@ -381,6 +383,7 @@ int main(int argc, char **argv)
 
     backend_stop(&proxy);
     client_close_all(&proxy);
+    transfer_free_all(&proxy);
     jobs_cancel(&proxy);
     /* the domains stay xsproxy's: the next one carries on with them */
     while (proxy.domains)

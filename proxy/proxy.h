@@ -115,6 +115,8 @@ struct domain {
                                    here: recover asks the shim, live.c) */
     bool removing;              /* being handed back: finish the request being
                                    read, take no other */
+    bool transfer_held;         /* restored by a transfer (transfer.c): stays
+                                   quiesced until the source commits */
     bool notify_guest_due;      /* a notification to send at the end of this
                                    batch of events (domain_notify_flush) */
     bool notify_shadow_due;
@@ -150,14 +152,18 @@ enum wait_kind {
     WAIT_QUIESCED,   /* QUIESCE: everything passed on has been answered */
     WAIT_INJECTED,   /* ADD_DOMAIN_WATCHES: xenstored answered them all */
     WAIT_JOB,        /* a job (job.h) has its answer */
+    WAIT_LINK,       /* `transfer send|receive`: once answered, the client's
+                        connection is the transfer's link (transfer.c) */
 };
 
 struct job;
+struct transfer;
 
 struct wait_for {
     enum wait_kind kind;
     uint32_t domid;
     struct job *job;   /* WAIT_JOB */
+    struct transfer *transfer;   /* WAIT_LINK */
 };
 
 struct waiter {
@@ -202,6 +208,7 @@ struct proxy {
     size_t jbuf_len, jbuf_cap;
     uint64_t commits;             /* journal commits, for `list` */
     struct job *jobs;             /* long operations under way (job.h) */
+    struct transfer *transfers;   /* host-to-host transfers (transfer.h) */
     bool batching;                /* relays note notifications, sent by
                                      domain_notify_flush */
     struct domain **notify_due;   /* the domains with one noted */
@@ -323,8 +330,9 @@ int persist_decode_watches(struct domain *d, const uint8_t *buf, size_t len, cha
  * errno at once with a message in ERR. */
 int migrate_save(struct proxy *px, struct domain *d, const char *file,
                  struct job **job, char *err, size_t errlen);
+/* HELD: the domain stays quiesced once restored (d->transfer_held). */
 int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
-                    struct job **job, char *err, size_t errlen);
+                    bool held, struct job **job, char *err, size_t errlen);
 /* job.c: a job's answer, once it has one (then the job is freed);
  * false while it runs. */
 bool job_answer(struct job *j, const struct xsd_sockmsg *req, struct msg *reply);

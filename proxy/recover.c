@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "transfer.h"
 
 /* Is V within [LO, HI] going forward from LO (free-running indexes)? */
 static bool between(XENSTORE_RING_IDX lo, XENSTORE_RING_IDX v, XENSTORE_RING_IDX hi)
@@ -316,6 +317,16 @@ int domain_recover_all(struct proxy *px)
         }
         if (sscanf(e->d_name, "dom%u%c", &domid, &extra) != 1)
             continue;
+        if (transfer_sent_away(px, domid)) {
+            /* committed to another host just before a crash: nothing of
+             * it is relayed again */
+            char wpath[300];
+            watch_journal_path(px, domid, wpath, sizeof(wpath));
+            unlink(path);
+            unlink(wpath);
+            xlog(LOG_LVL_INFO, "domain %u went to another host: its journal is removed", domid);
+            continue;
+        }
         if (recover_one(px, path, domid, err, sizeof(err)) < 0)
             xlog(LOG_LVL_ERROR, "cannot recover from %s: %s (left in place)", path, err);
         else if (domain_find(px, domid))

@@ -42,6 +42,7 @@ struct restore_job {
     struct xsrec_stream s;
     const struct xsrec_conn *c;   /* the stream's ring connection, or NULL */
     uint32_t from;                /* the domain's id on the source */
+    bool held;                    /* kept quiesced when restored (a transfer) */
     uint32_t port;                /* this host's store/port, store/ring-ref */
     uint64_t gfn;
     unsigned host_answers;
@@ -257,9 +258,10 @@ static void finish(struct restore_job *rj, struct domain *d)
             d->in.got = (uint32_t)c->in_len;
         }
     }
+    d->transfer_held = rj->held;
     if (s->ntxs)
         d->restoring = true;
-    else
+    else if (!rj->held)
         d->quiesce = false;
     domain_pump(d);
     snprintf(rj->job.text, sizeof(rj->job.text),
@@ -376,7 +378,7 @@ static int read_stream(struct restore_job *rj, const char *file, uint32_t from_d
 }
 
 int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
-                    struct job **job, char *err, size_t errlen)
+                    bool held, struct job **job, char *err, size_t errlen)
 {
     if (domain_find(px, domid)) {
         snprintf(err, errlen, "domain %u is inserted already", domid);
@@ -394,6 +396,7 @@ int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t
         return ENOMEM;
     }
     strcpy(rj->file, file);
+    rj->held = held;
     rj->job.on_reply = on_reply;
     rj->job.free_own = free_own;
     job_start(px, &rj->job, "restore", domid);

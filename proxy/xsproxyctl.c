@@ -12,6 +12,7 @@
 #include <xenstore.h>
 
 #include "capture.h"
+#include "xsproxyctl_transfer.h"
 
 static const char usage_text[] =
     "usage: xsproxyctl [--socket PATH] COMMAND [ARGS...]\n"
@@ -27,6 +28,14 @@ static const char usage_text[] =
     "  get-domain-watches DOMID [INDEX] | add-domain-watches DOMID PATH TOKEN...\n"
     "  save DOMID FILE [--force]  (quiesced) its state as a migration stream\n"
     "  restore DOMID FILE [--from-domid S]\n"
+    "  send DOMID [--resume] [--to HOST:PORT --token T | --ssh CMD]\n"
+    "                         quiesce DOMID and send it to another host's xsproxy\n"
+    "                         (standard input and output, a command, or TCP)\n"
+    "  receive DOMID [--from-domid S] [--resume] [--listen ADDR:PORT [--token T]]\n"
+    "                         take a domain sent from another host; serve it once\n"
+    "                         the source has let go of it\n"
+    "  send|receive DOMID --abort [--force]   give a transfer up\n"
+    "  migrate-status DOMID   where a transfer stands\n"
     "The socket is PATH, or $XSPROXY_SOCKET, or /run/xsproxy/socket.\n";
 
 int main(int argc, char **argv)
@@ -45,6 +54,9 @@ int main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
+    if (strcmp(argv[i], "send") == 0 || strcmp(argv[i], "receive") == 0 ||
+        strcmp(argv[i], "migrate-status") == 0)
+        return xsproxyctl_transfer(sock ? sock : "/run/xsproxy/socket", argc - i, argv + i);
     setenv("XENSTORED_PATH", sock ? sock : "/run/xsproxy/socket", 1);
     struct xs_handle *xs = xs_open(0);
     if (!xs) {

@@ -50,6 +50,10 @@ static inline int xsp_is_proxy_type(uint32_t type)
     "save <domid> <file> [force]\n" \
     "                      a quiesced domain's state as a migration stream\n" \
     "restore <domid> <file> [<from-domid>]\n" \
-    "                      insert a domain from a stream, then serve its ring\n"
+    "                      insert a domain from a stream, then serve its ring\n" \
+    "transfer send|receive <domid> [<from-domid>] [resume]\n" \
+    "                      this connection becomes a host-to-host transfer's link\n" \
+    "transfer status|abort <domid> [force]\n" \
+    "                      where a transfer stands; give it up\n"
 
 #endif

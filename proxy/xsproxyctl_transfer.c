@@ -1,0 +1,520 @@
+/*
+ * xsproxyctl_transfer.c - `xsproxyctl send` and `receive`: carry a
+ * transfer's link (transfer.h) between this host's xsproxy and the other
+ * host's, over standard input and output, a command's pipe (--ssh), or TCP
+ * with a one-time token.  The frames pass unchanged; xsproxy's REPORT
+ * frames are shown here, never sent on.
+ */
+#define _GNU_SOURCE
+#include "xsproxyctl_transfer.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xen/io/xs_wire.h>
+
+#include "transfer_wire.h"
+
+#define TOKEN_LINE "XSPT-TOKEN "
+#define TOKEN_WAIT_MS 10000
+
+struct opts {
+    const char *domid, *from, *to, *listen, *token, *ssh;
+    bool resume, abort, force;
+};
+
+static int usage(void)
+{
+    fputs("usage: xsproxyctl send DOMID [--resume] [--to HOST:PORT --token T | --ssh CMD]\n"
+          "       xsproxyctl receive DOMID [--from-domid S] [--resume]\n"
+          "                  [--listen ADDR:PORT [--token T]]\n"
+          "       xsproxyctl send|receive DOMID --abort [--force]\n"
+          "       xsproxyctl migrate-status DOMID\n",
+          stderr);
+    return 2;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **val = strcmp(a, "--from-domid") == 0 ? &o->from
+                         : strcmp(a, "--to") == 0        ? &o->to
+                         : strcmp(a, "--listen") == 0    ? &o->listen
+                         : strcmp(a, "--token") == 0     ? &o->token
+                         : strcmp(a, "--ssh") == 0       ? &o->ssh
+                                                         : NULL;
+        if (val && i + 1 < argc)
+            *val = argv[++i];
+        else if (strcmp(a, "--resume") == 0)
+            o->resume = true;
+        else if (strcmp(a, "--abort") == 0)
+            o->abort = true;
+        else if (strcmp(a, "--force") == 0)
+            o->force = true;
+        else if (!o->domid && a[0] != '-')
+            o->domid = a;
+        else
+            return -1;
+    }
+    return o->domid ? 0 : -1;
+}
+
+/* ---- xsproxy's socket ------------------------------------------------- */
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    return fd;
+}
+
+static bool io_all(int fd, void *buf, size_t len, bool rd)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t n = rd ? read(fd, (char *)buf + done, len - done)
+                       : write(fd, (const char *)buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += (size_t)n;
+    }
+    return true;
+}
+
+/* `transfer ARGS...` on a connection of its own: 0 with the reply's text
+ * in TEXT, or -1 (TEXT says why: xsproxy's error name). */
+static int ask(int fd, const char *const *args, unsigned n, char *text, size_t len)
+{
+    char body[512];
+    size_t off = 0;
+    for (unsigned i = 0; i < n; i++) {
+        size_t l = strlen(args[i]) + 1;
+        if (off + l > sizeof(body))
+            return -1;
+        memcpy(body + off, args[i], l);
+        off += l;
+    }
+    struct xsd_sockmsg h = { .type = XS_CONTROL, .req_id = 1, .len = (uint32_t)off };
+    struct xsd_sockmsg r;
+    if (!io_all(fd, &h, sizeof(h), false) || !io_all(fd, body, off, false) ||
+        !io_all(fd, &r, sizeof(r), true) || r.len >= len || r.len > XENSTORE_PAYLOAD_MAX ||
+        !io_all(fd, text, r.len, true)) {
+        snprintf(text, len, "no answer from xsproxy");
+        return -1;
+    }
+    text[r.len] = '\0';
+    return r.type == XS_ERROR ? -1 : 0;
+}
+
+/* ---- the peer ------------------------------------------------------------ */
+
+static int split_hostport(const char *spec, char *host, size_t hlen, const char **port)
+{
+    const char *colon = strrchr(spec, ':');
+    if (!colon || (size_t)(colon - spec) >= hlen)
+        return -1;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    if (host[0] == '[') {   /* [v6]:port */
+        memmove(host, host + 1, strlen(host));
+        host[strcspn(host, "]")] = '\0';
+    }
+    *port = colon + 1;
+    return 0;
+}
+
+/* A line from FD within TOKEN_WAIT_MS, into BUF (without its newline). */
+static int read_line(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got + 1 < len) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, TOKEN_WAIT_MS) <= 0)
+            return -1;
+        if (read(fd, buf + got, 1) != 1)
+            return -1;
+        if (buf[got] == '\n') {
+            buf[got] = '\0';
+            return 0;
+        }
+        got++;
+    }
+    return -1;
+}
+
+static int dial(const char *spec, const char *token)
+{
+    char host[256];
+    const char *port;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+    if (split_hostport(spec, host, sizeof(host), &port) < 0) {
+        fprintf(stderr, "xsproxyctl: --to %s: say HOST:PORT\n", spec);
+        return -1;
+    }
+    int rc = getaddrinfo(host, port, &hints, &res);
+    if (rc) {
+        fprintf(stderr, "xsproxyctl: %s: %s\n", spec, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        fprintf(stderr, "xsproxyctl: cannot connect to %s: %s\n", spec, strerror(errno));
+        return -1;
+    }
+    char line[128];
+    snprintf(line, sizeof(line), TOKEN_LINE "%s\n", token);
+    if (!io_all(fd, line, strlen(line), false) || read_line(fd, line, sizeof(line)) < 0 ||
+        strcmp(line, "OK") != 0) {
+        fprintf(stderr, "xsproxyctl: %s refused the token\n", spec);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool same_token(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = la != lb;
+    for (size_t i = 0; i < la && i < lb; i++)
+        diff |= (unsigned)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* The first peer at SPEC that presents TOKEN; others are turned away. */
+static int await_peer(const char *spec, const char *token)
+{
+    char host[256];
+    const char *port;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res = NULL;
+    if (split_hostport(spec, host, sizeof(host), &port) < 0 ||
+        getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0) {
+        fprintf(stderr, "xsproxyctl: --listen %s: say ADDR:PORT\n", spec);
+        return -1;
+    }
+    int lfd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+    int one = 1;
+    if (lfd >= 0)
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (lfd < 0 || bind(lfd, res->ai_addr, res->ai_addrlen) < 0 || listen(lfd, 4) < 0) {
+        fprintf(stderr, "xsproxyctl: cannot listen on %s: %s\n", spec, strerror(errno));
+        freeaddrinfo(res);
+        if (lfd >= 0)
+            close(lfd);
+        return -1;
+    }
+    freeaddrinfo(res);
+    printf("listening on %s, token %s\n", spec, token);
+    fflush(stdout);
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            close(lfd);
+            return -1;
+        }
+        char line[160];
+        bool ok = read_line(fd, line, sizeof(line)) == 0 &&
+                  strncmp(line, TOKEN_LINE, strlen(TOKEN_LINE)) == 0 &&
+                  same_token(line + strlen(TOKEN_LINE), token);
+        if (ok && io_all(fd, "OK\n", 3, false)) {
+            close(lfd);
+            return fd;
+        }
+        if (!ok && io_all(fd, "DENIED\n", 7, false)) {
+        }
+        fprintf(stderr, "xsproxyctl: turned away a peer without the token\n");
+        close(fd);
+    }
+}
+
+/* The command's standard input and output, as one descriptor. */
+static int run_command(const char *cmd, pid_t *pid)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    *pid = fork();
+    if (*pid < 0)
+        return -1;
+    if (*pid == 0) {
+        dup2(sv[1], 0);
+        dup2(sv[1], 1);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    return sv[0];
+}
+
+/* ---- carrying the link ------------------------------------------------------ */
+
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static int buf_add(struct buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *np = realloc(b->p, cap);
+        if (!np)
+            return -1;
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static void buf_take(struct buf *b, size_t n)
+{
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+}
+
+enum outcome { OUT_NONE, OUT_DONE, OUT_PAUSED, OUT_ABORTED };
+
+/* xsproxy's REPORT: shown; its first word says how the run ends. */
+static void show(const struct tw_frame *f, enum outcome *out)
+{
+    const char *t = (const char *)f->data;
+    int n = (int)f->data_len;
+    bool progress = n > 9 && strncmp(t, "progress ", 9) == 0;
+    if (progress && !isatty(2))
+        return;
+    fprintf(stderr, progress ? "\rxsproxyctl: %.*s" : "xsproxyctl: %.*s\n", n, t);
+    if ((n >= 5 && strncmp(t, "done:", 5) == 0) || (n >= 7 && strncmp(t, "serving", 7) == 0))
+        *out = OUT_DONE;
+    else if (n >= 6 && strncmp(t, "paused", 6) == 0)
+        *out = OUT_PAUSED;
+    else if (n >= 7 && strncmp(t, "aborted", 7) == 0)
+        *out = OUT_ABORTED;
+    else if (n >= 10 && strncmp(t, "the source", 10) == 0)
+        *out = OUT_ABORTED;
+}
+
+/* Frames from xsproxy in FROM: REPORTs shown, the rest to TO. */
+static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
+{
+    size_t off = 0;
+    for (;;) {
+        struct tw_frame f;
+        size_t used;
+        char err[128];
+        int rc = tw_parse(from->p + off, from->len - off, &f, &used, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "xsproxyctl: from xsproxy: %s\n", err);
+            return -1;
+        }
+        if (rc == 0)
+            break;
+        if (f.type == TW_REPORT)
+            show(&f, out);
+        else if (buf_add(to, from->p + off, used) < 0)
+            return -1;
+        off += used;
+    }
+    buf_take(from, off);
+    return 0;
+}
+
+static int carry(int link, int peer_in, int peer_out)
+{
+    struct buf from_x = { 0 }, to_peer = { 0 }, to_x = { 0 };
+    enum outcome out = OUT_NONE;
+    bool x_open = true, peer_open = true;
+    uint8_t chunk[65536];
+    while (x_open || to_peer.len) {
+        struct pollfd p[4];
+        int np = 0, ix = -1, ipin = -1, ipout = -1, ixout = -1;
+        if (x_open)
+            p[ix = np++] = (struct pollfd){ .fd = link, .events = POLLIN };
+        if (peer_open)
+            p[ipin = np++] = (struct pollfd){ .fd = peer_in, .events = POLLIN };
+        if (to_peer.len && peer_out >= 0)
+            p[ipout = np++] = (struct pollfd){ .fd = peer_out, .events = POLLOUT };
+        if (to_x.len && x_open)
+            p[ixout = np++] = (struct pollfd){ .fd = link, .events = POLLOUT };
+        if (poll(p, (nfds_t)np, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (ix >= 0 && p[ix].revents) {
+            ssize_t n = read(link, chunk, sizeof(chunk));
+            if (n <= 0) {
+                x_open = false;
+            } else if (buf_add(&from_x, chunk, (size_t)n) < 0 ||
+                       sort_frames(&from_x, &to_peer, &out) < 0) {
+                x_open = false;
+            }
+        }
+        if (ipin >= 0 && p[ipin].revents) {
+            ssize_t n = read(peer_in, chunk, sizeof(chunk));
+            if (n <= 0) {
+                /* the link to the other host broke: xsproxy pauses */
+                peer_open = false;
+                shutdown(link, SHUT_WR);
+            } else if (buf_add(&to_x, chunk, (size_t)n) < 0) {
+                break;
+            }
+        }
+        if (ipout >= 0 && p[ipout].revents) {
+            ssize_t n = write(peer_out, to_peer.p, to_peer.len);
+            if (n <= 0) {
+                to_peer.len = 0;   /* gone: xsproxy hears of it below */
+                peer_out = -1;
+                if (peer_open) {
+                    peer_open = false;
+                    shutdown(link, SHUT_WR);
+                }
+            } else {
+                buf_take(&to_peer, (size_t)n);
+            }
+        }
+        if (ixout >= 0 && p[ixout].revents) {
+            ssize_t n = write(link, to_x.p, to_x.len);
+            if (n <= 0)
+                x_open = false;
+            else
+                buf_take(&to_x, (size_t)n);
+        }
+        if (!x_open && peer_out < 0)
+            break;
+    }
+    free(from_x.p);
+    free(to_peer.p);
+    free(to_x.p);
+    return out == OUT_DONE ? 0 : out == OUT_ABORTED ? 4 : 3;
+}
+
+/* ---- the commands ------------------------------------------------------- */
+
+static int simple(const char *sock, const char *const *args, unsigned n)
+{
+    int fd = connect_unix(sock);
+    if (fd < 0) {
+        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
+                strerror(errno));
+        return 1;
+    }
+    char text[XENSTORE_PAYLOAD_MAX + 1];
+    int rc = ask(fd, args, n, text, sizeof(text));
+    close(fd);
+    if (rc < 0) {
+        fprintf(stderr, "xsproxyctl: transfer %s %s: %s (xsproxy's log says why)\n", args[1],
+                args[2], text);
+        return 1;
+    }
+    fputs(text, stdout);
+    return 0;
+}
+
+int xsproxyctl_transfer(const char *sock, int argc, char **argv)
+{
+    struct opts o;
+    const char *cmd = argv[0];
+    if (parse(argc, argv, &o) < 0)
+        return usage();
+    if (strcmp(cmd, "migrate-status") == 0)
+        return simple(sock, (const char *[]){ "transfer", "status", o.domid }, 3);
+    bool sending = strcmp(cmd, "send") == 0;
+    if (o.abort)
+        return simple(sock, (const char *[]){ "transfer", "abort", o.domid, "force" },
+                      o.force ? 4 : 3);
+    if ((o.to && !o.token) || (sending && o.listen) || (!sending && (o.to || o.ssh)))
+        return usage();
+    signal(SIGPIPE, SIG_IGN);
+    int link = connect_unix(sock);
+    if (link < 0) {
+        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
+                strerror(errno));
+        return 1;
+    }
+    const char *args[6] = { "transfer", sending ? "send" : "receive", o.domid };
+    unsigned n = 3;
+    if (!sending && o.from)
+        args[n++] = o.from;
+    if (o.resume)
+        args[n++] = "resume";
+    char text[XENSTORE_PAYLOAD_MAX + 1];
+    if (ask(link, args, n, text, sizeof(text)) < 0) {
+        fprintf(stderr, "xsproxyctl: %s %s: %s (`xsproxyctl migrate-status %s`, and xsproxy's "
+                "log, say why)\n", cmd, o.domid, text, o.domid);
+        close(link);
+        return 1;
+    }
+    int peer_in = 0, peer_out = 1;
+    pid_t child = -1;
+    char token[40];
+    if (o.to) {
+        peer_in = peer_out = dial(o.to, o.token);
+    } else if (o.listen) {
+        if (o.token) {
+            snprintf(token, sizeof(token), "%.32s", o.token);
+        } else {
+            uint8_t r[16];
+            if (getrandom(r, sizeof(r), 0) != sizeof(r))
+                return 1;
+            for (int i = 0; i < 16; i++)
+                sprintf(token + 2 * i, "%02x", r[i]);
+        }
+        peer_in = peer_out = await_peer(o.listen, token);
+    } else if (o.ssh) {
+        peer_in = peer_out = run_command(o.ssh, &child);
+    }
+    if (peer_in < 0) {
+        close(link);   /* xsproxy pauses the transfer */
+        return 3;
+    }
+    int rc = carry(link, peer_in, peer_out);
+    close(link);
+    if (peer_in > 1)
+        close(peer_in);
+    else
+        close(1);
+    if (child > 0)
+        waitpid(child, NULL, 0);
+    if (rc == 3)
+        fprintf(stderr, "xsproxyctl: the transfer is paused: `%s %s --resume` over a new "
+                "link goes on\n", cmd, o.domid);
+    return rc;
+}
