@@ -26,7 +26,7 @@
 #include "transfer_wire.h"
 
 #define WINDOW (1u << 20)        /* stream bytes sent and not acknowledged */
-#define ACK_EVERY (256u << 10)   /* the destination acknowledges this often */
+#define ACK_EVERY (64u << 10)    /* the destination acknowledges this often */
 #define STREAM_MAX (256u << 20)  /* the largest stream a destination takes */
 
 enum phase {
@@ -50,6 +50,7 @@ struct link {
     size_t in_len, in_cap;
     struct bytequeue out;
     bool closing;   /* close once OUT is written */
+    ev_timer ping;
 };
 
 struct transfer {
@@ -261,6 +262,7 @@ static void link_close(struct transfer *t)
         return;
     ev_io_stop(t->px->loop, &l->rd);
     ev_io_stop(t->px->loop, &l->wr);
+    ev_timer_stop(t->px->loop, &l->ping);
     close(l->fd);
     free(l->in);
     bq_free(&l->out);
@@ -339,6 +341,15 @@ static void link_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
         pump_data(t);
 }
 
+static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct transfer *t = w->data;
+    if (t->link && !bq_pending(&t->link->out))
+        send_frame(t, &(struct tw_frame){ .type = TW_PING });
+}
+
 void transfer_attach(struct transfer *t, int fd, const uint8_t *rest, size_t len)
 {
     struct link *l = calloc(1, sizeof(*l));
@@ -351,6 +362,9 @@ void transfer_attach(struct transfer *t, int fd, const uint8_t *rest, size_t len
     ev_io_init(&l->rd, link_rd_cb, fd, EV_READ);
     ev_io_init(&l->wr, link_wr_cb, fd, EV_WRITE);
     l->rd.data = l->wr.data = t;
+    ev_timer_init(&l->ping, ping_cb, 0.5, 0.5);
+    l->ping.data = t;
+    ev_timer_start(t->px->loop, &l->ping);
     t->link = l;
     t->peer_said = false;
     t->note[0] = '\0';
@@ -457,7 +471,9 @@ static void source_state(struct transfer *t, const struct tw_frame *f)
     case TW_PHASE_SERVING:
         if (!committed)
             refuse(t, "the destination serves a domain the source has not committed%s", "");
-        return;   /* DONE comes */
+        else
+            commit(t);   /* its DONE was lost: COMMIT again asks for it */
+        return;
     case TW_PHASE_ABORTED:
         if (committed)
             refuse(t, "the destination aborted a committed transfer%s", "");
@@ -701,6 +717,9 @@ static void dest_hello(struct transfer *t, const struct tw_frame *f)
         }
         t->has_id = true;
     }
+    xlog(LOG_LVL_INFO, "transfer to domain %u: the source (domain %u) is there; here %s, %llu "
+         "of %llu bytes", t->domid, f->src_domid, phase_names[t->phase],
+         (unsigned long long)t->received, (unsigned long long)t->length);
     send_state(t, wire_phase(t));
     if (t->phase == P_RECEIVING && t->received == t->length)
         begin_restore(t);
@@ -795,6 +814,8 @@ static void on_frame(struct transfer *t, const struct tw_frame *f)
         link_end(t, why);
         return;
     }
+    if (f->type == TW_PING)
+        return;
     if (f->type == TW_REPORT) {
         refuse(t, "%s frame from the peer", "REPORT");
         return;
@@ -937,11 +958,9 @@ static int start_send(struct proxy *px, uint32_t domid, bool resume, struct tran
 static int start_receive(struct proxy *px, uint32_t domid, uint32_t from, bool resume,
                          struct transfer **out, char *err, size_t errlen)
 {
+    /* --resume with nothing here is a start: what the source says in its
+     * HELLO decides (a destination journals nothing before it) */
     struct transfer *t = find(px, domid, 0);
-    if (resume && !t) {
-        snprintf(err, errlen, "no transfer to domain %u to resume", domid);
-        return ENOENT;
-    }
     if (!resume && t && t->phase >= P_RESTORING) {
         snprintf(err, errlen, "a transfer to domain %u is %s: receive --resume", domid,
                  phase_names[t->phase]);

@@ -23,6 +23,7 @@ static const uint32_t fixed_len[TW_TYPE_END] = {
     [TW_ABORT] = 0,
     [TW_REPORT] = 0,
     [TW_ERROR] = 0,
+    [TW_PING] = 0,
 };
 
 static bool has_bytes(unsigned type)
@@ -179,7 +180,7 @@ const char *tw_type_name(unsigned type)
         [TW_HELLO] = "HELLO", [TW_STATE] = "STATE", [TW_DATA] = "DATA",
         [TW_ACK] = "ACK",     [TW_HELD] = "HELD",   [TW_COMMIT] = "COMMIT",
         [TW_DONE] = "DONE",   [TW_ABORT] = "ABORT", [TW_REPORT] = "REPORT",
-        [TW_ERROR] = "ERROR",
+        [TW_ERROR] = "ERROR", [TW_PING] = "PING",
     };
     return type < TW_TYPE_END && names[type] ? names[type] : "?";
 }

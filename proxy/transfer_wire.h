@@ -33,6 +33,8 @@ enum tw_type {
     TW_REPORT,      /* xsproxy to its own xsproxyctl only: a line to show */
     TW_ERROR,       /* either: the frame before made no sense here (text);
                        the link ends, the transfer pauses */
+    TW_PING,        /* either, twice a second: the link is alive (xsproxyctl
+                       takes a silent one for broken) */
     TW_TYPE_END
 };
 

@@ -29,13 +29,14 @@
 #define TOKEN_WAIT_MS 10000
 
 struct opts {
-    const char *domid, *from, *to, *listen, *token, *ssh;
+    const char *domid, *from, *to, *listen, *token, *ssh, *timeout;
     bool resume, abort, force;
 };
 
 static int usage(void)
 {
     fputs("usage: xsproxyctl send DOMID [--resume] [--to HOST:PORT --token T | --ssh CMD]\n"
+          "                  [--timeout S]\n"
           "       xsproxyctl receive DOMID [--from-domid S] [--resume]\n"
           "                  [--listen ADDR:PORT [--token T]]\n"
           "       xsproxyctl send|receive DOMID --abort [--force]\n"
@@ -54,6 +55,7 @@ static int parse(int argc, char **argv, struct opts *o)
                          : strcmp(a, "--listen") == 0    ? &o->listen
                          : strcmp(a, "--token") == 0     ? &o->token
                          : strcmp(a, "--ssh") == 0       ? &o->ssh
+                         : strcmp(a, "--timeout") == 0   ? &o->timeout
                                                          : NULL;
         if (val && i + 1 < argc)
             *val = argv[++i];
@@ -356,7 +358,9 @@ static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
     return 0;
 }
 
-static int carry(int link, int peer_in, int peer_out)
+/* Both xsproxies send PING twice a second: a peer silent for SILENCE_MS
+ * is a link that broke without closing (packets dropped, a cable pulled). */
+static int carry(int link, int peer_in, int peer_out, int silence_ms)
 {
     struct buf from_x = { 0 }, to_peer = { 0 }, to_x = { 0 };
     enum outcome out = OUT_NONE;
@@ -373,10 +377,19 @@ static int carry(int link, int peer_in, int peer_out)
             p[ipout = np++] = (struct pollfd){ .fd = peer_out, .events = POLLOUT };
         if (to_x.len && x_open)
             p[ixout = np++] = (struct pollfd){ .fd = link, .events = POLLOUT };
-        if (poll(p, (nfds_t)np, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+        int ready = poll(p, (nfds_t)np, peer_open ? silence_ms : -1);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0)
             break;
+        if (ready == 0) {
+            fprintf(stderr, "xsproxyctl: nothing from the other host for %d ms: the link is "
+                    "taken for broken\n", silence_ms);
+            peer_open = false;
+            peer_out = -1;
+            to_peer.len = 0;
+            shutdown(link, SHUT_WR);
+            continue;
         }
         if (ix >= 0 && p[ix].revents) {
             ssize_t n = read(link, chunk, sizeof(chunk));
@@ -505,7 +518,10 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
         close(link);   /* xsproxy pauses the transfer */
         return 3;
     }
-    int rc = carry(link, peer_in, peer_out);
+    int silence_ms = o.timeout ? (int)(atof(o.timeout) * 1000) : 10000;
+    if (silence_ms < 1000)
+        silence_ms = 1000;   /* above the PINGs' half second */
+    int rc = carry(link, peer_in, peer_out, silence_ms);
     close(link);
     if (peer_in > 1)
         close(peer_in);

@@ -82,7 +82,7 @@ protected:
     std::string receiver(const std::string &extra, const std::string &filter_in = "",
                          const std::string &filter_out = "")
     {
-        std::string cmd = ctl_path() + " --socket " + dst_->store_socket() + " receive 7 " + extra +
+        std::string cmd = ctl_path() + " --socket " + dst_->store_socket() + " receive 7 --timeout 1.5 " + extra +
                           " 2>>" + dst_->dir() + "/receive.log";
         if (!filter_in.empty())
             cmd = filter_in + " | " + cmd;
@@ -112,6 +112,11 @@ protected:
         EXPECT_EQ("once", r.body);
         ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/7/data/n7" }), &r));
         EXPECT_EQ(std::string(200, 'h'), r.body);
+        if (r.type == XS_ERROR) {
+            WireMsg dir;
+            d0->request(XS_DIRECTORY, 0, nul_join({ "/local/domain/7/data" }), &dir);
+            ADD_FAILURE() << escape(dir.body).substr(0, 600);
+        }
         WireMsg ev;
         while (g7->next_event(&ev, 100) == 1) {
         }
@@ -151,6 +156,60 @@ TEST_P(XsproxyTransfer, OverACommandsPipeTheGuestMovesOnce)
     ASSERT_EQ(0, s.exit_code) << s.out << s.err << src_->proxy_log() << dst_->proxy_log();
     EXPECT_NE(std::string::npos, s.err.find("done: domain 5 held")) << s.err;
     ASSERT_NO_FATAL_FAILURE(expect_moved());
+}
+
+// The link cut at 50 random moments - in either direction, after a random
+// number of bytes - each time resumed over a new one: the transfer goes on
+// from where it was acknowledged, and the guest ends served once, on the
+// destination only.
+TEST_P(XsproxyTransfer, CutAtFiftyMomentsAndResumed)
+{
+    std::mt19937 rng(GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 11 : 12);
+    int cuts = 0;
+    for (int round = 0; cuts < 50; round++) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        if (round) {   // two new hosts
+            g_.reset();
+            s0_.reset();
+            src_.reset();
+            dst_.reset();
+            ASSERT_NO_FATAL_FAILURE(SetUp());
+        }
+        WireMsg r;
+        // more stream (about 200 KB: acknowledgements come every 64 KiB),
+        // within both daemons' quotas
+        for (int i = 0; i < 250; i++)
+            ASSERT_TRUE(g_->request(
+                XS_WRITE, 0, wr("data/big/m" + std::to_string(i), std::string(600, 'z')), &r));
+        ASSERT_EQ((uint32_t)XS_WRITE, r.type) << escape(r.body);
+        ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
+        RunResult s;
+        for (int attempt = 0;; attempt++) {
+            // a cut after a random number of bytes, either way (back: the
+            // acknowledgements and the handshake, a few hundred bytes)
+            bool forward = rng() % 3 != 0;
+            std::string cut = "stdbuf -o0 head -c " +
+                              std::to_string(forward ? rng() % 120000 : rng() % 400);
+            std::vector<std::string> args = { "send", "5", "--timeout", "1.5" };
+            if (attempt)
+                args.push_back("--resume");
+            args.push_back("--ssh");
+            args.push_back(receiver("--from-domid 5 --resume", forward ? cut : "",
+                                    forward ? "" : cut));
+            s = src_->xsproxyctl(args, 30000);
+            ASSERT_TRUE(s.exit_code == 3 || s.exit_code == 0)
+                << "attempt " << attempt << " (" << (forward ? "forward " : "back ") << cut
+                << "): " << s.exit_code << s.err << src_->proxy_log()
+                << dst_->proxy_log() << read_text(dst_->dir() + "/receive.log");
+            if (s.exit_code == 0)
+                break;
+            cuts++;
+            RunResult st = src_->xsproxyctl({ "migrate-status", "5" });
+            EXPECT_EQ(0, st.exit_code) << st.err;
+        }
+        EXPECT_NE(std::string::npos, s.err.find("done: domain 5 held")) << s.err;
+        ASSERT_NO_FATAL_FAILURE(expect_moved());
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairings, XsproxyTransfer,
