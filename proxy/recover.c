@@ -279,6 +279,7 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     /* events sent to the dead process are lost: both sides look again */
     xenevtchn_notify(px->xce, d->guest_port);
     xenevtchn_notify(px->xce, d->shadow_port);
+    transfer_hold_at_recovery(px, d);   /* before anything of it is relayed */
     domain_pump(d);
     return 0;
 fail:

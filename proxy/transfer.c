@@ -1107,6 +1107,18 @@ bool transfer_sent_away(const struct proxy *px, uint32_t domid)
     return journal_read(&t) == 0 && t.phase >= P_COMMITTED;
 }
 
+void transfer_hold_at_recovery(const struct proxy *px, struct domain *d)
+{
+    struct transfer s = { .px = (struct proxy *)px, .domid = d->domid, .sender = true };
+    struct transfer r = { .px = (struct proxy *)px, .domid = d->domid, .sender = false };
+    paths(&s);
+    paths(&r);
+    if (journal_read(&s) == 0 && s.phase < P_COMMITTED)
+        d->quiesce = true;
+    if (journal_read(&r) == 0 && r.phase != P_SERVING)
+        d->quiesce = d->transfer_held = true;
+}
+
 static void recover_one(struct proxy *px, uint32_t domid, bool sender)
 {
     struct transfer *t = transfer_new(px, domid, sender);

@@ -41,6 +41,9 @@ void transfer_link_lost(struct transfer *t);
 /* At start-up, before domains are recovered: was DOMID sent away for good
  * (its journal is then removed, nothing of it relayed)? */
 bool transfer_sent_away(const struct proxy *px, uint32_t domid);
+/* At start-up, as D is recovered: quiesce it if a transfer holds it (being
+ * sent, or received and not yet committed). */
+void transfer_hold_at_recovery(const struct proxy *px, struct domain *d);
 /* At start-up, once domains are recovered: the journalled transfers, paused. */
 void transfer_recover_all(struct proxy *px);
 /* A line per transfer for `list`, into BUF; its length. */

@@ -212,6 +212,56 @@ TEST_P(XsproxyTransfer, CutAtFiftyMomentsAndResumed)
     }
 }
 
+// Either xsproxy killed (kill -9) while the transfer is paused at a random
+// point, started again on its journals, then the transfer resumed: the
+// same outcome as without the crash.
+TEST_P(XsproxyTransfer, EitherXsproxyKilledAtRandomPointsThenResumed)
+{
+    std::mt19937 rng(GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 21 : 22);
+    int kills = 0;
+    for (int round = 0; round < 6; round++) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        if (round) {
+            g_.reset();
+            s0_.reset();
+            src_.reset();
+            dst_.reset();
+            ASSERT_NO_FATAL_FAILURE(SetUp());
+        }
+        ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
+        RunResult s;
+        for (int attempt = 0; attempt < 6; attempt++) {
+            bool forward = rng() % 3 != 0;
+            std::string cut = "stdbuf -o0 head -c " +
+                              std::to_string(forward ? rng() % 60000 : rng() % 300);
+            std::vector<std::string> args = { "send", "5", "--timeout", "1.5" };
+            if (attempt)
+                args.push_back("--resume");
+            args.push_back("--ssh");
+            args.push_back(receiver("--from-domid 5 --resume", forward ? cut : "",
+                                    forward ? "" : cut));
+            s = src_->xsproxyctl(args, 30000);
+            if (s.exit_code == 0)
+                break;
+            ASSERT_EQ(3, s.exit_code) << s.err << src_->proxy_log();
+            // kill -9 the source's or the destination's xsproxy, and start it again
+            Store &victim = (round + attempt) % 2 ? *dst_ : *src_;
+            std::string why;
+            ASSERT_TRUE(victim.restart_proxy(&why)) << why;
+            kills++;
+            if (&victim == src_.get())
+                s0_ = src_->dom0();
+        }
+        if (s.exit_code != 0)
+            s = src_->xsproxyctl({ "send", "5", "--resume", "--ssh", receiver("--resume") },
+                                 30000);
+        ASSERT_EQ(0, s.exit_code) << s.err << src_->proxy_log() << dst_->proxy_log()
+                                  << read_text(dst_->dir() + "/receive.log");
+        ASSERT_NO_FATAL_FAILURE(expect_moved());
+    }
+    EXPECT_GE(kills, 6) << "the cuts rarely left a transfer to crash in";
+}
+
 INSTANTIATE_TEST_SUITE_P(Pairings, XsproxyTransfer,
                          ::testing::Values(Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED },
                                            Pairing{ XSSIM_XENSTORED, XSSIM_OXENSTORED }),
