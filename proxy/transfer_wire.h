@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define TW_HDR_LEN 16u
 #define TW_PAYLOAD_MAX 65536u
 #define TW_ID_LEN 16u          /* a transfer's id: random bytes */
@@ -74,4 +78,7 @@ const char *tw_phase_name(unsigned phase);
 /* CRC-32 of BUF, going on from CRC (0 to begin). */
 uint32_t tw_crc32(uint32_t crc, const uint8_t *buf, size_t len);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -364,7 +364,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
 {
     struct buf from_x = { 0 }, to_peer = { 0 }, to_x = { 0 };
     enum outcome out = OUT_NONE;
-    bool x_open = true, peer_open = true;
+    bool x_open = true, peer_open = true, x_shut = false;
     uint8_t chunk[65536];
     while (x_open || to_peer.len) {
         struct pollfd p[4];
@@ -388,7 +388,6 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             peer_open = false;
             peer_out = -1;
             to_peer.len = 0;
-            shutdown(link, SHUT_WR);
             continue;
         }
         if (ix >= 0 && p[ix].revents) {
@@ -402,11 +401,9 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
         }
         if (ipin >= 0 && p[ipin].revents) {
             ssize_t n = read(peer_in, chunk, sizeof(chunk));
-            if (n <= 0) {
-                /* the link to the other host broke: xsproxy pauses */
-                peer_open = false;
-                shutdown(link, SHUT_WR);
-            } else if (buf_add(&to_x, chunk, (size_t)n) < 0) {
+            if (n <= 0)
+                peer_open = false;   /* the link to the other host broke */
+            else if (buf_add(&to_x, chunk, (size_t)n) < 0) {
                 break;
             }
         }
@@ -415,10 +412,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             if (n <= 0) {
                 to_peer.len = 0;   /* gone: xsproxy hears of it below */
                 peer_out = -1;
-                if (peer_open) {
-                    peer_open = false;
-                    shutdown(link, SHUT_WR);
-                }
+                peer_open = false;
             } else {
                 buf_take(&to_peer, (size_t)n);
             }
@@ -430,6 +424,12 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             else
                 buf_take(&to_x, (size_t)n);
         }
+        if (!peer_open && !to_x.len && x_open && !x_shut) {
+            /* what the other host sent is passed on first; then xsproxy
+             * hears that the link ended, and pauses */
+            shutdown(link, SHUT_WR);
+            x_shut = true;
+        }
         if (!x_open && peer_out < 0)
             break;
     }
@@ -437,6 +437,17 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
     free(to_peer.p);
     free(to_x.p);
     return out == OUT_DONE ? 0 : out == OUT_ABORTED ? 4 : 3;
+}
+
+/* Read and drop what FD still sends, until it closes or is silent. */
+static void drain(int fd, int silence_ms)
+{
+    char chunk[4096];
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, silence_ms) <= 0 || read(fd, chunk, sizeof(chunk)) <= 0)
+            return;
+    }
 }
 
 /* ---- the commands ------------------------------------------------------- */
@@ -523,10 +534,16 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
         silence_ms = 1000;   /* above the PINGs' half second */
     int rc = carry(link, peer_in, peer_out, silence_ms);
     close(link);
-    if (peer_in > 1)
+    if (peer_in > 1) {
+        /* a TCP peer's close with its PINGs unread would be a reset, which
+         * may lose the last frame on the way: say we are done, let the other
+         * side close first */
+        shutdown(peer_in, SHUT_WR);
+        drain(peer_in, silence_ms);
         close(peer_in);
-    else
+    } else {
         close(1);
+    }
     if (child > 0)
         waitpid(child, NULL, 0);
     if (rc == 3)

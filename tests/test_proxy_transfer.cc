@@ -10,8 +10,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <fstream>
 #include <random>
@@ -19,6 +23,7 @@
 #include <tuple>
 
 #include "sim_host.h"
+#include "transfer_wire.h"
 #include "workload.h"
 
 namespace xstest {
@@ -35,6 +40,114 @@ std::string ctl_path()
 {
     return self_dir() + "/xsproxyctl";
 }
+
+int socket_connect_unix(const std::string &path)
+{
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path.c_str());
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// A hand-made peer: `transfer send|receive ...` on a connection of its
+// own to one xsproxy, then frames both ways, as the other host's xsproxy
+// would send them (or would never).
+class Peer {
+public:
+    Peer(const std::string &socket, const std::vector<std::string> &args)
+    {
+        fd_ = socket_connect_unix(socket);
+        std::string body = nul_join(args);
+        xsd_sockmsg h{ XS_CONTROL, 1, 0, (uint32_t)body.size() };
+        xsd_sockmsg r{};
+        if (fd_ < 0 || write(fd_, &h, sizeof(h)) != sizeof(h) ||
+            write(fd_, body.data(), body.size()) != (ssize_t)body.size() ||
+            !read_exact(&r, sizeof(r)))
+            return;
+        std::string rb(r.len, '\0');
+        ok_ = read_exact(&rb[0], r.len) && r.type == XS_CONTROL;
+    }
+    ~Peer()
+    {
+        if (fd_ >= 0)
+            close(fd_);
+    }
+    bool ok() const { return ok_; }
+    void send(const tw_frame &f)
+    {
+        std::vector<uint8_t> b(TW_HDR_LEN + TW_PAYLOAD_MAX);
+        size_t n = tw_build(&f, b.data());
+        ASSERT_GT(n, 0u);
+        ASSERT_EQ((ssize_t)n, write(fd_, b.data(), n));
+    }
+    void send_raw(const std::string &bytes)
+    {
+        ASSERT_EQ((ssize_t)bytes.size(), write(fd_, bytes.data(), bytes.size()));
+    }
+    // The next frame other than REPORT and PING; type 0 when the link
+    // closed or nothing came in TIMEOUT_MS.  DATA's bytes are kept in DATA.
+    tw_frame next(std::string *data = nullptr, int timeout_ms = 5000)
+    {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        for (;;) {
+            tw_frame f{};
+            size_t used = 0;
+            char err[128];
+            int rc = tw_parse((const uint8_t *)buf_.data(), buf_.size(), &f, &used, err,
+                              sizeof(err));
+            if (rc < 0) {
+                ADD_FAILURE() << err;
+                return tw_frame{};
+            }
+            if (rc == 1) {
+                if (data && f.data)
+                    data->assign((const char *)f.data, f.data_len);
+                if (f.type == TW_ERROR)
+                    last_error_.assign((const char *)f.data, f.data_len);
+                buf_.erase(0, used);
+                if (f.type == TW_REPORT || f.type == TW_PING)
+                    continue;
+                f.data = nullptr;
+                return f;
+            }
+            int left = (int)std::chrono::duration_cast<std::chrono::milliseconds>(
+                           deadline - std::chrono::steady_clock::now())
+                           .count();
+            pollfd p{ fd_, POLLIN, 0 };
+            if (left <= 0 || poll(&p, 1, left) <= 0)
+                return tw_frame{};
+            char chunk[65536];
+            ssize_t n = read(fd_, chunk, sizeof(chunk));
+            if (n <= 0) {
+                closed_ = true;
+                return tw_frame{};
+            }
+            buf_.append(chunk, (size_t)n);
+        }
+    }
+    bool closed() const { return closed_; }
+    const std::string &last_error() const { return last_error_; }
+
+private:
+    bool read_exact(void *p, size_t n)
+    {
+        for (size_t got = 0; got < n;) {
+            ssize_t r = read(fd_, (char *)p + got, n - got);
+            if (r <= 0)
+                return false;
+            got += (size_t)r;
+        }
+        return true;
+    }
+    int fd_ = -1;
+    bool ok_ = false, closed_ = false;
+    std::string buf_, last_error_;
+};
 
 class XsproxyTransfer : public ::testing::TestWithParam<Pairing> {
 protected:
@@ -260,6 +373,162 @@ TEST_P(XsproxyTransfer, EitherXsproxyKilledAtRandomPointsThenResumed)
         ASSERT_NO_FATAL_FAILURE(expect_moved());
     }
     EXPECT_GE(kills, 6) << "the cuts rarely left a transfer to crash in";
+}
+
+// At the source: acknowledgements twice, out of order, past what was sent,
+// and frames a destination never sends - each a clear error on the link,
+// and nothing changes: the transfer resumes and completes afterwards.
+TEST_P(XsproxyTransfer, BadAcknowledgementsAreRefusedAndChangeNothing)
+{
+    ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
+    struct Case {
+        const char *what;
+        int ack;   // 0: the first DATA's end again; 1: past what was sent; 2: a COMMIT
+    } cases[] = { { "an acknowledgement twice", 0 },
+                  { "an acknowledgement past what was sent", 1 },
+                  { "a COMMIT from the destination", 2 } };
+    {   // the transfer starts: the source quiesces, saves, says HELLO
+        Peer first(src_->store_socket(), { "transfer", "send", "5" });
+        ASSERT_TRUE(first.ok()) << src_->proxy_log();
+        ASSERT_EQ(TW_HELLO, first.next().type);
+    }
+    // the real checks, on links that resume the transfer started above
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.what);
+        Peer p(src_->store_socket(), { "transfer", "send", "5", "resume" });
+        ASSERT_TRUE(p.ok()) << src_->proxy_log();
+        tw_frame h = p.next();
+        ASSERT_EQ(TW_HELLO, h.type);
+        tw_frame st{};
+        st.type = TW_STATE;
+        memcpy(st.id, h.id, TW_ID_LEN);
+        st.phase = TW_PHASE_RECEIVING;
+        p.send(st);
+        std::string data;
+        tw_frame d = p.next(&data);
+        ASSERT_EQ(TW_DATA, d.type);
+        tw_frame a{};
+        a.type = TW_ACK;
+        a.length = data.size();
+        if (c.ack == 0) {
+            p.send(a);
+            p.send(a);
+        } else if (c.ack == 1) {
+            a.length = h.length + 1;
+            p.send(a);
+        } else {
+            tw_frame commit{};
+            commit.type = TW_COMMIT;
+            p.send(commit);
+        }
+        while (p.next().type != 0) {
+        }
+        EXPECT_TRUE(p.closed());
+        EXPECT_FALSE(p.last_error().empty());
+        RunResult st2 = src_->xsproxyctl({ "migrate-status", "5" });
+        EXPECT_NE(std::string::npos, st2.out.find("sending")) << st2.out;
+    }
+    // nothing changed: the guest still waits on the source, and the real
+    // transfer completes
+    WireMsg r;
+    ASSERT_TRUE(s0_->request(XS_READ, 0, nul_join({ "/local/domain/5/data/held" }), &r));
+    EXPECT_EQ((uint32_t)XS_ERROR, r.type);
+    RunResult s = src_->xsproxyctl({ "send", "5", "--resume", "--ssh",
+                                     receiver("--from-domid 5") }, 30000);
+    ASSERT_EQ(0, s.exit_code) << s.err << src_->proxy_log() << dst_->proxy_log();
+    ASSERT_NO_FATAL_FAILURE(expect_moved());
+}
+
+// At the destination: a frame with a bad CRC, bytes that are no frame, a
+// stream out of order - each a clear error; nothing of the domain there,
+// and an abort leaves nothing at all.
+TEST_P(XsproxyTransfer, CorruptOrMisplacedFramesAtTheDestinationChangeNothing)
+{
+    std::string stream(5000, 'x');
+    tw_frame hello{};
+    hello.type = TW_HELLO;
+    memset(hello.id, 7, TW_ID_LEN);
+    hello.src_domid = 5;
+    hello.length = stream.size();
+    hello.crc = tw_crc32(0, (const uint8_t *)stream.data(), stream.size());
+    for (int kind = 0; kind < 3; kind++) {
+        SCOPED_TRACE(kind);
+        Peer p(dst_->store_socket(), { "transfer", "receive", "7", "5", "resume" });
+        ASSERT_TRUE(p.ok()) << dst_->proxy_log();
+        p.send(hello);
+        tw_frame st = p.next();
+        ASSERT_EQ(TW_STATE, st.type);
+        EXPECT_EQ((uint32_t)TW_PHASE_RECEIVING, st.phase);
+        if (kind == 0) {   // a DATA frame whose payload changed on the way
+            std::vector<uint8_t> b(TW_HDR_LEN + TW_PAYLOAD_MAX);
+            tw_frame d{};
+            d.type = TW_DATA;
+            d.length = st.length;
+            d.data = (const uint8_t *)stream.data();
+            d.data_len = 1000;
+            size_t n = tw_build(&d, b.data());
+            b[TW_HDR_LEN + 20] ^= 1;
+            p.send_raw(std::string((const char *)b.data(), n));
+        } else if (kind == 1) {
+            p.send_raw("GET / HTTP/1.0\r\n\r\n");
+        } else {   // stream bytes from the wrong offset
+            tw_frame d{};
+            d.type = TW_DATA;
+            d.length = st.length + 100;
+            d.data = (const uint8_t *)stream.data();
+            d.data_len = 10;
+            p.send(d);
+        }
+        while (p.next().type != 0) {
+        }
+        EXPECT_TRUE(p.closed());
+        EXPECT_EQ(0u, st.length) << "bytes were kept from a bad frame";
+        EXPECT_NE(0, dst_->xsproxyctl({ "list", "7" }).exit_code);
+    }
+    RunResult a = dst_->xsproxyctl({ "receive", "7", "--abort" });
+    EXPECT_EQ(0, a.exit_code) << a.err << dst_->proxy_log();
+    EXPECT_NE(0, dst_->xsproxyctl({ "migrate-status", "7" }).exit_code);
+}
+
+// TCP: the receiving side listens with a token; a peer without it is
+// turned away, the one with it gets the domain.
+TEST_P(XsproxyTransfer, OverTcpOnlyThePeerWithTheTokenIsTaken)
+{
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    ASSERT_EQ(0, bind(probe, (sockaddr *)&sa, sizeof(sa)));
+    ASSERT_EQ(0, getsockname(probe, (sockaddr *)&sa, &sl));
+    close(probe);
+    std::string where = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+    ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
+    Child rx = dst_->host().spawn({ ctl_path(), "--socket", dst_->store_socket(), "receive", "7",
+                             "--from-domid", "5", "--listen", where, "--token", "s3cret" });
+    // the listener is up once a connection is taken
+    int bad = -1;
+    for (int i = 0; i < 200 && bad < 0; i++) {
+        bad = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(bad, (sockaddr *)&sa, sizeof(sa)) < 0) {
+            close(bad);
+            bad = -1;
+            sleep_ms(10);
+        }
+    }
+    ASSERT_GE(bad, 0);
+    const char wrong[] = "XSPT-TOKEN guess\n";
+    ASSERT_EQ((ssize_t)strlen(wrong), write(bad, wrong, strlen(wrong)));
+    char answer[16] = "";
+    ssize_t n = read(bad, answer, sizeof(answer) - 1);
+    close(bad);
+    EXPECT_EQ("DENIED\n", std::string(answer, n > 0 ? (size_t)n : 0));
+    RunResult s = src_->xsproxyctl({ "send", "5", "--to", where, "--token", "s3cret" }, 30000);
+    RunResult r = finish_program(rx, 10000);
+    ASSERT_EQ(0, s.exit_code) << s.err << src_->proxy_log() << dst_->proxy_log();
+    EXPECT_EQ(0, r.exit_code) << r.out << r.err;
+    EXPECT_NE(std::string::npos, r.out.find("token s3cret")) << r.out;
+    ASSERT_NO_FATAL_FAILURE(expect_moved());
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairings, XsproxyTransfer,
