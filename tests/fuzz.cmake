@@ -74,3 +74,8 @@ target_include_directories(fuzz_follow PRIVATE ${_shim_dir})
 xsproxy_fuzz(records ${_xsrec_dir}/buf.c ${_xsrec_dir}/verify.c ${_xsrec_dir}/upstream.c
   ${_xsrec_dir}/seed.c ${_xsrec_dir}/model.c)
 target_include_directories(fuzz_records PRIVATE ${_xsrec_dir}/include ${_xsrec_dir})
+
+# a transfer's frames from another host (proxy/transfer_wire.c)
+xsproxy_fuzz(transfer_wire ${_proxy_dir}/transfer_wire.c)
+target_include_directories(fuzz_transfer_wire PRIVATE ${_proxy_dir})
+target_link_libraries(fuzz_transfer_wire PRIVATE z)
