@@ -986,15 +986,16 @@ static int start_receive(struct proxy *px, uint32_t domid, uint32_t from, bool r
 
 static size_t describe(const struct transfer *t, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "domain %u: %s %s, %s; stream %llu bytes", t->domid,
-                     t->sender ? "sent to another host" : "received from domain",
-                     t->sender ? "" : "", phase_names[t->phase], (unsigned long long)t->length);
-    if (!t->sender && n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, " (source domain %u), %llu received",
-                      t->peer_domid, (unsigned long long)t->received);
-    else if (n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, ", %llu acknowledged",
-                      (unsigned long long)t->acked);
+    int n;
+    if (t->sender)
+        n = snprintf(buf, len, "domain %u: sent to another host, %s; stream %llu bytes, %llu "
+                     "acknowledged", t->domid, phase_names[t->phase],
+                     (unsigned long long)t->length, (unsigned long long)t->acked);
+    else
+        n = snprintf(buf, len, "domain %u: received from domain %u on another host, %s; "
+                     "stream %llu bytes, %llu received", t->domid, t->peer_domid,
+                     phase_names[t->phase], (unsigned long long)t->length,
+                     (unsigned long long)t->received);
     if (n > 0 && (size_t)n < len)
         n += snprintf(buf + n, len - (size_t)n, "; link %s%s%s\n", t->link ? "up" : "down",
                       t->note[0] ? ": " : "", t->note);

@@ -67,6 +67,9 @@ add_executable(xslivebench xslivebench.cc)
 target_link_libraries(xslivebench PRIVATE xsproxy_workload)
 
 # Migration figures: a program, not a test (it prints, never judges).
+add_executable(xsxferbench xsxferbench.cc)
+target_link_libraries(xsxferbench PRIVATE xsproxy_workload)
+
 add_executable(xsmigbench xsmigbench.cc)
 target_link_libraries(xsmigbench PRIVATE xsproxy_workload)
 target_include_directories(xsmigbench PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
