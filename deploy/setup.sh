@@ -21,7 +21,7 @@ done
 
 PACKAGES="build-essential cmake ninja-build pkg-config libxen-dev libev-dev
 libgtest-dev googletest libpcap-dev xen-utils-4.17 xenstore-utils tshark python3
-systemd clang libclang-rt-14-dev zlib1g-dev"
+systemd clang libclang-rt-14-dev zlib1g-dev iproute2"
 
 missing=""
 for p in $PACKAGES; do

@@ -9,6 +9,7 @@
 #include "xsproxyctl_transfer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
 
@@ -149,13 +151,13 @@ static int split_hostport(const char *spec, char *host, size_t hlen, const char 
     return 0;
 }
 
-/* A line from FD within TOKEN_WAIT_MS, into BUF (without its newline). */
-static int read_line(int fd, char *buf, size_t len)
+/* A line from FD within MS, into BUF (without its newline). */
+static int read_line(int fd, char *buf, size_t len, int ms)
 {
     size_t got = 0;
     while (got + 1 < len) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, TOKEN_WAIT_MS) <= 0)
+        if (poll(&p, 1, ms) <= 0)
             return -1;
         if (read(fd, buf + got, 1) != 1)
             return -1;
@@ -168,7 +170,23 @@ static int read_line(int fd, char *buf, size_t len)
     return -1;
 }
 
-static int dial(const char *spec, const char *token)
+/* connect() on a non-blocking FD, given up after MS (a host that drops
+ * packets would hold a blocking one for minutes); FD blocking again. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len, int ms)
+{
+    if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)
+        return -1;
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    int err = 0;
+    socklen_t el = sizeof(err);
+    if (poll(&p, 1, ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+        errno = err ? err : ETIMEDOUT;
+        return -1;
+    }
+    return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+}
+
+static int dial(const char *spec, const char *token, int silence_ms)
 {
     char host[256];
     const char *port;
@@ -184,8 +202,8 @@ static int dial(const char *spec, const char *token)
     }
     int fd = -1;
     for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+        if (fd >= 0 && connect_within(fd, a->ai_addr, a->ai_addrlen, silence_ms) < 0) {
             close(fd);
             fd = -1;
         }
@@ -197,7 +215,7 @@ static int dial(const char *spec, const char *token)
     }
     char line[128];
     snprintf(line, sizeof(line), TOKEN_LINE "%s\n", token);
-    if (!io_all(fd, line, strlen(line), false) || read_line(fd, line, sizeof(line)) < 0 ||
+    if (!io_all(fd, line, strlen(line), false) || read_line(fd, line, sizeof(line), silence_ms) < 0 ||
         strcmp(line, "OK") != 0) {
         fprintf(stderr, "xsproxyctl: %s refused the token\n", spec);
         close(fd);
@@ -249,7 +267,7 @@ static int await_peer(const char *spec, const char *token)
             return -1;
         }
         char line[160];
-        bool ok = read_line(fd, line, sizeof(line)) == 0 &&
+        bool ok = read_line(fd, line, sizeof(line), TOKEN_WAIT_MS) == 0 &&
                   strncmp(line, TOKEN_LINE, strlen(TOKEN_LINE)) == 0 &&
                   same_token(line + strlen(TOKEN_LINE), token);
         if (ok && io_all(fd, "OK\n", 3, false)) {
@@ -312,6 +330,26 @@ static void buf_take(struct buf *b, size_t n)
     b->len -= n;
 }
 
+/* What of P fits on FD now: a socket is never waited on (a peer that
+ * drops packets would hold a blocking write past the silence check); a
+ * pipe is written as it takes it.  -1 when FD is gone. */
+static ssize_t write_some(int fd, const void *p, size_t n)
+{
+    ssize_t r = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r < 0 && errno == ENOTSOCK)
+        r = write(fd, p, n);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    return r;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum outcome { OUT_NONE, OUT_DONE, OUT_PAUSED, OUT_ABORTED };
 
 /* xsproxy's REPORT: shown; its first word says how the run ends. */
@@ -366,6 +404,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
     enum outcome out = OUT_NONE;
     bool x_open = true, peer_open = true, x_shut = false;
     uint8_t chunk[65536];
+    long long heard = now_ms();   /* the other host, last */
     while (x_open || to_peer.len) {
         struct pollfd p[4];
         int np = 0, ix = -1, ipin = -1, ipout = -1, ixout = -1;
@@ -377,12 +416,13 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             p[ipout = np++] = (struct pollfd){ .fd = peer_out, .events = POLLOUT };
         if (to_x.len && x_open)
             p[ixout = np++] = (struct pollfd){ .fd = link, .events = POLLOUT };
-        int ready = poll(p, (nfds_t)np, peer_open ? silence_ms : -1);
+        long long left = heard + silence_ms - now_ms();
+        int ready = poll(p, (nfds_t)np, peer_open ? (int)(left > 0 ? left : 0) : -1);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready < 0)
             break;
-        if (ready == 0) {
+        if (peer_open && now_ms() - heard >= silence_ms) {
             fprintf(stderr, "xsproxyctl: nothing from the other host for %d ms: the link is "
                     "taken for broken\n", silence_ms);
             peer_open = false;
@@ -401,6 +441,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
         }
         if (ipin >= 0 && p[ipin].revents) {
             ssize_t n = read(peer_in, chunk, sizeof(chunk));
+            heard = now_ms();
             if (n <= 0)
                 peer_open = false;   /* the link to the other host broke */
             else if (buf_add(&to_x, chunk, (size_t)n) < 0) {
@@ -408,8 +449,8 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             }
         }
         if (ipout >= 0 && p[ipout].revents) {
-            ssize_t n = write(peer_out, to_peer.p, to_peer.len);
-            if (n <= 0) {
+            ssize_t n = write_some(peer_out, to_peer.p, to_peer.len);
+            if (n < 0) {
                 to_peer.len = 0;   /* gone: xsproxy hears of it below */
                 peer_out = -1;
                 peer_open = false;
@@ -418,8 +459,8 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             }
         }
         if (ixout >= 0 && p[ixout].revents) {
-            ssize_t n = write(link, to_x.p, to_x.len);
-            if (n <= 0)
+            ssize_t n = write_some(link, to_x.p, to_x.len);
+            if (n < 0)
                 x_open = false;
             else
                 buf_take(&to_x, (size_t)n);
@@ -506,11 +547,14 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
         close(link);
         return 1;
     }
+    int silence_ms = o.timeout ? (int)(atof(o.timeout) * 1000) : 10000;
+    if (silence_ms < 1000)
+        silence_ms = 1000;   /* above the PINGs' half second */
     int peer_in = 0, peer_out = 1;
     pid_t child = -1;
     char token[40];
     if (o.to) {
-        peer_in = peer_out = dial(o.to, o.token);
+        peer_in = peer_out = dial(o.to, o.token, silence_ms);
     } else if (o.listen) {
         if (o.token) {
             snprintf(token, sizeof(token), "%.32s", o.token);
@@ -529,9 +573,6 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
         close(link);   /* xsproxy pauses the transfer */
         return 3;
     }
-    int silence_ms = o.timeout ? (int)(atof(o.timeout) * 1000) : 10000;
-    if (silence_ms < 1000)
-        silence_ms = 1000;   /* above the PINGs' half second */
     int rc = carry(link, peer_in, peer_out, silence_ms);
     close(link);
     if (peer_in > 1) {

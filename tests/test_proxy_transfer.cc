@@ -156,10 +156,28 @@ protected:
         src_ = std::make_unique<Store>(std::get<0>(GetParam()), true);
         dst_ = std::make_unique<Store>(std::get<1>(GetParam()), true);
         ASSERT_TRUE(src_->ok() && dst_->ok());
-        ASSERT_TRUE(src_->create_domain(5));
-        g_ = src_->guest(5);
         s0_ = src_->dom0();
-        ASSERT_TRUE(g_ && s0_);
+        ASSERT_TRUE(s0_);
+        ASSERT_NO_FATAL_FAILURE(populate());
+    }
+
+    // The next guest to move, on the same two hosts: source domain S()+1,
+    // destination D()+1.
+    void next_guest()
+    {
+        sid_++;
+        did_++;
+        ASSERT_NO_FATAL_FAILURE(populate());
+    }
+    std::string S() const { return std::to_string(sid_); }
+    std::string D() const { return std::to_string(did_); }
+
+    // Source domain S() made, with nodes and watches.
+    void populate()
+    {
+        ASSERT_TRUE(src_->create_domain(sid_));
+        g_ = src_->guest(sid_);
+        ASSERT_TRUE(g_);
         WireMsg r;
         // a subtree big enough for the stream to take several frames
         for (int i = 0; i < 200; i++)
@@ -179,14 +197,14 @@ protected:
     // ring page - copied into domain 7 on the other host.
     void quiesce_and_copy()
     {
-        ASSERT_EQ(0, src_->xsproxyctl({ "quiesce", "5" }).exit_code);
+        ASSERT_EQ(0, src_->xsproxyctl({ "quiesce", S() }).exit_code);
         ASSERT_TRUE(g_->send(WireMsg{ XS_WRITE, 4242, 0, wr("data/held", "once") }));
         sleep_ms(100);
-        ASSERT_TRUE(dst_->create_domain(7, false));
-        std::ifstream in(src_->dir() + "/mem/dom5", std::ios::binary);
+        ASSERT_TRUE(dst_->create_domain(did_, false));
+        std::ifstream in(src_->dir() + "/mem/dom" + S(), std::ios::binary);
         std::string page((std::istreambuf_iterator<char>(in)), {});
         ASSERT_EQ(4096u, page.size());
-        std::ofstream out(dst_->dir() + "/mem/dom7", std::ios::binary | std::ios::in);
+        std::ofstream out(dst_->dir() + "/mem/dom" + D(), std::ios::binary | std::ios::in);
         out.write(page.data(), (std::streamsize)page.size());
     }
 
@@ -195,7 +213,7 @@ protected:
     std::string receiver(const std::string &extra, const std::string &filter_in = "",
                          const std::string &filter_out = "")
     {
-        std::string cmd = ctl_path() + " --socket " + dst_->store_socket() + " receive 7 --timeout 1.5 " + extra +
+        std::string cmd = ctl_path() + " --socket " + dst_->store_socket() + " receive " + D() + " --timeout 1.5 " + extra +
                           " 2>>" + dst_->dir() + "/receive.log";
         if (!filter_in.empty())
             cmd = filter_in + " | " + cmd;
@@ -208,7 +226,7 @@ protected:
     // comes once, the watches fire there; domain 5 is gone from the source.
     void expect_moved()
     {
-        auto g7 = dst_->guest(7);
+        auto g7 = dst_->guest(did_);
         ASSERT_TRUE(g7);
         WireMsg rep;
         int replies = 0;
@@ -221,43 +239,44 @@ protected:
         auto d0 = dst_->dom0();
         ASSERT_TRUE(d0);
         WireMsg r;
-        ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/7/data/held" }), &r));
+        ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/" + D() + "/data/held" }), &r));
         EXPECT_EQ("once", r.body);
-        ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/7/data/n7" }), &r));
+        ASSERT_TRUE(d0->request(XS_READ, 0, nul_join({ "/local/domain/" + D() + "/data/n7" }), &r));
         EXPECT_EQ(std::string(200, 'h'), r.body);
         if (r.type == XS_ERROR) {
             WireMsg dir;
-            d0->request(XS_DIRECTORY, 0, nul_join({ "/local/domain/7/data" }), &dir);
+            d0->request(XS_DIRECTORY, 0, nul_join({ "/local/domain/" + D() + "/data" }), &dir);
             ADD_FAILURE() << escape(dir.body).substr(0, 600);
         }
         WireMsg ev;
         while (g7->next_event(&ev, 100) == 1) {
         }
-        ASSERT_TRUE(d0->request(XS_WRITE, 0, wr("/local/domain/7/data/w3", "x"), &r));
+        ASSERT_TRUE(d0->request(XS_WRITE, 0, wr("/local/domain/" + D() + "/data/w3", "x"), &r));
         ASSERT_EQ(1, g7->next_event(&ev, 3000));
         EXPECT_EQ(nul_join({ "data/w3", "t3" }), ev.body);
         // the source: the request never reached its xenstored, resume is refused
-        ASSERT_TRUE(s0_->request(XS_READ, 0, nul_join({ "/local/domain/5/data/held" }), &r));
+        ASSERT_TRUE(s0_->request(XS_READ, 0, nul_join({ "/local/domain/" + S() + "/data/held" }), &r));
         EXPECT_EQ((uint32_t)XS_ERROR, r.type) << "served on the source too";
-        EXPECT_NE(0, src_->xsproxyctl({ "resume", "5" }).exit_code);
-        EXPECT_NE(0, src_->xsproxyctl({ "send", "5", "--abort" }).exit_code);
+        EXPECT_NE(0, src_->xsproxyctl({ "resume", S() }).exit_code);
+        EXPECT_NE(0, src_->xsproxyctl({ "send", S(), "--abort" }).exit_code);
     }
 
     // Domain 5 still runs on the source, nothing of it on the destination.
     void expect_stayed()
     {
-        ASSERT_EQ(0, src_->xsproxyctl({ "resume", "5" }).exit_code);
+        ASSERT_EQ(0, src_->xsproxyctl({ "resume", S() }).exit_code);
         WireMsg rep;
         int replies = 0;
         while (g_->recv(&rep, 300) == 1)
             if (rep.type != XS_WATCH_EVENT && rep.req_id == 4242)
                 replies++;
         EXPECT_EQ(1, replies) << src_->proxy_log();
-        RunResult l = dst_->xsproxyctl({ "list", "7" });
+        RunResult l = dst_->xsproxyctl({ "list", D() });
         EXPECT_NE(0, l.exit_code) << l.out;
     }
 
     std::unique_ptr<Store> src_, dst_;
+    unsigned sid_ = 5, did_ = 7;   // the guest on the source, on the destination
     std::unique_ptr<RingConn> g_;
     std::unique_ptr<SockConn> s0_;
 };
@@ -281,12 +300,8 @@ TEST_P(XsproxyTransfer, CutAtFiftyMomentsAndResumed)
     int cuts = 0;
     for (int round = 0; cuts < 50; round++) {
         SCOPED_TRACE("round " + std::to_string(round));
-        if (round) {   // two new hosts
-            g_.reset();
-            s0_.reset();
-            src_.reset();
-            dst_.reset();
-            ASSERT_NO_FATAL_FAILURE(SetUp());
+        if (round) {
+            ASSERT_NO_FATAL_FAILURE(next_guest());
         }
         WireMsg r;
         // more stream (about 200 KB: acknowledgements come every 64 KiB),
@@ -303,11 +318,11 @@ TEST_P(XsproxyTransfer, CutAtFiftyMomentsAndResumed)
             bool forward = rng() % 3 != 0;
             std::string cut = "stdbuf -o0 head -c " +
                               std::to_string(forward ? rng() % 120000 : rng() % 400);
-            std::vector<std::string> args = { "send", "5", "--timeout", "1.5" };
+            std::vector<std::string> args = { "send", S(), "--timeout", "1.5" };
             if (attempt)
                 args.push_back("--resume");
             args.push_back("--ssh");
-            args.push_back(receiver("--from-domid 5 --resume", forward ? cut : "",
+            args.push_back(receiver("--from-domid " + S() + " --resume", forward ? cut : "",
                                     forward ? "" : cut));
             s = src_->xsproxyctl(args, 30000);
             ASSERT_TRUE(s.exit_code == 3 || s.exit_code == 0)
@@ -317,10 +332,10 @@ TEST_P(XsproxyTransfer, CutAtFiftyMomentsAndResumed)
             if (s.exit_code == 0)
                 break;
             cuts++;
-            RunResult st = src_->xsproxyctl({ "migrate-status", "5" });
+            RunResult st = src_->xsproxyctl({ "migrate-status", S() });
             EXPECT_EQ(0, st.exit_code) << st.err;
         }
-        EXPECT_NE(std::string::npos, s.err.find("done: domain 5 held")) << s.err;
+        EXPECT_NE(std::string::npos, s.err.find("done: domain " + S() + " held")) << s.err;
         ASSERT_NO_FATAL_FAILURE(expect_moved());
     }
 }
@@ -529,6 +544,130 @@ TEST_P(XsproxyTransfer, OverTcpOnlyThePeerWithTheTokenIsTaken)
     EXPECT_EQ(0, r.exit_code) << r.out << r.err;
     EXPECT_NE(std::string::npos, r.out.find("token s3cret")) << r.out;
     ASSERT_NO_FATAL_FAILURE(expect_moved());
+}
+
+// Two network namespaces joined by a veth pair, made here and removed
+// after: each host's xsproxyctl in its own, talking TCP across.
+class NetPair {
+public:
+    NetPair()
+    {
+        std::string id = std::to_string(getpid());
+        a_ = "xspt" + id + "a";
+        b_ = "xspt" + id + "b";
+        va_ = "xa" + id;
+        vb_ = "xb" + id;
+        ok_ = ip({ "netns", "add", a_ }) && ip({ "netns", "add", b_ }) &&
+              ip({ "link", "add", va_, "netns", a_, "type", "veth", "peer", "name", vb_,
+                   "netns", b_ }) &&
+              ip({ "-n", a_, "addr", "add", "10.77.0.1/24", "dev", va_ }) &&
+              ip({ "-n", b_, "addr", "add", "10.77.0.2/24", "dev", vb_ }) &&
+              ip({ "-n", a_, "link", "set", va_, "up" }) &&
+              ip({ "-n", b_, "link", "set", vb_, "up" });
+    }
+    ~NetPair()
+    {
+        ip({ "netns", "del", a_ });   // the veth pair goes with them
+        ip({ "netns", "del", b_ });
+    }
+    bool ok() const { return ok_; }
+    bool ip(const std::vector<std::string> &args)
+    {
+        std::vector<std::string> argv = { "ip" };
+        argv.insert(argv.end(), args.begin(), args.end());
+        RunResult r = run_program(argv);
+        if (!r.ok())
+            ADD_FAILURE() << "ip " << args[0] << " " << args[1] << ": " << r.err;
+        return r.ok();
+    }
+    std::vector<std::string> in_a(const std::vector<std::string> &argv)
+    {
+        std::vector<std::string> v = { "ip", "netns", "exec", a_ };
+        v.insert(v.end(), argv.begin(), argv.end());
+        return v;
+    }
+    std::vector<std::string> in_b(const std::vector<std::string> &argv)
+    {
+        std::vector<std::string> v = { "ip", "netns", "exec", b_ };
+        v.insert(v.end(), argv.begin(), argv.end());
+        return v;
+    }
+    const std::string &a() const { return a_; }
+    const std::string &va() const { return va_; }
+
+private:
+    std::string a_, b_, va_, vb_;
+    bool ok_ = false;
+};
+
+// The source's xsproxyctl in one namespace, the destination's in another,
+// TCP over the veth pair; the link cut at 50 random moments of the
+// transfer and handshake - the interface taken down (packets dropped until
+// it is up again) or the connection reset - and resumed each time.
+TEST_P(XsproxyTransfer, BetweenTwoNetworkNamespacesTheLinkCutFiftyTimes)
+{
+    NetPair net;
+    ASSERT_TRUE(net.ok());
+    std::mt19937 rng(GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 31 : 32);
+    int cuts = 0, downs = 0, resets = 0;
+    for (int round = 0; cuts < 50; round++) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        if (round) {
+            ASSERT_NO_FATAL_FAILURE(next_guest());
+        }
+        WireMsg big;
+        for (int k = 0; k < 250; k++)   // a stream that takes a while: more moments
+            ASSERT_TRUE(g_->request(
+                XS_WRITE, 0, wr("data/big/m" + std::to_string(k), std::string(600, 'z')), &big));
+        ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
+        for (int attempt = 0;; attempt++) {
+            std::string port = std::to_string(20000 + (rng() % 20000));
+            Child rx = spawn_program(
+                net.in_b({ ctl_path(), "--socket", dst_->store_socket(), "receive", D(),
+                           "--from-domid", S(), "--resume", "--listen", "10.77.0.2:" + port,
+                           "--token", "tok", "--timeout", "1" }),
+                {});
+            // its first line says it listens
+            char c;
+            std::string line;
+            while (read(rx.out_fd, &c, 1) == 1 && c != '\n')
+                line += c;
+            ASSERT_NE(std::string::npos, line.find("listening")) << line;
+            std::vector<std::string> send = { ctl_path(), "--socket", src_->store_socket(),
+                                              "send", S(), "--to", "10.77.0.2:" + port,
+                                              "--token", "tok", "--timeout", "1" };
+            if (attempt)
+                send.push_back("--resume");
+            Child tx = spawn_program(net.in_a(send), {});
+            bool cut = cuts < 50;
+            bool down = rng() % 5 == 0;
+            if (cut) {
+                sleep_ms((int)(rng() % 80));
+                if (down) {
+                    net.ip({ "-n", net.a(), "link", "set", net.va(), "down" });
+                    downs++;
+                } else {
+                    run_program(net.in_a({ "ss", "-K", "dst", "10.77.0.2" }));
+                    resets++;
+                }
+            }
+            RunResult t = finish_program(tx, 30000);
+            // (one still waiting for a peer that never came is stopped)
+            RunResult r = finish_program(rx, 1500);
+            if (cut && down)
+                net.ip({ "-n", net.a(), "link", "set", net.va(), "up" });
+            ASSERT_TRUE(t.exit_code == 0 || t.exit_code == 3)
+                << t.exit_code << t.out << t.err << src_->proxy_log() << dst_->proxy_log();
+            if (t.exit_code == 0)
+                break;
+            if (cut)
+                cuts++;
+            ASSERT_LT(attempt, 60) << "the transfer does not get through";
+        }
+        ASSERT_NO_FATAL_FAILURE(expect_moved());
+    }
+    EXPECT_GT(downs, 4);
+    EXPECT_GT(resets, 5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairings, XsproxyTransfer,
