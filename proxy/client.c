@@ -343,14 +343,13 @@ void client_complete(struct client *c, void *req, struct msg *reply)
  * was read goes with it; the client is freed, its descriptor kept. */
 static void hand_over(struct client *c, const uint8_t *rest, size_t len)
 {
-    struct transfer *t = c->link_for;
+    struct transfer *t = c->link_for;   /* paused until a link comes */
     bool alone = c->q_head == NULL;
     ssize_t n = alone ? write(c->fd, bq_head(&c->to_client), bq_pending(&c->to_client)) : -1;
     if (!alone || n != (ssize_t)bq_pending(&c->to_client)) {
         xlog(LOG_LVL_WARN, "conn%u: a transfer's link must be a connection of its own, its "
              "answer written at once; closed", c->id);
         c->link_for = NULL;
-        transfer_link_lost(t);
         client_free(c);
         return;
     }

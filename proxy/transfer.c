@@ -3,8 +3,11 @@
  * (transfer.h): the two sides' state machines, their journals, their link.
  * The frames are transfer_wire.c's; the stream is the save's and the
  * restore's (save.c, restore.c), run as jobs.  Every step is an event: a
- * frame, a job's end, a timer; nothing here blocks the loop (the journal's
- * fsync is a few milliseconds, once per step).
+ * frame, a job's end, a timer; nothing here blocks the loop.  The journals
+ * are written atomically (a new file renamed over the old) and, like the
+ * domains' journals and the save's stream, not fsync'd: a sync would hold
+ * the loop for the disk's time, they are there for a crash of xsproxy, and
+ * a host that loses its power loses its guests with it.
  */
 #define _GNU_SOURCE
 #include "transfer.h"
@@ -111,22 +114,7 @@ static void paths(struct transfer *t)
              t->domid, t->sender ? "send" : "recv");
 }
 
-static int fsync_dir(const char *path)
-{
-    char dir[512];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-/* T's phase and what goes with it, atomically and durably. */
+/* T's phase and what goes with it, atomically. */
 static int journal_write(struct transfer *t)
 {
     char id[2 * TW_ID_LEN + 1], text[512], tmp[600];
@@ -140,9 +128,9 @@ static int journal_write(struct transfer *t)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
-    bool ok = write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+    bool ok = write(fd, text, (size_t)n) == n;
     close(fd);
-    if (!ok || rename(tmp, t->state_path) < 0 || fsync_dir(t->state_path) < 0) {
+    if (!ok || rename(tmp, t->state_path) < 0) {
         unlink(tmp);
         return -1;
     }
@@ -185,7 +173,6 @@ static void journal_remove(struct transfer *t)
 {
     unlink(t->state_path);
     unlink(t->stream_path);
-    fsync_dir(t->state_path);
 }
 
 /* ---- the link ------------------------------------------------------------ */
@@ -738,10 +725,6 @@ static void dest_data(struct transfer *t, const struct tw_frame *f)
     }
     t->received += f->data_len;
     if (t->received - t->acked_sent >= ACK_EVERY || t->received == t->length) {
-        if (fsync(t->stream_fd) < 0) {
-            link_end(t, "cannot keep the stream");
-            return;
-        }
         t->acked_sent = t->received;
         send_frame(t, &(struct tw_frame){ .type = TW_ACK, .length = t->received });
     }
@@ -1094,10 +1077,6 @@ void transfer_command(struct proxy *px, const char *const *args, unsigned n,
     wait->transfer = t;
 }
 
-void transfer_link_lost(struct transfer *t)
-{
-    (void)t;   /* it stays paused, as after any broken link */
-}
 
 /* ---- start-up ----------------------------------------------------------- */
 

@@ -36,8 +36,6 @@ void transfer_command(struct proxy *px, const char *const *args, unsigned n,
                       const struct msg *req, struct msg *reply, struct wait_for *wait);
 /* T's link is FD from now on (REST: bytes read after the command). */
 void transfer_attach(struct transfer *t, int fd, const uint8_t *rest, size_t len);
-/* The client that asked for T's link went before it got it. */
-void transfer_link_lost(struct transfer *t);
 /* At start-up, before domains are recovered: was DOMID sent away for good
  * (its journal is then removed, nothing of it relayed)? */
 bool transfer_sent_away(const struct proxy *px, uint32_t domid);
