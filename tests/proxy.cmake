@@ -104,5 +104,5 @@ xsproxy_test(test_xensim test_xensim.cc)
 target_link_libraries(test_xensim PRIVATE xsproxy_workload)
 add_dependencies(test_xensim xensim_probe)
 
-xsproxy_test(test_proxy_transfer test_proxy_transfer.cc)
+xsproxy_test(test_proxy_transfer LONG test_proxy_transfer.cc)
 target_link_libraries(test_proxy_transfer PRIVATE xsproxy_workload xsproxy_proto)
