@@ -901,21 +901,18 @@ static void reply_fmt(struct msg *reply, const struct msg *req, int err, const c
 static int start_send(struct proxy *px, uint32_t domid, bool resume, struct transfer **out,
                       char *err, size_t errlen)
 {
+    /* --resume with nothing here is a start, as on the destination: no
+     * journal means nothing was sent (an xsproxy killed as it began) */
     struct transfer *t = find(px, domid, 1);
-    if (resume) {
-        if (!t) {
-            snprintf(err, errlen, "no transfer of domain %u to resume", domid);
-            return ENOENT;
-        }
-    } else if (t && t->phase == P_SENT && domain_find(px, domid)) {
+    if (t && !resume && t->phase == P_SENT && domain_find(px, domid)) {
         journal_remove(t);   /* a new domain of that id, sent again */
         transfer_free(t);
         return start_send(px, domid, false, out, err, errlen);
-    } else if (t) {
+    } else if (t && !resume) {
         snprintf(err, errlen, "a transfer of domain %u is %s: send --resume", domid,
                  phase_names[t->phase]);
         return EEXIST;
-    } else {
+    } else if (!t) {
         struct domain *d = domain_find(px, domid);
         if (!d || d->transfer_held) {
             snprintf(err, errlen, "domain %u is not %s", domid, d ? "runnable here" : "inserted");
@@ -1095,8 +1092,8 @@ void transfer_hold_at_recovery(const struct proxy *px, struct domain *d)
     paths(&r);
     if (journal_read(&s) == 0 && s.phase < P_COMMITTED)
         d->quiesce = true;
-    if (journal_read(&r) == 0 && r.phase != P_SERVING)
-        d->quiesce = d->transfer_held = true;
+    if (journal_read(&r) == 0)   /* served: the commit's release, which a crash may have cut */
+        d->quiesce = d->transfer_held = r.phase != P_SERVING;
 }
 
 static void recover_one(struct proxy *px, uint32_t domid, bool sender)
@@ -1135,10 +1132,13 @@ static void recover_one(struct proxy *px, uint32_t domid, bool sender)
         if (t->phase == P_RECEIVING)
             t->stream_fd = open(t->stream_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (t->phase == P_RESTORING) {
-            /* the restore was cut short: undo what it did, do it again
-             * when the link is back */
+            /* the restore was cut short: undo what it did - xenstored may
+             * have the domain introduced on the old shadow ring, and would
+             * take a second INTRODUCE as a no-op - and do it again when the
+             * link is back (at start-up: a blocking RELEASE is fine here) */
             if (d)
                 domain_remove(px, d);
+            xs_release_domain(px->xs, domid);
             t->phase = P_RECEIVING;
             t->received = t->length;
         }

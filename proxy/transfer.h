@@ -40,7 +40,8 @@ void transfer_attach(struct transfer *t, int fd, const uint8_t *rest, size_t len
  * (its journal is then removed, nothing of it relayed)? */
 bool transfer_sent_away(const struct proxy *px, uint32_t domid);
 /* At start-up, as D is recovered: quiesce it if a transfer holds it (being
- * sent, or received and not yet committed). */
+ * sent, or received and not yet committed); release it if the transfer to
+ * it was committed. */
 void transfer_hold_at_recovery(const struct proxy *px, struct domain *d);
 /* At start-up, once domains are recovered: the journalled transfers, paused. */
 void transfer_recover_all(struct proxy *px);

@@ -110,7 +110,8 @@ static bool io_all(int fd, void *buf, size_t len, bool rd)
 }
 
 /* `transfer ARGS...` on a connection of its own: 0 with the reply's text
- * in TEXT, or -1 (TEXT says why: xsproxy's error name). */
+ * in TEXT, -1 when xsproxy refused (TEXT: its error name), -2 when the
+ * connection ended first (xsproxy stopped or was killed). */
 static int ask(int fd, const char *const *args, unsigned n, char *text, size_t len)
 {
     char body[512];
@@ -128,7 +129,7 @@ static int ask(int fd, const char *const *args, unsigned n, char *text, size_t l
         !io_all(fd, &r, sizeof(r), true) || r.len >= len || r.len > XENSTORE_PAYLOAD_MAX ||
         !io_all(fd, text, r.len, true)) {
         snprintf(text, len, "no answer from xsproxy");
-        return -1;
+        return -2;
     }
     text[r.len] = '\0';
     return r.type == XS_ERROR ? -1 : 0;
@@ -493,6 +494,27 @@ static void drain(int fd, int silence_ms)
 
 /* ---- the commands ------------------------------------------------------- */
 
+/* What a refusal of `transfer VERB` means, for the operator (the wire
+ * carries only the errno's name; xsproxy's log has the details). */
+static const struct {
+    const char *verb, *err, *hint;
+} refusals[] = {
+    { "abort", "EBUSY", "the domain is held here and the source may have committed it: resume "
+                        "the transfer to learn the outcome, or abort on the source first, then "
+                        "here with --force" },
+    { "abort", "EPERM", "the transfer is past its commit: the domain belongs to the destination" },
+    { "abort", "ENOENT", "no transfer of that domain here" },
+    { "status", "ENOENT", "no transfer of that domain here" },
+};
+
+static const char *refusal_hint(const char *verb, const char *err)
+{
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+        if (strcmp(refusals[i].verb, verb) == 0 && strcmp(refusals[i].err, err) == 0)
+            return refusals[i].hint;
+    return "xsproxy's log says why";
+}
+
 static int simple(const char *sock, const char *const *args, unsigned n)
 {
     int fd = connect_unix(sock);
@@ -505,8 +527,8 @@ static int simple(const char *sock, const char *const *args, unsigned n)
     int rc = ask(fd, args, n, text, sizeof(text));
     close(fd);
     if (rc < 0) {
-        fprintf(stderr, "xsproxyctl: transfer %s %s: %s (xsproxy's log says why)\n", args[1],
-                args[2], text);
+        fprintf(stderr, "xsproxyctl: transfer %s %s: %s (%s)\n", args[1], args[2], text,
+                refusal_hint(args[1], text));
         return 1;
     }
     fputs(text, stdout);
@@ -541,7 +563,15 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
     if (o.resume)
         args[n++] = "resume";
     char text[XENSTORE_PAYLOAD_MAX + 1];
-    if (ask(link, args, n, text, sizeof(text)) < 0) {
+    int asked = ask(link, args, n, text, sizeof(text));
+    if (asked == -2) {
+        /* whatever it had journalled, its next start holds, paused */
+        fprintf(stderr, "xsproxyctl: %s %s: xsproxy went away: once it is back, `%s %s "
+                "--resume` goes on\n", cmd, o.domid, cmd, o.domid);
+        close(link);
+        return 3;
+    }
+    if (asked < 0) {
         fprintf(stderr, "xsproxyctl: %s %s: %s (`xsproxyctl migrate-status %s`, and xsproxy's "
                 "log, say why)\n", cmd, o.domid, text, o.domid);
         close(link);
