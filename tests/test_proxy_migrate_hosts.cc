@@ -31,38 +31,6 @@ std::string wr(const std::string &path, const std::string &value)
     return path + std::string(1, '\0') + value;
 }
 
-// Every node under BASE as "relative-path = value (perms)", with the
-// domain id in perms written as D.
-std::map<std::string, std::string> subtree(SockConn &c, const std::string &base,
-                                           const std::string &domid)
-{
-    std::map<std::string, std::string> out;
-    std::vector<std::string> todo = { base };
-    while (!todo.empty()) {
-        std::string p = todo.back();
-        todo.pop_back();
-        WireMsg v, perms, dir;
-        if (!c.request(XS_READ, 0, nul_join({ p }), &v) ||
-            !c.request(XS_GET_PERMS, 0, nul_join({ p }), &perms) ||
-            !c.request(XS_DIRECTORY, 0, nul_join({ p }), &dir))
-            return {};
-        std::string ps = perms.body;
-        for (size_t at = ps.find(domid); at != std::string::npos; at = ps.find(domid, at + 1))
-            if (at > 0 && ps[at - 1] != '\0' && isalpha((unsigned char)ps[at - 1]) &&
-                (at + domid.size() == ps.size() || ps[at + domid.size()] == '\0'))
-                ps.replace(at, domid.size(), "D");
-        out[p.substr(base.size())] = escape(v.body) + " (" + escape(ps) + ")";
-        for (size_t q = 0; q < dir.body.size();) {
-            size_t e = dir.body.find('\0', q);
-            if (e == std::string::npos || e == q)
-                break;
-            todo.push_back(p + "/" + dir.body.substr(q, e - q));
-            q = e + 1;
-        }
-    }
-    return out;
-}
-
 TEST_P(XsproxyMigrateHosts, GuestMovesWithWatchesNodesAndHeldRequests)
 {
     Store src(std::get<0>(GetParam()), true), dst(std::get<1>(GetParam()), true);

@@ -1,10 +1,12 @@
 // test_proxy_transfer.cc - a guest sent from one simulated host to another
 // over a link (xsproxyctl send / receive), for oxenstored -> C xenstored and
 // C xenstored -> oxenstored: over a command's pipe (the ssh form) and TCP
-// with a token; the link cut at many points and resumed; bad peers and bad
-// frames.  Each time the guest ends served on exactly one host: its held
-// request answered once, its watches there, nothing of it reaching the
-// source's xenstored after the commit.
+// with a token; the link cut at many points, or either xsproxy killed, and
+// resumed; bad peers and bad frames.  Each time the guest ends served on
+// exactly one host: every request it had queued answered once, in order,
+// its watches and open transaction there, its tree and answers the same as
+// a direct run of its requests, nothing of it reaching the source's
+// xenstored after the commit.
 
 #include <gtest/gtest.h>
 
@@ -32,6 +34,12 @@ namespace xstest {
 namespace {
 
 using Pairing = std::tuple<xssim_daemon, xssim_daemon>;
+
+// What interrupts a transfer between two network namespaces.
+enum class Interruption {
+    kLinkCut,      // the interface taken down (packets dropped) or the connection reset
+    kXsproxyKill,  // kill -9 of the source's or the destination's xsproxy, started again
+};
 
 std::string wr(const std::string &path, const std::string &value)
 {
@@ -169,6 +177,7 @@ protected:
     {
         sid_++;
         did_++;
+        sent_.clear();
         ASSERT_NO_FATAL_FAILURE(populate());
     }
     std::string S() const { return std::to_string(sid_); }
@@ -183,16 +192,34 @@ protected:
         WireMsg r;
         // a subtree big enough for the stream to take several frames
         for (int i = 0; i < 200; i++)
-            ASSERT_TRUE(g_->request(
-                XS_WRITE, 0, wr("data/n" + std::to_string(i), std::string(200, 'a' + i % 26)), &r));
+            ASSERT_TRUE(
+                req(XS_WRITE, 0, wr("data/n" + std::to_string(i), std::string(200, 'a' + i % 26)), &r));
         for (int i = 0; i < 20; i++)
-            ASSERT_TRUE(g_->request(
-                XS_WATCH, 0, nul_join({ "data/w" + std::to_string(i), "t" + std::to_string(i) }),
-                &r));
+            ASSERT_TRUE(
+                req(XS_WATCH, 0, nul_join({ "data/w" + std::to_string(i), "t" + std::to_string(i) }),
+                    &r));
         WireMsg ev;
         while (g_->next_event(&ev, 200) == 1) {
         }
         tx_ = 0;
+    }
+
+    // A request of the guest's, kept for the direct run (TX: 0, or tx_).
+    bool req(uint32_t type, uint32_t tx, const std::string &body, WireMsg *r)
+    {
+        sent_.push_back({ type, tx != 0, body });
+        return g_->request(type, tx, body, r);
+    }
+
+    // More stream (about 200 KB: acknowledgements come every 64 KiB),
+    // within both daemons' quotas: a transfer that takes a while.
+    void add_bulk()
+    {
+        WireMsg r;
+        for (int i = 0; i < 250; i++)
+            ASSERT_TRUE(
+                req(XS_WRITE, 0, wr("data/big/m" + std::to_string(i), std::string(600, 'z')), &r));
+        ASSERT_EQ((uint32_t)XS_WRITE, r.type) << escape(r.body);
     }
 
     // An open transaction of the guest's, which goes with it.  (Only where
@@ -202,22 +229,38 @@ protected:
     void open_transaction()
     {
         WireMsg r;
-        ASSERT_TRUE(g_->request(XS_WRITE, 0, wr("data/intx", "0"), &r));
-        ASSERT_TRUE(g_->request(XS_TRANSACTION_START, 0, std::string(1, '\0'), &r));
+        ASSERT_TRUE(req(XS_WRITE, 0, wr("data/intx", "0"), &r));
+        ASSERT_TRUE(req(XS_TRANSACTION_START, 0, std::string(1, '\0'), &r));
         tx_ = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
         ASSERT_NE(0u, tx_);
-        ASSERT_TRUE(g_->request(XS_READ, tx_, nul_join({ "data/n1" }), &r));
-        ASSERT_TRUE(g_->request(XS_WRITE, tx_, wr("data/intx", "1"), &r));
+        ASSERT_TRUE(req(XS_READ, tx_, nul_join({ "data/n1" }), &r));
+        ASSERT_TRUE(req(XS_WRITE, tx_, wr("data/intx", "1"), &r));
         ASSERT_EQ((uint32_t)XS_WRITE, r.type) << escape(r.body);
     }
 
+    // The requests the guest queues while it is quiesced, held on its ring
+    // (req_ids kHeldId...): writes after writes to one node, the
+    // write-after-write case, then a read of it.
+    static std::vector<std::pair<uint32_t, std::string>> held_requests()
+    {
+        return { { XS_WRITE, wr("data/held", "1") },
+                 { XS_MKDIR, nul_join({ "data/heldir" }) },
+                 { XS_WRITE, wr("data/held", "2") },
+                 { XS_RM, nul_join({ "data/n0" }) },
+                 { XS_WRITE, wr("data/held", "once") },
+                 { XS_READ, nul_join({ "data/held" }) } };
+    }
+    static constexpr uint32_t kHeldId = 4242;
+
     // What a toolstack does before the xenstore state goes: the guest is
-    // quiesced (a request of it left held on its ring), its memory - the
-    // ring page - copied into domain 7 on the other host.
+    // quiesced (its requests left held on its ring), its memory - the ring
+    // page - copied into the domain on the other host.
     void quiesce_and_copy()
     {
         ASSERT_EQ(0, src_->xsproxyctl({ "quiesce", S() }).exit_code);
-        ASSERT_TRUE(g_->send(WireMsg{ XS_WRITE, 4242, 0, wr("data/held", "once") }));
+        uint32_t id = kHeldId;
+        for (const auto &h : held_requests())
+            ASSERT_TRUE(g_->send(WireMsg{ h.first, id++, 0, h.second }));
         sleep_ms(100);
         ASSERT_TRUE(dst_->create_domain(did_, false));
         std::ifstream in(src_->dir() + "/mem/dom" + S(), std::ios::binary);
@@ -241,26 +284,86 @@ protected:
         return cmd;
     }
 
-    // Domain 7 is served on the destination: the held request's reply
-    // comes once, the watches fire there; domain 5 is gone from the source.
+    // The replies to the held requests on G, each expected once and in
+    // order: "type body" each.  (The restored watches' first events come
+    // too, and on a loaded machine a pause may fall between them and the
+    // replies: wait for the last reply itself, then long enough for a
+    // repeated one to show.)
+    std::vector<std::string> held_replies(RingConn &g, const std::string &log)
+    {
+        const size_t n = held_requests().size();
+        std::vector<std::string> got;
+        std::vector<int> count(n, 0);
+        WireMsg rep;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        auto take = [&] {
+            if (rep.type == XS_WATCH_EVENT || rep.req_id < kHeldId || rep.req_id >= kHeldId + n)
+                return;
+            size_t i = rep.req_id - kHeldId;
+            EXPECT_EQ(got.size(), i) << "the held requests' replies out of order\n" << log;
+            count[i]++;
+            got.push_back(type_name(rep.type) + " " + escape(rep.body));
+        };
+        while (count[n - 1] == 0 && std::chrono::steady_clock::now() < deadline)
+            if (g.recv(&rep, 300) == 1)
+                take();
+        while (g.recv(&rep, 300) == 1)
+            take();
+        for (size_t i = 0; i < n; i++)
+            EXPECT_EQ(1, count[i]) << "replies to held request " << i << "\n" << log;
+        return got;
+    }
+
+    // The differential check: the guest's requests - those before the
+    // move, then the held ones - run directly on a store of the
+    // destination's daemon, as domain D(): the same answers to the held
+    // requests, the same tree.
+    void expect_as_direct(const std::vector<std::string> &replies)
+    {
+        if (!direct_) {
+            direct_ = std::make_unique<Store>(std::get<1>(GetParam()), false);
+            ASSERT_TRUE(direct_->ok());
+        }
+        ASSERT_TRUE(direct_->create_domain(did_));
+        auto g = direct_->guest(did_);
+        ASSERT_TRUE(g);
+        // pipelined, up to each TRANSACTION_START, whose id the rest needs
+        uint32_t tx = 0;
+        for (size_t k = 0; k < sent_.size();) {
+            std::vector<WireMsg> reqs, reps;
+            do {
+                const Sent &m = sent_[k++];
+                reqs.push_back(WireMsg{ m.type, 0, m.in_tx ? tx : 0, m.body });
+            } while (k < sent_.size() && reqs.back().type != XS_TRANSACTION_START);
+            std::string err;
+            ASSERT_TRUE(pipeline(*g, reqs, &reps, 8, &err)) << err;
+            if (reqs.back().type == XS_TRANSACTION_START)
+                tx = (uint32_t)strtoul(reps.back().body.c_str(), nullptr, 10);
+        }
+        uint32_t id = kHeldId;
+        for (const auto &h : held_requests())
+            ASSERT_TRUE(g->send(WireMsg{ h.first, id++, 0, h.second }));
+        EXPECT_EQ(held_replies(*g, ""), replies) << "the held requests' answers, directly";
+        auto d0 = direct_->dom0(), m0 = dst_->dom0();
+        ASSERT_TRUE(d0 && m0);
+        std::string base = "/local/domain/" + D() + "/data";
+        auto want = subtree(*d0, base, D()), got = subtree(*m0, base, D());
+        EXPECT_FALSE(want.empty());
+        for (const auto &w : want)
+            EXPECT_EQ(w.second, got.count(w.first) ? got[w.first] : "(missing)") << w.first;
+        for (const auto &o : got)
+            EXPECT_TRUE(want.count(o.first)) << o.first << " only through the transfer";
+    }
+
+    // The guest is served on the destination: each held request answered
+    // once, in order, as a direct run answers it, the watches fire there;
+    // it is gone from the source.
     void expect_moved()
     {
         auto g7 = dst_->guest(did_);
         ASSERT_TRUE(g7);
-        WireMsg rep;
-        int replies = 0;
-        // (the restored watches' first events come too, and on a loaded
-        // machine a pause may fall between them and the reply: wait for the
-        // reply itself, then long enough for a second one to show)
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-        while (replies == 0 && std::chrono::steady_clock::now() < deadline)
-            if (g7->recv(&rep, 300) == 1 && rep.type != XS_WATCH_EVENT && rep.req_id == 4242)
-                replies++;
-        while (g7->recv(&rep, 300) == 1)
-            if (rep.type != XS_WATCH_EVENT && rep.req_id == 4242)
-                replies++;
-        EXPECT_EQ(1, replies) << "the held request's replies on the destination\n"
-                              << dst_->proxy_log();
+        std::vector<std::string> replies = held_replies(*g7, dst_->proxy_log());
+        ASSERT_NO_FATAL_FAILURE(expect_as_direct(replies));
         auto d0 = dst_->dom0();
         ASSERT_TRUE(d0);
         WireMsg r;
@@ -300,17 +403,21 @@ protected:
     void expect_stayed()
     {
         ASSERT_EQ(0, src_->xsproxyctl({ "resume", S() }).exit_code);
-        WireMsg rep;
-        int replies = 0;
-        while (g_->recv(&rep, 300) == 1)
-            if (rep.type != XS_WATCH_EVENT && rep.req_id == 4242)
-                replies++;
-        EXPECT_EQ(1, replies) << src_->proxy_log();
+        held_replies(*g_, src_->proxy_log());
         RunResult l = dst_->xsproxyctl({ "list", D() });
         EXPECT_NE(0, l.exit_code) << l.out;
     }
 
+    void move_across(Interruption how, int moments);   // below, after NetPair
+
+    struct Sent {
+        uint32_t type;
+        bool in_tx;   // in the open transaction
+        std::string body;
+    };
     std::unique_ptr<Store> src_, dst_;
+    std::unique_ptr<Store> direct_;   // the destination's daemon without xsproxy
+    std::vector<Sent> sent_;          // the guest's requests before the move
     unsigned sid_ = 5, did_ = 7;   // the guest on the source, on the destination
     uint32_t tx_ = 0;              // its open transaction
     std::unique_ptr<RingConn> g_;
@@ -327,27 +434,21 @@ TEST_P(XsproxyTransfer, OverACommandsPipeTheGuestMovesOnce)
     ASSERT_NO_FATAL_FAILURE(expect_moved());
 }
 
-// The link cut at 30 random moments - in either direction, after a random
+// The link cut at 20 random moments - in either direction, after a random
 // number of bytes, so also inside a frame - each time resumed over a new one
-// (the namespace test below cuts it 50 times more, by time): the transfer goes on
-// from where it was acknowledged, and the guest ends served once, on the
-// destination only.
+// (the namespace tests below cut it 50 times more, by time): the transfer
+// goes on from where it was acknowledged, and the guest ends served once, on
+// the destination only.
 TEST_P(XsproxyTransfer, CutAfterRandomByteCountsAndResumed)
 {
     std::mt19937 rng(GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 11 : 12);
     int cuts = 0;
-    for (int round = 0; cuts < 30; round++) {
+    for (int round = 0; cuts < 20; round++) {
         SCOPED_TRACE("round " + std::to_string(round));
         if (round) {
             ASSERT_NO_FATAL_FAILURE(next_guest());
         }
-        WireMsg r;
-        // more stream (about 200 KB: acknowledgements come every 64 KiB),
-        // within both daemons' quotas
-        for (int i = 0; i < 250; i++)
-            ASSERT_TRUE(g_->request(
-                XS_WRITE, 0, wr("data/big/m" + std::to_string(i), std::string(600, 'z')), &r));
-        ASSERT_EQ((uint32_t)XS_WRITE, r.type) << escape(r.body);
+        ASSERT_NO_FATAL_FAILURE(add_bulk());
         ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
         RunResult s;
         for (int attempt = 0;; attempt++) {
@@ -378,54 +479,71 @@ TEST_P(XsproxyTransfer, CutAfterRandomByteCountsAndResumed)
     }
 }
 
-// Either xsproxy killed (kill -9) while the transfer is paused at a random
-// point, started again on its journals, then the transfer resumed: the
-// same outcome as without the crash.
-TEST_P(XsproxyTransfer, EitherXsproxyKilledAtRandomPointsThenResumed)
+// A filter for a link's direction: frames pass until one of type TYPE,
+// where the direction ends.
+std::string frames_until(tw_type type)
 {
-    std::mt19937 rng(GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 21 : 22);
-    int kills = 0;
-    for (int round = 0; round < 6; round++) {
-        SCOPED_TRACE("round " + std::to_string(round));
+    return "python3 -c 'import sys\n"
+           "i, o = sys.stdin.buffer, sys.stdout.buffer\n"
+           "while True:\n"
+           "    h = i.read(16)\n"
+           "    if len(h) < 16 or h[4] == " + std::to_string((int)type) + ":\n"
+           "        break\n"
+           "    o.write(h + i.read(int.from_bytes(h[8:12], \"little\")))\n"
+           "    o.flush()'";
+}
+
+// Aborted before the commit, the guest stays where it was: a transfer
+// paused by a broken link, then aborted by both toolstacks - the
+// destination's first while it has only part of the stream, or the
+// source's first once the destination holds the domain (the destination
+// then refuses without force: for all it knows the source committed) -
+// leaves the guest served on the source, its held requests answered there
+// once, and nothing of it in the destination's xsproxy or xenstored's
+// domains (its restored nodes go when that host's toolstack destroys the
+// domain it made for the migration, as after a failed `xl migrate`).
+TEST_P(XsproxyTransfer, AbortedBeforeTheCommitTheGuestStaysOnTheSource)
+{
+    for (int round = 0; round < 2; round++) {
+        SCOPED_TRACE(round ? "the destination holds it" : "the destination has part of it");
         if (round) {
-            g_.reset();
-            s0_.reset();
-            src_.reset();
-            dst_.reset();
-            ASSERT_NO_FATAL_FAILURE(SetUp());
+            ASSERT_NO_FATAL_FAILURE(next_guest());
         }
         ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
-        RunResult s;
-        for (int attempt = 0; attempt < 6; attempt++) {
-            bool forward = rng() % 3 != 0;
-            std::string cut = "stdbuf -o0 head -c " +
-                              std::to_string(forward ? rng() % 60000 : rng() % 300);
-            std::vector<std::string> args = { "send", "5", "--timeout", "1.5" };
-            if (attempt)
-                args.push_back("--resume");
-            args.push_back("--ssh");
-            args.push_back(receiver("--from-domid 5 --resume", forward ? cut : "",
-                                    forward ? "" : cut));
-            s = src_->xsproxyctl(args, 30000);
-            if (s.exit_code == 0)
-                break;
-            ASSERT_EQ(3, s.exit_code) << s.err << src_->proxy_log();
-            // kill -9 the source's or the destination's xsproxy, and start it again
-            Store &victim = (round + attempt) % 2 ? *dst_ : *src_;
-            std::string why;
-            ASSERT_TRUE(victim.restart_proxy(&why)) << why;
-            kills++;
-            if (&victim == src_.get())
-                s0_ = src_->dom0();
+        std::string rx = round ? receiver("--from-domid " + S(), "", frames_until(TW_HELD))
+                               : receiver("--from-domid " + S(), "stdbuf -o0 head -c 20000");
+        RunResult s = src_->xsproxyctl({ "send", S(), "--timeout", "1", "--ssh", rx }, 30000);
+        ASSERT_EQ(3, s.exit_code) << s.err << src_->proxy_log();
+        RunResult st = src_->xsproxyctl({ "migrate-status", S() });
+        EXPECT_NE(std::string::npos, st.out.find("sending")) << st.out;
+        RunResult dst = dst_->xsproxyctl({ "migrate-status", D() });
+        EXPECT_NE(std::string::npos, dst.out.find(round ? "held" : "receiving")) << dst.out;
+        if (round) {
+            RunResult held = dst_->xsproxyctl({ "receive", D(), "--abort" });
+            EXPECT_NE(0, held.exit_code) << held.out;
+            EXPECT_NE(std::string::npos, (held.out + held.err).find("force")) << held.out << held.err;
+            RunResult a = src_->xsproxyctl({ "send", S(), "--abort" });
+            EXPECT_EQ(0, a.exit_code) << a.err << src_->proxy_log();
+            RunResult b = dst_->xsproxyctl({ "receive", D(), "--abort", "--force" });
+            EXPECT_EQ(0, b.exit_code) << b.err << dst_->proxy_log();
+        } else {
+            RunResult b = dst_->xsproxyctl({ "receive", D(), "--abort" });
+            EXPECT_EQ(0, b.exit_code) << b.err << dst_->proxy_log();
+            RunResult a = src_->xsproxyctl({ "send", S(), "--abort" });
+            EXPECT_EQ(0, a.exit_code) << a.err << src_->proxy_log();
+            EXPECT_NE(std::string::npos, a.out.find("runs here")) << a.out;
         }
-        if (s.exit_code != 0)
-            s = src_->xsproxyctl({ "send", "5", "--resume", "--ssh", receiver("--resume") },
-                                 30000);
-        ASSERT_EQ(0, s.exit_code) << s.err << src_->proxy_log() << dst_->proxy_log()
-                                  << read_text(dst_->dir() + "/receive.log");
-        ASSERT_NO_FATAL_FAILURE(expect_moved());
+        EXPECT_NE(0, dst_->xsproxyctl({ "migrate-status", D() }).exit_code);
+        ASSERT_NO_FATAL_FAILURE(expect_stayed());
+        WireMsg r;
+        ASSERT_TRUE(s0_->request(XS_READ, 0, nul_join({ "/local/domain/" + S() + "/data/held" }),
+                                 &r));
+        EXPECT_EQ("once", r.body) << "the held requests were not served on the source";
+        auto d0 = dst_->dom0();
+        ASSERT_TRUE(d0);
+        ASSERT_TRUE(d0->request(XS_IS_DOMAIN_INTRODUCED, 0, nul_join({ D() }), &r));
+        EXPECT_STREQ("F", r.body.c_str()) << "the destination's xenstored still has the domain";
     }
-    EXPECT_GE(kills, 6) << "the cuts rarely left a transfer to crash in";
 }
 
 // At the source: acknowledgements twice, out of order, past what was sent,
@@ -682,25 +800,24 @@ private:
 };
 
 // The source's xsproxyctl in one namespace, the destination's in another,
-// TCP over the veth pair; the link cut at 50 random moments of the
-// transfer and handshake - the interface taken down (packets dropped until
-// it is up again) or the connection reset - and resumed each time.
-TEST_P(XsproxyTransfer, BetweenTwoNetworkNamespacesTheLinkCutFiftyTimes)
+// TCP over the veth pair, guests busy on both hosts; one guest after
+// another moved, each transfer interrupted at a random moment of the
+// transfer and handshake, until MOMENTS interruptions fell inside one, and
+// resumed each time over a new connection.
+void XsproxyTransfer::move_across(Interruption how, int moments)
 {
     NetPair net;
     ASSERT_TRUE(net.ok());
     Busy busy_src(*src_, 200), busy_dst(*dst_, 201);   // the hosts' other guests
-    std::mt19937 rng(GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 31 : 32);
-    int cuts = 0, downs = 0, resets = 0;
-    for (int round = 0; cuts < 50; round++) {
+    std::mt19937 rng((GetParam() == Pairing{ XSSIM_OXENSTORED, XSSIM_XENSTORED } ? 31 : 32) +
+                     (how == Interruption::kXsproxyKill ? 10 : 0));
+    int hits = 0, downs = 0, resets = 0, kills[2] = { 0, 0 };
+    for (int round = 0; hits < moments; round++) {
         SCOPED_TRACE("round " + std::to_string(round));
         if (round) {
             ASSERT_NO_FATAL_FAILURE(next_guest());
         }
-        WireMsg big;
-        for (int k = 0; k < 250; k++)   // a stream that takes a while: more moments
-            ASSERT_TRUE(g_->request(
-                XS_WRITE, 0, wr("data/big/m" + std::to_string(k), std::string(600, 'z')), &big));
+        ASSERT_NO_FATAL_FAILURE(add_bulk());
         ASSERT_NO_FATAL_FAILURE(quiesce_and_copy());
         for (int attempt = 0;; attempt++) {
             std::string port = std::to_string(20000 + (rng() % 20000));
@@ -720,38 +837,72 @@ TEST_P(XsproxyTransfer, BetweenTwoNetworkNamespacesTheLinkCutFiftyTimes)
                                               "--token", "tok", "--timeout", "1" };
             if (attempt)
                 send.push_back("--resume");
-            Child tx = spawn_program(net.in_a(send), {});
-            bool cut = cuts < 50;
-            bool down = rng() % 5 == 0;
-            if (cut) {
+            std::string line_of_send;
+            for (const auto &a : send)
+                line_of_send += a + " ";
+            // (its messages on the pipe too: the moment starts once its
+            // link is up, so that it falls inside the transfer)
+            Child tx = spawn_program(net.in_a({ "sh", "-c", line_of_send + "2>&1" }), {});
+            line.clear();
+            while (line.find("link up") == std::string::npos && read(tx.out_fd, &c, 1) == 1)
+                line += c;
+            bool hit = hits < moments, down = false;
+            int victim = -1;   // 0: the source's xsproxy, 1: the destination's
+            if (hit) {
                 sleep_ms((int)(rng() % 80));
-                if (down) {
+                if (how == Interruption::kXsproxyKill) {
+                    victim = (int)(rng() % 2);
+                    std::string why;
+                    ASSERT_TRUE((victim ? *dst_ : *src_).restart_proxy(&why)) << why;
+                    if (!victim)
+                        s0_ = src_->dom0();
+                } else if ((down = rng() % 5 == 0)) {
                     net.ip({ "-n", net.a(), "link", "set", net.va(), "down" });
-                    downs++;
                 } else {
                     run_program(net.in_a({ "ss", "-K", "dst", "10.77.0.2" }));
-                    resets++;
                 }
             }
             RunResult t = finish_program(tx, 30000);
             // (one still waiting for a peer that never came is stopped)
             RunResult r = finish_program(rx, 1500);
-            if (cut && down)
+            if (down)
                 net.ip({ "-n", net.a(), "link", "set", net.va(), "up" });
             ASSERT_TRUE(t.exit_code == 0 || t.exit_code == 3)
-                << t.exit_code << t.out << t.err << src_->proxy_log() << dst_->proxy_log();
+                << t.exit_code << line << t.out << src_->proxy_log() << dst_->proxy_log();
             if (t.exit_code == 0)
                 break;
-            if (cut)
-                cuts++;
+            if (hit) {   // it fell inside the transfer
+                hits++;
+                if (victim >= 0)
+                    kills[victim]++;
+                else if (down)
+                    downs++;
+                else
+                    resets++;
+            }
             ASSERT_LT(attempt, 60) << "the transfer does not get through";
         }
         ASSERT_NO_FATAL_FAILURE(expect_moved());
     }
     EXPECT_GT(busy_src.stop(), 0) << "the source's other guest was not served throughout";
     EXPECT_GT(busy_dst.stop(), 0) << "the destination's other guest was not served throughout";
-    EXPECT_GT(downs, 4);
-    EXPECT_GT(resets, 5);
+    if (how == Interruption::kLinkCut) {
+        EXPECT_GT(downs, 4);
+        EXPECT_GT(resets, 5);
+    } else {
+        EXPECT_GT(kills[0], 10) << "the source's xsproxy killed inside a transfer";
+        EXPECT_GT(kills[1], 10) << "the destination's xsproxy killed inside a transfer";
+    }
+}
+
+TEST_P(XsproxyTransfer, BetweenTwoNetworkNamespacesTheLinkCutFiftyTimes)
+{
+    move_across(Interruption::kLinkCut, 50);
+}
+
+TEST_P(XsproxyTransfer, BetweenTwoNetworkNamespacesEitherXsproxyKilledFiftyTimes)
+{
+    move_across(Interruption::kXsproxyKill, 50);
 }
 
 INSTANTIATE_TEST_SUITE_P(Pairings, XsproxyTransfer,

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1037,6 +1038,43 @@ std::vector<std::string> run_standard_workload(Store &store)
     R.request(g1, XS_WRITE, 0, s0("data/x") + "last");
     R.op(d0, XS_DIRECTORY, { "/local/domain" });
     return R.log();
+}
+
+std::map<std::string, std::string> subtree(SockConn &c, const std::string &base,
+                                           const std::string &domid)
+{
+    std::map<std::string, std::string> out;
+    std::vector<std::string> level = { base };
+    while (!level.empty()) {
+        // a level at a time, its READ, GET_PERMS and DIRECTORY pipelined
+        std::vector<WireMsg> reqs, reps;
+        for (const auto &p : level)
+            for (uint32_t type : { XS_READ, XS_GET_PERMS, XS_DIRECTORY })
+                reqs.push_back(WireMsg{ type, 0, 0, nul_join({ p }) });
+        std::string err;
+        if (!pipeline(c, reqs, &reps, 16, &err))
+            return {};
+        std::vector<std::string> next;
+        for (size_t k = 0; k < level.size(); k++) {
+            const std::string &p = level[k];
+            const WireMsg &v = reps[3 * k], &perms = reps[3 * k + 1], &dir = reps[3 * k + 2];
+            std::string ps = perms.body;
+            for (size_t at = ps.find(domid); at != std::string::npos; at = ps.find(domid, at + 1))
+                if (at > 0 && ps[at - 1] != '\0' && isalpha((unsigned char)ps[at - 1]) &&
+                    (at + domid.size() == ps.size() || ps[at + domid.size()] == '\0'))
+                    ps.replace(at, domid.size(), "D");
+            out[p.substr(base.size())] = escape(v.body) + " (" + escape(ps) + ")";
+            for (size_t q = 0; q < dir.body.size();) {
+                size_t e = dir.body.find('\0', q);
+                if (e == std::string::npos || e == q)
+                    break;
+                next.push_back(p + "/" + dir.body.substr(q, e - q));
+                q = e + 1;
+            }
+        }
+        level.swap(next);
+    }
+    return out;
 }
 
 std::string first_difference(const std::vector<std::string> &direct,

@@ -216,6 +216,12 @@ private:
 // Returns the log.
 std::vector<std::string> run_standard_workload(Store &store);
 
+// Every node under BASE as "relative-path" -> "value (perms)", with DOMID
+// in the perms written as D: what differential checks compare (a domain's
+// tree on two hosts, or through xsproxy and directly).
+std::map<std::string, std::string> subtree(SockConn &c, const std::string &base,
+                                           const std::string &domid);
+
 // "" when equal, else the first difference with context.
 std::string first_difference(const std::vector<std::string> &direct,
                              const std::vector<std::string> &proxied);
