@@ -8,7 +8,7 @@
  *   quiesce D, save its stream
  *   journal "sending"           HELLO -->
  *                               <-- STATE    journal "receiving"
- *   stream bytes                DATA  -->    kept, fsync'd
+ *   stream bytes                DATA  -->    kept
  *                               <-- ACK
  *                                            restore D held (quiesced)
  *                               <-- HELD     journal "held"
@@ -22,6 +22,10 @@
  * --resume) starts with HELLO / STATE again and goes on from the last
  * acknowledged byte or the outcome already journalled.  Both sides'
  * journals (RUN-DIR/transfer/D.send, D.recv) survive a crash of xsproxy.
+ *
+ * transfer.c keeps the list and the commands, transfer_source.c and
+ * transfer_dest.c the two sides, transfer_link.c the link,
+ * transfer_journal.c the journals (transfer_int.h between them).
  */
 #ifndef XSPROXY_TRANSFER_H
 #define XSPROXY_TRANSFER_H
