@@ -399,7 +399,7 @@ static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
 
 /* Both xsproxies send PING twice a second: a peer silent for SILENCE_MS
  * is a link that broke without closing (packets dropped, a cable pulled). */
-static int carry(int link, int peer_in, int peer_out, int silence_ms)
+static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *silent)
 {
     struct buf from_x = { 0 }, to_peer = { 0 }, to_x = { 0 };
     enum outcome out = OUT_NONE;
@@ -429,6 +429,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms)
             peer_open = false;
             peer_out = -1;
             to_peer.len = 0;
+            *silent = true;
             continue;
         }
         if (ix >= 0 && p[ix].revents) {
@@ -603,14 +604,16 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
         close(link);   /* xsproxy pauses the transfer */
         return 3;
     }
-    int rc = carry(link, peer_in, peer_out, silence_ms);
+    bool silent = false;
+    int rc = carry(link, peer_in, peer_out, silence_ms, &silent);
     close(link);
     if (peer_in > 1) {
         /* a TCP peer's close with its PINGs unread would be a reset, which
          * may lose the last frame on the way: say we are done, let the other
          * side close first */
         shutdown(peer_in, SHUT_WR);
-        drain(peer_in, silence_ms);
+        if (!silent)   /* a silent peer would only make us wait as long again */
+            drain(peer_in, silence_ms);
         close(peer_in);
     } else {
         close(1);
