@@ -106,3 +106,8 @@ add_dependencies(test_xensim xensim_probe)
 
 xsproxy_test(test_proxy_transfer LONG test_proxy_transfer.cc)
 target_link_libraries(test_proxy_transfer PRIVATE xsproxy_workload xsproxy_proto)
+
+# The inputs Xen's advisories about xenstored fixed, directly and through
+# xsproxy, on both daemons (docs/xsa.md).
+xsproxy_test(test_proxy_xsa test_proxy_xsa.cc)
+target_link_libraries(test_proxy_xsa PRIVATE xsproxy_workload)
