@@ -82,6 +82,31 @@ const Row kRows[] = {
       "WATCH OK\\0; RESET_WATCHES OK\\0; ERROR EIO\\0; WRITE OK\\0; no event",
       "WATCH OK\\0; RESET_WATCHES OK\\0; ERROR ENOENT\\0; WRITE OK\\0; no event",
       " watches 0 transactions 0 " },
+    { "XSA-415", "nodes past the domain's node quota, outside and inside a transaction",
+      [](RingConn &g) {
+          std::vector<WireMsg> reqs, reps;
+          for (int i = 0; i < 1100; i++)
+              reqs.push_back(WireMsg{ XS_WRITE, 0, 0, wr("data/q" + std::to_string(i), "v") });
+          std::string err;
+          if (!pipeline(g, reqs, &reps, 8, &err))
+              return err;
+          std::string first = "no quota";
+          for (const auto &r : reps)
+              if (r.type == XS_ERROR) {
+                  first = "ERROR " + escape(r.body, 40);
+                  break;
+              }
+          WireMsg r;
+          if (!g.request(XS_TRANSACTION_START, 0, std::string(1, '\0'), &r))
+              return std::string("no reply");
+          uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
+          std::string deep = ask(g, XS_WRITE, tx, wr("data/t/a/b/c", "v"));
+          std::string end = ask(g, XS_TRANSACTION_END, tx, nul_join({ "T" }));
+          std::string after = ask(g, XS_READ, 0, nul_join({ "data/t/a/b/c" }));
+          return first + "; " + deep + "; " + end + "; " + after;
+      },
+      "ERROR EQUOTA\\0; ERROR EQUOTA\\0; TRANSACTION_END OK\\0; ERROR ENOENT\\0",
+      "ERROR ENOSPC\\0; ERROR ENOSPC\\0; ERROR ENOMEM\\0; ERROR ENOENT\\0" },
     { "XSA-353", "a write to the root node",
       [](RingConn &g) { return ask(g, XS_WRITE, 0, wr("/", "x")); }, "ERROR EACCES\\0",
       "ERROR EACCES\\0" },
