@@ -107,6 +107,31 @@ const Row kRows[] = {
       },
       "ERROR EQUOTA\\0; ERROR EQUOTA\\0; TRANSACTION_END OK\\0; ERROR ENOENT\\0",
       "ERROR ENOSPC\\0; ERROR ENOSPC\\0; ERROR ENOMEM\\0; ERROR ENOENT\\0" },
+    { "XSA-326", "40 requests sent before any reply is read, the replies 4 times the ring",
+      [](RingConn &g) {
+          std::string wrote = ask(g, XS_WRITE, 0, wr("data/x", std::string(100, 'x')));
+          for (uint32_t id = 1000; id < 1040; id++)
+              if (!g.send(WireMsg{ XS_READ, id, 0, nul_join({ "data/x" }) }))
+                  return std::string("cannot send");
+          sleep_ms(200);   // the daemon meets a full response ring meanwhile
+          unsigned in_order = 0;
+          WireMsg r;
+          while (in_order < 40 && g.recv(&r, 3000) == 1)
+              if (r.type == XS_READ && r.req_id == 1000 + in_order && r.body.size() == 100)
+                  in_order++;
+          return wrote + "; " + std::to_string(in_order) + " replies in order";
+      },
+      "WRITE OK\\0; 40 replies in order", "WRITE OK\\0; 40 replies in order" },
+    { "XSA-418", "a chain of 500 nodes, then RM of its top",
+      [](RingConn &g) {
+          std::string deep = "data/a";
+          for (int i = 1; i < 500; i++)
+              deep += "/a";
+          return ask(g, XS_WRITE, 0, wr(deep, "v")) + "; " +
+                 ask(g, XS_RM, 0, nul_join({ "data/a" })) + "; " +
+                 ask(g, XS_READ, 0, nul_join({ deep }));
+      },
+      "WRITE OK\\0; RM OK\\0; ERROR ENOENT\\0", "WRITE OK\\0; RM OK\\0; ERROR ENOENT\\0" },
     { "XSA-353", "a write to the root node",
       [](RingConn &g) { return ask(g, XS_WRITE, 0, wr("/", "x")); }, "ERROR EACCES\\0",
       "ERROR EACCES\\0" },
