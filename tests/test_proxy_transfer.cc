@@ -265,15 +265,21 @@ protected:
     }
     static constexpr uint32_t kHeldId = 4242;
 
+    // The held requests onto G's ring, their replies not waited for.
+    static void send_held(RingConn &g)
+    {
+        uint32_t id = kHeldId;
+        for (const auto &h : held_requests())
+            ASSERT_TRUE(g.send(WireMsg{ h.first, id++, 0, h.second }));
+    }
+
     // What a toolstack does before the xenstore state goes: the guest is
     // quiesced (its requests left held on its ring), its memory - the ring
     // page - copied into the domain on the other host.
     void quiesce_and_copy()
     {
         ASSERT_EQ(0, src_->xsproxyctl({ "quiesce", S() }).exit_code);
-        uint32_t id = kHeldId;
-        for (const auto &h : held_requests())
-            ASSERT_TRUE(g_->send(WireMsg{ h.first, id++, 0, h.second }));
+        ASSERT_NO_FATAL_FAILURE(send_held(*g_));
         sleep_ms(100);
         ASSERT_TRUE(dst_->create_domain(did_, false));
         std::ifstream in(src_->dir() + "/mem/dom" + S(), std::ios::binary);
@@ -353,9 +359,7 @@ protected:
             if (reqs.back().type == XS_TRANSACTION_START)
                 tx = (uint32_t)strtoul(reps.back().body.c_str(), nullptr, 10);
         }
-        uint32_t id = kHeldId;
-        for (const auto &h : held_requests())
-            ASSERT_TRUE(g->send(WireMsg{ h.first, id++, 0, h.second }));
+        ASSERT_NO_FATAL_FAILURE(send_held(*g));
         EXPECT_EQ(held_replies(*g, ""), replies) << "the held requests' answers, directly";
         auto d0 = direct_->dom0(), m0 = dst_->dom0();
         ASSERT_TRUE(d0 && m0);
