@@ -120,6 +120,7 @@ static ssize_t evtchn_read(struct dev_file *f, void *buf, size_t len)
     int port = xssim_evtchn_pending(f->h);
     if (port < 0)
         return -1;
+    xssim_evtchn_mask(f->h, (uint32_t)port);   /* until write() unmasks it */
     uint32_t p = (uint32_t)port;
     memcpy(buf, &p, sizeof(p));
     return sizeof(p);

@@ -96,7 +96,7 @@ void sim_raise(struct xssim *sim, struct sim_domain *d, uint32_t port)
     struct sim_port *p = sim_port(sim, d, port);
     if (!p)
         return;
-    if (atomic_exchange(&p->pending, 1) == 0) {
+    if (atomic_exchange(&p->pending, 1) == 0 && !atomic_load(&p->masked)) {
         uint64_t owner = atomic_load(&p->owner);
         if (owner)
             wake_owner(sim, owner, port);
@@ -141,6 +141,7 @@ static void close_port(struct xssim *sim, struct sim_domain *d, uint32_t port)
     atomic_store(&p->state, PORT_FREE);
     atomic_store(&p->owner, 0);
     atomic_store(&p->pending, 0);
+    atomic_store(&p->masked, 0);
     p->remote_dom = p->remote_port = p->virq = 0;
 }
 
@@ -333,6 +334,7 @@ int xssim_evtchn_bind_interdomain(struct xssim_evtchn *h, uint32_t remote_dom,
     p->remote_dom = remote_dom;
     p->remote_port = remote_port;
     atomic_store(&p->pending, 0);
+    atomic_store(&p->masked, 0);
     atomic_store(&p->owner, h->id);
     atomic_store(&p->state, PORT_INTERDOMAIN);
     rp->remote_dom = h->domid;
@@ -425,7 +427,9 @@ int xssim_evtchn_adopt(struct xssim_evtchn *h, uint32_t port)
         errno = EINVAL;
     } else {
         atomic_store(&p->owner, h->id);
-        /* a wake-up may have gone to the previous owner: raise again */
+        /* a wake-up may have gone to the previous owner (which may also
+         * have left it masked): raise again */
+        atomic_store(&p->masked, 0);
         atomic_store(&p->pending, 0);
         sim_raise(sim, d, port);
         rc = (int)port;
@@ -523,6 +527,7 @@ static void rescan(struct xssim_evtchn *h, struct sim_domain *d)
     do {
         struct sim_port *p = &base[port];
         if (atomic_load_explicit(&p->pending, memory_order_relaxed) &&
+            !atomic_load_explicit(&p->masked, memory_order_relaxed) &&
             atomic_load_explicit(&p->owner, memory_order_relaxed) == h->id &&
             backlog_push(h, port) < 0) {
             /* out of memory: look again once the backlog is served */
@@ -614,14 +619,27 @@ int xssim_evtchn_pending(struct xssim_evtchn *h)
     }
 }
 
+void xssim_evtchn_mask(struct xssim_evtchn *h, uint32_t port)
+{
+    struct sim_port *p = sim_port(h->sim, sim_dom(h->sim, h->domid), port);
+    if (p && atomic_load(&p->owner) == h->id)
+        atomic_store(&p->masked, 1);
+}
+
 int xssim_evtchn_unmask(struct xssim_evtchn *h, uint32_t port)
 {
-    /* pending() already re-armed the port.  A port unbound since it fired
-     * is ignored, as Linux's evtchn driver does: daemons unmask what
-     * pending() returned, even if handling it closed the port. */
-    if (!sim_port(h->sim, sim_dom(h->sim, h->domid), port)) {
+    /* A port unbound since it fired is ignored, as Linux's evtchn driver
+     * does: daemons unmask what pending() returned, even if handling it
+     * closed the port.  What was raised while it was masked is told now. */
+    struct sim_port *p = sim_port(h->sim, sim_dom(h->sim, h->domid), port);
+    if (!p) {
         errno = EINVAL;
         return -1;
+    }
+    if (atomic_exchange(&p->masked, 0) && atomic_load(&p->pending)) {
+        uint64_t owner = atomic_load(&p->owner);
+        if (owner)
+            wake_owner(h->sim, owner, port);
     }
     return 0;
 }

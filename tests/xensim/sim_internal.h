@@ -31,7 +31,8 @@ struct sim_port {
     uint32_t virq;
     _Atomic uint64_t owner; /* handle id that receives its events, 0: none */
     _Atomic uint32_t pending;
-    uint32_t pad;
+    _Atomic uint32_t masked;   /* read through /dev/xen/evtchn and not yet
+                                  unmasked: raises set pending, wake no one */
 };
 
 struct sim_domain {

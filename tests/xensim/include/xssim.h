@@ -94,6 +94,9 @@ int xssim_evtchn_notify(struct xssim_evtchn *h, uint32_t port);
 /* Next pending port (blocking unless the fd is non-blocking), -1 + errno. */
 int xssim_evtchn_pending(struct xssim_evtchn *h);
 int xssim_evtchn_unmask(struct xssim_evtchn *h, uint32_t port);
+/* PORT, just returned by pending(), stays masked until unmasked, as a port
+ * read from Linux's /dev/xen/evtchn does: raises meanwhile wake no one. */
+void xssim_evtchn_mask(struct xssim_evtchn *h, uint32_t port);
 /* Allocate an unbound port in DOM for REMOTE, owned by no handle yet (what
  * xc_evtchn_alloc_unbound does for a toolstack). */
 int xssim_evtchn_alloc_unbound(struct xssim *sim, uint32_t dom, uint32_t remote);
