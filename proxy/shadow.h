@@ -33,7 +33,7 @@ struct tx_op {
 /* A transaction's log is kept up to this many octets of payloads; a longer
  * one is cut and the transaction cannot be replayed (it ends in EAGAIN if
  * migrated).  Drivers' transactions are a handful of small operations. */
-#define SHADOW_TX_LOG_MAX (64u * 1024u)
+#define SHADOW_TX_LOG_MAX (8u * 1024u)
 
 struct shadow_tx {
     struct shadow_tx *next;

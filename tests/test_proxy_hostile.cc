@@ -65,10 +65,10 @@ constexpr uint64_t kTxQuota = 11;
 // (opened before it stood in front) at most: SHADOW_TX_ADOPT_MAX.
 constexpr uint64_t kAdoptMax = 64;
 // xsproxy's memory for one domain at its worst (defaults): 129 watches of
-// up to 4 KiB (0.5 MiB), 11 transaction logs of 64 KiB counting 96 bytes
-// per operation (0.7 MiB), 20 requests in flight of up to 4 KiB (80 KiB),
+// up to 4 KiB (0.5 MiB), 11 transaction logs of 8 KiB counting 96 bytes
+// per operation (88 KiB), 20 requests in flight of up to 4 KiB (80 KiB),
 // two rings of output and the domain's own structure (12 KiB): about
-// 1.4 MiB; with the allocator's slack, 2 MiB of resident memory.
+// 0.7 MiB; with the allocator's slack, within 2 MiB of resident memory.
 constexpr long kDomainMemoryMaxKiB = 2048;
 // Under AddressSanitizer, memory xsproxy frees stays resident in ASan's
 // quarantine (up to 256 MiB) and every block has red zones: its resident
