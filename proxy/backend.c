@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "share.h"
 
 static int connect_probe(const char *path)
 {
@@ -47,6 +48,7 @@ static void went_away(struct proxy *px)
     ev_io_stop(px->loop, &px->probe_watcher);
     close(px->probe_fd);
     px->probe_fd = -1;
+    share_backend_changed(px);
     struct domain *next;
     for (struct domain *d = px->domains; d; d = next) {
         next = d->next;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "share.h"
 #include "transfer.h"
 #include "xsd_conn.h"
 
@@ -55,6 +56,8 @@ struct client {
                    from then on bytes pass both ways untouched */
     struct transfer *link_for;   /* answered `transfer send|receive`: the
                                     connection is that transfer's now */
+    struct fair_flow fair_flow;  /* its requests at xenstored (dom0's share) */
+    bool fair_held;      /* not read until dom0's turn (share.h) */
 };
 
 static void client_free(struct client *c);
@@ -156,6 +159,7 @@ static void backend_lost(struct client *c)
     }
     bq_consume(&c->to_backend, bq_pending(&c->to_backend));
     msg_reset(&c->bin);
+    fair_flow_reset(&c->fair_flow);
     for (struct client_req *r = c->q_head; r; r = r->next) {
         if (r->kind == REQ_LOCAL || r->kind == REQ_DEFERRED)
             continue;
@@ -284,6 +288,7 @@ static void client_request(struct client *c, struct msg *m)
     if (!r)
         return;
     r->domid = domid;
+    fair_sent(&c->px->fair, &c->fair_flow, m->hdr.type, m->hdr.len, share_now());
     bq_push(&c->to_backend, m->bytes, msg_wire_len(m));
     want_write(c);
 }
@@ -305,6 +310,7 @@ static void backend_message(struct client *c, struct msg *m)
         want_write(c);
         return;
     }
+    fair_answered(&c->px->fair, &c->fair_flow);
     struct domain *d = domain_find(c->px, r->domid);
     if (r->kind == REQ_HELP)
         control_extend_help(m);
@@ -399,9 +405,18 @@ static bool feed(struct client *c, struct msg *m, const uint8_t *buf, size_t n, 
 
 static void client_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    (void)loop;
     (void)revents;
     struct client *c = w->data;
+    if (!c->raw && !fair_may_send(&c->px->fair, &c->px->dom0_fair, share_now(),
+                                  c->fair_flow.len > 0)) {
+        /* dom0's clients have had their share for now: their requests wait
+         * in their sockets */
+        ev_io_stop(loop, &c->rd);
+        c->fair_held = true;
+        if (!ev_is_active(&c->px->fair_timer))
+            ev_timer_start(loop, &c->px->fair_timer);
+        return;
+    }
     uint8_t buf[16384];
     ssize_t n = read(c->fd, buf, sizeof(buf));
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
@@ -460,6 +475,7 @@ static void backend_rd_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
     if (bq_pending(&c->to_client) >= CLIENT_OUT_LIMIT)
         ev_io_stop(loop, w);   /* the client is not reading: let xenstored wait */
+    share_settle(c->px);
 }
 
 static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -492,6 +508,7 @@ void client_accept(struct proxy *px, int listen_fd)
     c->fd = fd;
     c->backend_fd = -1;
     c->q_tail = &c->q_head;
+    c->fair_flow.acct = &px->dom0_fair;
     ev_io_init(&c->rd, client_rd_cb, fd, EV_READ);
     ev_io_init(&c->wr, client_wr_cb, fd, EV_WRITE);
     c->rd.data = c->wr.data = c;
@@ -530,7 +547,26 @@ static void client_free(struct client *c)
     }
     bq_free(&c->to_client);
     bq_free(&c->to_backend);
+    fair_flow_free(&c->fair_flow);
     free(c);
+    bool held = false;
+    for (struct client *o = px->clients; o && !held; o = o->next)
+        held = o->fair_held;
+    if (!held)
+        fair_idle(&px->fair, &px->dom0_fair, share_now());
+}
+
+void client_fair_resume(struct proxy *px)
+{
+    bool any = false;
+    for (struct client *c = px->clients; c; c = c->next)
+        if (c->fair_held) {
+            c->fair_held = false;
+            ev_io_start(px->loop, &c->rd);
+            any = true;
+        }
+    if (!any)
+        fair_idle(&px->fair, &px->dom0_fair, share_now());
 }
 
 void client_close_all(struct proxy *px)

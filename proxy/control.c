@@ -22,6 +22,7 @@
 #include "job.h"
 #include "transfer.h"
 #include "proxy.h"
+#include "share.h"
 #include "xsproxy_wire.h"
 
 static void reply_text(struct msg *reply, const struct msg *req, const char *text)
@@ -267,6 +268,20 @@ static void cmd_list(struct proxy *px, const char *arg, struct msg *reply, const
     buf[off] = '\0';
     reply_text(reply, req, buf);
     free(buf);
+}
+
+/* A command's answer: its line of TEXT, or (RC set) the errno, TEXT going
+ * to the log as why. */
+static void answer_line(struct msg *reply, const struct msg *req, int rc, char *text,
+                        size_t len)
+{
+    if (rc) {
+        xlog(LOG_LVL_WARN, "%s", text);
+        reply_errno(reply, req, rc);
+        return;
+    }
+    strncat(text, "\n", len - strlen(text) - 1);
+    reply_text(reply, req, text);
 }
 
 /* A domain id argument: returns false (and fills REPLY) when it is not one. */
@@ -538,6 +553,12 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
         }
         return true;
     }
+    if (strcmp(cmd, "share") == 0) {
+        rc = share_command(px, n > 1 ? parts[1] : NULL, n > 2 ? parts[2] : NULL, text,
+                           sizeof(text));
+        answer_line(reply, req, rc, text, sizeof(text));
+        return true;
+    }
     if (strcmp(cmd, "list") == 0) {
         cmd_list(px, n > 1 ? parts[1] : NULL, reply, req);
         return true;
@@ -548,13 +569,7 @@ bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
             return true;
         }
         rc = cmd_trace(px, parts[1], parts[2], n > 3 ? parts[3] : NULL, text, sizeof(text));
-        if (rc) {
-            xlog(LOG_LVL_WARN, "%s", text);
-            reply_errno(reply, req, rc);
-        } else {
-            strncat(text, "\n", sizeof(text) - strlen(text) - 1);
-            reply_text(reply, req, text);
-        }
+        answer_line(reply, req, rc, text, sizeof(text));
         return true;
     }
     return false;

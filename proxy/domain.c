@@ -24,6 +24,7 @@
 #include "proxy.h"
 #include "claim.h"
 #include "ring.h"
+#include "share.h"
 #include "xsproxy_wire.h"
 
 
@@ -70,7 +71,12 @@ int domain_write_claim(const struct domain *d, enum claim_live live)
 static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
                               bool quiesced, bool live, char *err, size_t errlen);
 static void load_indexes(struct domain *d);
-static void relay(struct domain *d);
+static bool relay(struct domain *d);
+static void hold_kicks(struct domain *d);
+/* notifications in a row that find nothing to do before the guest's port
+ * is held (domain_on_port), and for how long */
+#define DOMAIN_IDLE_KICKS_MAX 64u
+#define KICKS_HELD_S 0.001
 static void notify_forget(struct proxy *px, struct domain *d);
 
 int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
@@ -213,6 +219,11 @@ static void unlink_watch_journal(const struct proxy *px, uint32_t domid)
 void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
 {
     notify_forget(px, d);
+    if (d->kicks_held) {
+        d->kicks_held = false;
+        px->nr_kicks_held--;
+    }
+    share_domain_gone(d);
     if (d->guest_port && d->guest_port < px->by_port_len)
         px->by_port[d->guest_port] = NULL;
     if (d->shadow_port && d->shadow_port < px->by_port_len)
@@ -280,8 +291,54 @@ void domain_on_port(struct proxy *px, evtchn_port_t port)
     }
     /* a domain being inserted live relays nothing until its streams are
      * taken over (live.c) */
-    if (port < px->by_port_len && px->by_port[port] && !px->by_port[port]->switching)
-        relay(px->by_port[port]);
+    struct domain *d = port < px->by_port_len ? px->by_port[port] : NULL;
+    if (!d || d->switching || (d->kicks_held && port == d->guest_port))
+        return;
+    bool moved = relay(d);
+    if (port != d->guest_port || moved)
+        d->idle_kicks = 0;
+    else if (++d->idle_kicks >= DOMAIN_IDLE_KICKS_MAX)
+        hold_kicks(d);
+}
+
+/* A guest that notifies its port again and again with nothing to do (a
+ * notification storm) has the port left masked for KICKS_HELD_S, then
+ * looked at: its storm no longer wakes xsproxy each time.  A guest asking
+ * something notifies once per request, so it never gets here. */
+static void kicks_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct proxy *px = w->data;
+    for (struct domain *d = px->domains; d && px->nr_kicks_held; d = d->next) {
+        if (!d->kicks_held)
+            continue;
+        d->kicks_held = false;
+        d->idle_kicks = 0;
+        px->nr_kicks_held--;
+        xenevtchn_unmask(px->xce, d->guest_port);
+        relay(d);
+    }
+}
+
+static void hold_kicks(struct domain *d)
+{
+    struct proxy *px = d->px;
+    d->kicks_held = true;
+    px->nr_kicks_held++;
+    domain_log(d, LOG_LVL_INFO, "%u notifications in a row with nothing to do: its port is "
+               "looked at every %.0f ms for now", DOMAIN_IDLE_KICKS_MAX, KICKS_HELD_S * 1000);
+    if (!ev_is_active(&px->kicks_timer)) {
+        ev_timer_init(&px->kicks_timer, kicks_cb, KICKS_HELD_S, 0);
+        px->kicks_timer.data = px;
+        ev_timer_start(px->loop, &px->kicks_timer);
+    }
+}
+
+bool domain_port_held(const struct proxy *px, evtchn_port_t port)
+{
+    const struct domain *d = port < px->by_port_len ? px->by_port[port] : NULL;
+    return d && d->kicks_held && port == d->guest_port;
 }
 
 void domain_check_dead(struct proxy *px)
@@ -423,6 +480,7 @@ static bool guest_request(struct domain *d)
     if (shadow_on_request(&d->sh, m) < 0)
         return false;   /* out of memory: try again later */
     trace(d, "->", m, guest_tx, m->hdr.tx_id);
+    share_sent(d, m);
     d->requests++;
     d->in_queued = true;
     d->in_sent = d->in_on_shadow;
@@ -502,6 +560,8 @@ static void backend_message(struct domain *d)
         d->events++;
     else
         d->replies++;
+    if (r == SHADOW_REPLY)
+        share_answered(d);
     if (r == SHADOW_UNEXPECTED)
         xlog(LOG_LVL_WARN, "domain %u: reply %u from xenstored with no request in flight",
              d->domid, m->hdr.req_id);
@@ -531,6 +591,8 @@ static void start_streaming(struct domain *d)
         d->events++;
     else
         d->replies++;
+    if (r == SHADOW_REPLY)
+        share_answered(d);
     out_to_guest(d, skip, m->got);   /* the header (and what came with it) */
 }
 
@@ -705,6 +767,7 @@ static void mirror_fields(struct domain *d)
         d->state = DOM_BROKEN;
         d->jnl_dirty = true;
         shadow_clear(&d->sh);
+        share_reset(d);
         bq_consume(&d->to_guest, bq_pending(&d->to_guest));
         d->g_msg_left = 0;
         xenevtchn_notify(d->px->xce, d->guest_port);
@@ -722,6 +785,7 @@ static void start_reconnect(struct domain *d)
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
     d->g_msg_left = 0;
     shadow_clear(&d->sh);
+    share_reset(d);
     __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
     xenevtchn_notify(d->px->xce, d->shadow_port);
 }
@@ -759,6 +823,7 @@ static bool shadow_ring_was_reset(struct domain *d)
     bq_consume(&d->to_guest, bq_pending(&d->to_guest));
     d->g_msg_left = 0;
     shadow_clear(&d->sh);
+    share_reset(d);
     mirror_ring_reset(d);
     d->out_rd = d->shadow->rsp_cons;
     xenevtchn_notify(d->px->xce, d->guest_port);
@@ -848,6 +913,7 @@ void domain_notify_flush(struct proxy *px)
         if (px->notify_due[i])
             send_notifications(px->notify_due[i]);
     px->notify_due_len = 0;
+    share_settle(px);
 }
 
 /* D's ports are about to go: what it noted is sent now, and the batch
@@ -860,16 +926,49 @@ static void notify_forget(struct proxy *px, struct domain *d)
             px->notify_due[i] = NULL;
 }
 
-static void relay(struct domain *d)
+/* Has the guest's ring more than one request waiting (WAITING bytes from
+ * where the relay reads)?  A flood queues them; a guest doing one thing
+ * after another has one there at most. */
+static bool more_than_one_request(struct domain *d, XENSTORE_RING_IDX waiting)
+{
+    struct xsd_sockmsg hdr;
+    if (waiting <= MSG_HDR_LEN || waiting > XENSTORE_RING_SIZE)
+        return false;
+    struct ring_dir greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod };
+    if (ring_peek(greq, d->g_req_cons, &hdr, MSG_HDR_LEN) != MSG_HDR_LEN)
+        return false;
+    return hdr.len < waiting - MSG_HDR_LEN;
+}
+
+/* May the relay start on, or go on with, the guest's next request?  A new
+ * one waits for the domain's turn at xenstored (share.h) while others
+ * compete; it stays on the guest's ring meanwhile. */
+static bool may_take_request(struct domain *d)
+{
+    bool may = d->state == DOM_ACTIVE && !d->quiesce && !(d->removing && d->in.got == 0) &&
+               !d->in_queued && !bq_pending(&d->inject) &&
+               shadow_inflight(&d->sh) < d->px->cfg.max_outstanding;
+    XENSTORE_RING_IDX waiting =
+        __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE) - d->g_req_cons;
+    bool starting = d->in.got == 0 && waiting;
+    if (may && starting)
+        return share_may_take(d, more_than_one_request(d, waiting));
+    if (!starting || d->quiesce)
+        share_idle(d);
+    return may;
+}
+
+/* Returns whether anything moved, for domain_on_port. */
+static bool relay(struct domain *d)
 {
     if (d->handing_back)
-        return;   /* the shim is switching it back to xenstored (live.c) */
+        return true;   /* the shim is switching it back to xenstored (live.c) */
     if (d->state == DOM_RECONNECTING) {
         finish_reconnect(d);
         if (d->state == DOM_RECONNECTING) {
             load_indexes(d);
             domain_publish(d);
-            return;
+            return true;
         }
     }
     mirror_fields(d);
@@ -880,9 +979,9 @@ static void relay(struct domain *d)
         load_indexes(d);
         d->jnl_dirty = true;
         domain_publish(d);
-        return;
+        return true;
     }
-    bool notify_guest = false, notify_shadow = false;
+    bool notify_guest = false, notify_shadow = false, moved = false;
     /* the relay moves its own copies of the indexes it writes; see
      * domain_publish */
     load_indexes(d);
@@ -903,9 +1002,7 @@ static void relay(struct domain *d)
                 progress = notify_shadow = true;
             }
         }
-        if (d->state == DOM_ACTIVE && !d->quiesce && !(d->removing && d->in.got == 0) &&
-            !d->in_queued && !bq_pending(&d->inject) &&
-            shadow_inflight(&d->sh) < d->px->cfg.max_outstanding) {
+        if (may_take_request(d)) {
             uint32_t want = msg_wanted(&d->in);
             if (want) {
                 /* like xenstored: a guest waits for room only when it saw
@@ -1012,12 +1109,16 @@ static void relay(struct domain *d)
             notify_shadow = true;
         if (!progress)
             break;
+        moved = true;
         d->jnl_dirty = true;
     }
     domain_publish(d);
     notify(d, notify_guest, notify_shadow);
+    if (!d->px->batching)
+        share_settle(d->px);
     if (d->px->waiters)
         waiters_check(d->px);
+    return moved || notify_guest || notify_shadow;
 }
 
 bool domain_is_quiesced(const struct domain *d)
@@ -1083,6 +1184,7 @@ void domain_backend_lost(struct domain *d)
         free(reply);
     }
     shadow_backend_lost(&d->sh);
+    share_reset(d);
     /* a request half written to the dead ring is answered above */
     if (d->in_queued) {
         d->in_queued = false;
@@ -1140,7 +1242,7 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
     int n = snprintf(buf, len,
                      "domain %u %s%s guest-port %u shadow-port %u watches %u transactions %u "
                      "in-flight %u pending-output %zu memory %zu requests %llu replies %llu "
-                     "events %llu trace %s\n",
+                     "events %llu trace %s",
                      d->domid, states[d->state],
                      d->quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
                      d->guest_port, d->shadow_port,
@@ -1151,6 +1253,12 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
                      (unsigned long long)d->replies, (unsigned long long)d->events,
                      d->trace ? "on" : "off");
     size_t off = n > 0 ? (size_t)n : 0;
+    if (off < len)
+        off += share_describe(d->px, &d->fair, buf + off, len - off);
+    if (off + 1 < len) {
+        buf[off++] = '\n';
+        buf[off] = '\0';
+    }
     if (off >= len)
         return len ? len - 1 : 0;
     if (detail)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "proxy.h"
+#include "share.h"
 #include "transfer.h"
 
 static const char usage_text[] =
@@ -218,7 +219,8 @@ static void evtchn_cb(struct ev_loop *loop, ev_io *w, int revents)
         int port = xenevtchn_pending(proxy.xce);
         if (port < 0)
             break;
-        xenevtchn_unmask(proxy.xce, (evtchn_port_t)port);
+        if (!domain_port_held(&proxy, (evtchn_port_t)port))
+            xenevtchn_unmask(proxy.xce, (evtchn_port_t)port);
         domain_on_port(&proxy, (evtchn_port_t)port);
     }
     proxy.batching = false;
@@ -331,6 +333,7 @@ int main(int argc, char **argv)
     }
 
     proxy.loop = ev_default_loop(EVFLAG_AUTO);
+    share_init(&proxy);
     ev_io_init(&proxy.evtchn_watcher, evtchn_cb, efd, EV_READ);
     ev_io_start(proxy.loop, &proxy.evtchn_watcher);
     ev_timer_init(&proxy.scan_timer, scan_cb, 1.0, 1.0);
@@ -388,6 +391,7 @@ int main(int argc, char **argv)
     /* the domains stay xsproxy's: the next one carries on with them */
     while (proxy.domains)
         domain_detach(&proxy, proxy.domains);
+    share_stop(&proxy);
     free(proxy.jbuf);
     if (proxy.socket_trace)
         fclose(proxy.socket_trace);

@@ -19,6 +19,7 @@
 
 #include "capture.h"
 #include "claim.h"
+#include "fair.h"
 #include "journal.h"
 #include "log_limit.h"
 #include "msg.h"
@@ -142,6 +143,10 @@ struct domain {
                                      list changed */
     uint32_t jnl_watch_gen;     /* the watch_gencnt it holds */
     bool jnl_watches_stale;     /* commit it whatever the generation */
+    unsigned idle_kicks;        /* notifications in a row with nothing to do */
+    bool kicks_held;            /* ... so its port stays masked a moment */
+    struct fair_account fair;   /* its share of xenstored (fair.h) */
+    struct fair_flow fair_flow; /* its requests at xenstored, for their cost */
 };
 
 struct client;
@@ -213,6 +218,16 @@ struct proxy {
                                      domain_notify_flush */
     struct domain **notify_due;   /* the domains with one noted */
     size_t notify_due_len, notify_due_cap;
+    struct fair fair;             /* xenstored's time between domains */
+    struct fair_account dom0_fair;   /* dom0's socket clients, together */
+    ev_timer fair_timer;          /* while one is held back: look again */
+    ev_timer kicks_timer;         /* unmasks the ports of notification storms */
+    unsigned nr_kicks_held;
+    bool fair_waking;             /* share.c's wake is under way */
+    int xsd_stat_fd;              /* xenstored's /proc/PID/schedstat */
+    bool xsd_stat_tried;
+    uint64_t xsd_cpu_last;        /* its CPU time at the last settle */
+    uint64_t fair_settled;        /* when (share.c) */
 };
 
 /* domain.c */
@@ -223,7 +238,8 @@ int domain_recover_all(struct proxy *px);
 /* Commit D's state to its journal, then let the rings see the indexes that
  * go with it.  Runs after every pump; also after changes elsewhere. */
 void domain_publish(struct domain *d);
-/* Send the notifications the relays noted while PX->batching was set. */
+/* Send the notifications the relays noted while PX->batching was set
+ * (and settle the cost of the replies they saw: share.h). */
 void domain_notify_flush(struct proxy *px);
 /* xsproxy stops: let go of D's memory and handles, keep its files, so that
  * the next xsproxy carries on (the guest waits meanwhile). */
@@ -294,6 +310,8 @@ int domain_inject(struct domain *d, const struct msg *m);
 void domain_pump(struct domain *d);
 void domain_poll(struct domain *d);
 void domain_on_port(struct proxy *px, evtchn_port_t port);
+/* Is PORT a guest's port left masked for now (a notification storm)? */
+bool domain_port_held(const struct proxy *px, evtchn_port_t port);
 void domain_check_dead(struct proxy *px);
 /* QUIESCE has taken effect: nothing passed on is unanswered. */
 bool domain_is_quiesced(const struct domain *d);
@@ -350,6 +368,8 @@ void client_accept(struct proxy *px, int listen_fd);
 void client_close_all(struct proxy *px);
 /* Give a deferred request its reply (takes REPLY). */
 void client_complete(struct client *c, void *req, struct msg *reply);
+/* dom0's share lets its clients be read again. */
+void client_fair_resume(struct proxy *px);
 
 /* control.c: the XS_CONTROL commands and wire types xsproxy implements.
  * Fills REPLY and returns true when it handled REQ (from dom0); when the

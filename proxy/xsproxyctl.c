@@ -20,6 +20,8 @@ static const char usage_text[] =
     "  remove DOMID [release] hand DOMID back to xenstored (with release: release\n"
     "                         it at xenstored too, for a domain going away)\n"
     "  list [DOMID]           inserted domains, or DOMID's shadow state\n"
+    "  share DOMID|dom0 [WEIGHT]  its share of xenstored when domains compete\n"
+    "                         (weight 1-10000, 100 by default: equal shares)\n"
     "  trace DOMID|sockets on|off [FILE]\n"
     "  capture start FILE [dom=LIST|all|none] [conn=LIST|all|none] [type=LIST|all]\n"
     "                [size=SIZE] [files=N]       a pcap capture (one at a time)\n"

@@ -8,6 +8,8 @@
 # no daemon.
 xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
 target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
+xsproxy_test(test_proxy_fair test_proxy_fair.cc)
+target_link_libraries(test_proxy_fair PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_shadow_codec test_proxy_shadow_codec.cc)
 target_link_libraries(test_proxy_shadow_codec PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_capture test_proxy_capture.cc)

@@ -35,6 +35,9 @@ static inline int xsp_is_proxy_type(uint32_t type)
     "remove <domid> [release]\n" \
     "                      hand the domain back to xenstored (release: release it)\n" \
     "list [<domid>]        inserted domains, or one domain's shadow state\n" \
+    "share <domid>|dom0 [<weight>]\n" \
+    "                      its share of xenstored under contention (weight 1-10000,\n" \
+    "                      100 by default: equal shares)\n" \
     "trace <domid>|sockets on|off [<file>]\n" \
     "                      one line per message of that domain (or of dom0 sockets)\n" \
     "capture start <file> [dom=..] [conn=..] [type=..] [size=..] [files=..]\n" \
