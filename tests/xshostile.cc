@@ -324,14 +324,20 @@ struct Result {
     std::string daemon, via, mode;
     Stats quiet, flood;
     double hostile_rate = 0;   // hostile messages written per second
+    // through xsproxy (`xsproxyctl list`): the flooding domain's part of
+    // the daemon's cost as xsproxy measured it, and of the time it was held
+    // back, over the flood windows (-1: not known)
+    double hostile_cost_pct = -1, hostile_held_pct = -1;
     std::string failure;
 };
 
 void print_header()
 {
-    printf("%-10s %-7s %-16s %8s %7s %7s %8s | %8s %7s %8s %9s | %6s %6s | %9s %9s\n", "daemon",
-           "via", "flood", "quiet/s", "p50us", "p99us", "p99.9us", "flood/s", "p50us", "p99us",
-           "p99.9us", "p50x", "p99x", "hostile/s", "xsproxy%");
+    printf("%-10s %-7s %-16s %8s %7s %7s %8s | %8s %7s %8s %9s | %6s %6s | %9s %9s %9s %6s "
+           "%6s\n",
+           "daemon", "via", "flood", "quiet/s", "p50us", "p99us", "p99.9us", "flood/s", "p50us",
+           "p99us", "p99.9us", "p50x", "p99x", "hostile/s", "xsproxy%", "daemon%", "cost%",
+           "held%");
 }
 
 void print_row(const Result &r)
@@ -341,16 +347,50 @@ void print_row(const Result &r)
                r.failure.c_str());
         return;
     }
-    char cpu[32] = "-";
+    char cpu[32] = "-", xsd[32] = "-";
     if (r.flood.px_cpu >= 0)
         snprintf(cpu, sizeof(cpu), "%.0f>%.0f", r.quiet.px_cpu, r.flood.px_cpu);
+    if (r.flood.xsd_cpu >= 0)
+        snprintf(xsd, sizeof(xsd), "%.0f>%.0f", r.quiet.xsd_cpu, r.flood.xsd_cpu);
+    char cost[16] = "-", held[16] = "-";
+    if (r.hostile_cost_pct >= 0) {
+        snprintf(cost, sizeof(cost), "%.0f", r.hostile_cost_pct);
+        snprintf(held, sizeof(held), "%.0f", r.hostile_held_pct);
+    }
     printf("%-10s %-7s %-16s %8.0f %7.0f %7.0f %8.0f | %8.0f %7.0f %8.0f %9.0f | %6.2f %6.2f | "
-           "%9.0f %9s\n",
+           "%9.0f %9s %9s %6s %6s\n",
            r.daemon.c_str(), r.via.c_str(), r.mode.c_str(), r.quiet.ops(), r.quiet.p50,
            r.quiet.p99, r.quiet.p999, r.flood.ops(), r.flood.p50, r.flood.p99, r.flood.p999,
            r.quiet.p50 > 0 ? r.flood.p50 / r.quiet.p50 : 0,
-           r.quiet.p99 > 0 ? r.flood.p99 / r.quiet.p99 : 0, r.hostile_rate, cpu);
+           r.quiet.p99 > 0 ? r.flood.p99 / r.quiet.p99 : 0, r.hostile_rate, cpu, xsd, cost,
+           held);
     fflush(stdout);
+}
+
+// What `xsproxyctl list` says of the domains' cost and held time (ms).
+struct Shares {
+    double all_cost = 0, hostile_cost = 0, hostile_held = 0;
+};
+
+Shares shares(Store &store)
+{
+    Shares s;
+    std::istringstream in(store.xsproxyctl({ "list" }).out);
+    std::string line;
+    while (std::getline(in, line)) {
+        unsigned domid = 0;
+        size_t c = line.find(" cost-ms "), h = line.find(" held-ms ");
+        if (sscanf(line.c_str(), "domain %u", &domid) != 1 || c == std::string::npos ||
+            h == std::string::npos)
+            continue;
+        double cost = atof(line.c_str() + c + 9), held = atof(line.c_str() + h + 9);
+        s.all_cost += cost;
+        if (domid == kHostile) {
+            s.hostile_cost = cost;
+            s.hostile_held = held;
+        }
+    }
+    return s;
 }
 
 Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, unsigned guests,
@@ -410,6 +450,7 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
     std::vector<Stats> quiet, flooded;
     uint64_t sent = 0;
     double flood_time = 0;
+    double flood_cost = 0, flood_hostile_cost = 0, flood_held = 0, flood_window = 0;   // ms
     for (unsigned round = 0; round < rounds && gg.problem().empty(); round++) {
         quiet.push_back(gg.measure(seconds, px, xsd));
         std::atomic<bool> stop_notify{ false };
@@ -443,7 +484,15 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
             to_flood_cpu(flood->thread_handle());
         }
         sleep_ms(200);
+        Shares s0 = proxied ? shares(store) : Shares{};
         flooded.push_back(gg.measure(seconds, px, xsd));
+        if (proxied) {
+            Shares s1 = shares(store);
+            flood_cost += s1.all_cost - s0.all_cost;
+            flood_hostile_cost += s1.hostile_cost - s0.hostile_cost;
+            flood_held += s1.hostile_held - s0.hostile_held;
+            flood_window += flooded.back().seconds * 1000;
+        }
         flood_time += std::chrono::duration<double>(Clock::now() - t0).count();
         if (flood) {
             flood->stop();
@@ -464,6 +513,10 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
     res.flood = pooled(flooded);
     double el = flood_time;
     res.hostile_rate = (double)sent / el;
+    if (proxied && flood_cost > 0) {
+        res.hostile_cost_pct = 100.0 * flood_hostile_cost / flood_cost;
+        res.hostile_held_pct = 100.0 * flood_held / flood_window;
+    }
     gg.stop();
     if (!gg.problem().empty())
         res.failure = "a good guest: " + gg.problem();
@@ -564,7 +617,10 @@ int main(int argc, char **argv)
            guests, rounds, seconds, seconds, sysconf(_SC_NPROCESSORS_ONLN),
            own_cpu ? ", the flooding guest alone on the last" : "");
     printf("latency of the good guests' requests in µs; p50x/p99x: flood / quiet; hostile/s: "
-           "its messages (or notifications) per second; xsproxy%%: its CPU, quiet>flood\n\n");
+           "its messages (or notifications) per second; xsproxy%%, daemon%%: their CPU, "
+           "quiet>flood; cost%%: the flooding domain's part of the daemon's cost as xsproxy "
+           "measured it (its fair share: 1/%u), held%%: of the time it was held back\n\n",
+           guests + 1);
     print_header();
     std::vector<Result> all;
     bool failed = false;
@@ -575,6 +631,24 @@ int main(int argc, char **argv)
                 print_row(r);
                 failed |= !r.failure.empty();
                 all.push_back(r);
+            }
+        }
+    }
+    if (direct) {
+        // the goal: through xsproxy within 1.5x of quiet, and better than
+        // the daemon alone
+        printf("\nthe others' p99 under each flood / quiet: through xsproxy, directly "
+               "(goal: through xsproxy <= 1.50 and below directly)\n");
+        for (const auto &p : all) {
+            if (p.via != "xsproxy" || !p.failure.empty() || p.quiet.p99 <= 0)
+                continue;
+            for (const auto &d : all) {
+                if (d.via != "direct" || d.daemon != p.daemon || d.mode != p.mode ||
+                    !d.failure.empty() || d.quiet.p99 <= 0)
+                    continue;
+                double px = p.flood.p99 / p.quiet.p99, dx = d.flood.p99 / d.quiet.p99;
+                printf("  %-10s %-16s %7.2f %7.2f  %s\n", p.daemon.c_str(), p.mode.c_str(), px,
+                       dx, px <= 1.5 && px < dx ? "met" : "not met");
             }
         }
     }
