@@ -229,6 +229,13 @@ int shadow_on_request(struct shadow *s, struct msg *m)
         t = tx_by_guest(s, m->hdr.tx_id);   /* opened before the insertion */
     if (t)
         m->hdr.tx_id = t->backend_id;
+    if (m->hdr.type == XS_RESET_WATCHES) {
+        /* It ends every transaction of the connection whatever its id; one
+         * sent inside a transaction crashed C xenstored before XSA-484's
+         * fix.  Passed outside: the fixed daemons' answer, on any daemon
+         * (the reply keeps the guest's id). */
+        m->hdr.tx_id = 0;
+    }
     if (t && t->doomed && m->hdr.type == XS_TRANSACTION_END) {
         /* abort it at xenstored; the guest learns it conflicted */
         s->q[(s->q_head + s->q_len - 1) % s->q_cap].force_eagain = true;

@@ -109,25 +109,6 @@ uint32_t load(const uint32_t *p)
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
-// Ask for a ring reconnection and wait until the server has done it.
-bool reconnect_ring(RingConn &g)
-{
-    struct xenstore_domain_interface *ring = g.ring();
-    __atomic_store_n(&ring->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
-    g.notify();
-    int64_t until = mono_ms() + 3000, next_kick = mono_ms() + 200;
-    while (load(&ring->connection) != XENSTORE_CONNECTED) {
-        if (mono_ms() > until)
-            return false;
-        sleep_ms(2);
-        if (mono_ms() > next_kick) {
-            g.notify();
-            next_kick = mono_ms() + 200;
-        }
-    }
-    return true;
-}
-
 // Apply ACT to guest 1 (with guest 2 busy), and describe what guest 1 sees:
 // messages, the ring's fields, whether it is still served, and what a ring
 // reconnection gives.  Side checks (guest 2, xsproxy) become failures.

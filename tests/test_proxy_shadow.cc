@@ -163,6 +163,18 @@ TEST(XsproxyShadow, ResetWatchesDropsWatchesAndTransactions)
     EXPECT_EQ(0u, shadow_guest_tx(&sh.s, 5));
 }
 
+// XSA-484: RESET_WATCHES inside a transaction crashed C xenstored before
+// its fix; it goes on outside one, the guest's id back in the reply.
+TEST(XsproxyShadow, ResetWatchesInATransactionGoesOnOutsideIt)
+{
+    Shadow sh;
+    uint32_t tx = sh.start_tx(1, 5);
+    EXPECT_EQ(0u, sh.request(XS_RESET_WATCHES, 2, tx, ""));
+    auto r = sh.reply(XS_RESET_WATCHES, 2, 0, str0("OK"));
+    EXPECT_EQ(tx, r->hdr.tx_id);
+    EXPECT_EQ(0u, sh.s.nr_txs);
+}
+
 TEST(XsproxyShadow, WatchEventPassesWithoutEndingARequest)
 {
     Shadow sh;

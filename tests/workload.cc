@@ -1148,4 +1148,22 @@ bool pipeline(XsConn &c, std::vector<WireMsg> &reqs, std::vector<WireMsg> *repli
     return true;
 }
 
+bool reconnect_ring(RingConn &g)
+{
+    struct xenstore_domain_interface *ring = g.ring();
+    __atomic_store_n(&ring->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
+    g.notify();
+    int64_t until = mono_ms() + 3000, next_kick = mono_ms() + 200;
+    while (__atomic_load_n(&ring->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED) {
+        if (mono_ms() > until)
+            return false;
+        sleep_ms(2);
+        if (mono_ms() > next_kick) {
+            g.notify();
+            next_kick = mono_ms() + 200;
+        }
+    }
+    return true;
+}
+
 }  // namespace xstest

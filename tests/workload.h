@@ -246,6 +246,9 @@ bool pipeline(XsConn &c, std::vector<WireMsg> &reqs, std::vector<WireMsg> *repli
 // Millisecond clock and sleeping.
 int64_t mono_ms();
 void sleep_ms(int ms);
+// Ask for a ring reconnection (XENSTORE_RECONNECT) and wait until the
+// server has done it; false after 3 s.
+bool reconnect_ring(RingConn &g);
 
 }  // namespace xstest
 
