@@ -297,6 +297,8 @@ void domain_on_port(struct proxy *px, evtchn_port_t port)
     bool moved = relay(d);
     if (port != d->guest_port || moved)
         d->idle_kicks = 0;
+    if (port == d->guest_port && moved)
+        d->storm_logged = false;
     else if (++d->idle_kicks >= DOMAIN_IDLE_KICKS_MAX)
         hold_kicks(d);
 }
@@ -314,7 +316,7 @@ static void kicks_cb(struct ev_loop *loop, ev_timer *w, int revents)
         if (!d->kicks_held)
             continue;
         d->kicks_held = false;
-        d->idle_kicks = 0;
+        d->idle_kicks = DOMAIN_IDLE_KICKS_MAX - 1;   /* one more for nothing: held again */
         px->nr_kicks_held--;
         xenevtchn_unmask(px->xce, d->guest_port);
         relay(d);
@@ -326,8 +328,11 @@ static void hold_kicks(struct domain *d)
     struct proxy *px = d->px;
     d->kicks_held = true;
     px->nr_kicks_held++;
-    domain_log(d, LOG_LVL_INFO, "%u notifications in a row with nothing to do: its port is "
-               "looked at every %.0f ms for now", DOMAIN_IDLE_KICKS_MAX, KICKS_HELD_S * 1000);
+    if (!d->storm_logged)
+        domain_log(d, LOG_LVL_INFO, "%u notifications in a row with nothing to do: its port "
+                   "is looked at every %.0f ms for now", DOMAIN_IDLE_KICKS_MAX,
+                   KICKS_HELD_S * 1000);
+    d->storm_logged = true;
     if (!ev_is_active(&px->kicks_timer)) {
         ev_timer_init(&px->kicks_timer, kicks_cb, KICKS_HELD_S, 0);
         px->kicks_timer.data = px;
@@ -926,9 +931,11 @@ static void notify_forget(struct proxy *px, struct domain *d)
             px->notify_due[i] = NULL;
 }
 
-/* Has the guest's ring more than one request waiting (WAITING bytes from
- * where the relay reads)?  A flood queues them; a guest doing one thing
- * after another has one there at most. */
+/* Does the guest ask for more than the ring's worth at once (WAITING bytes
+ * from where the relay reads)?  More than one request waiting, or one too
+ * big for the ring: a flood queues them, or streams requests that take
+ * the daemon several passes each; a guest doing one thing after another
+ * has one small request there at most. */
 static bool more_than_one_request(struct domain *d, XENSTORE_RING_IDX waiting)
 {
     struct xsd_sockmsg hdr;
@@ -937,7 +944,7 @@ static bool more_than_one_request(struct domain *d, XENSTORE_RING_IDX waiting)
     struct ring_dir greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod };
     if (ring_peek(greq, d->g_req_cons, &hdr, MSG_HDR_LEN) != MSG_HDR_LEN)
         return false;
-    return hdr.len < waiting - MSG_HDR_LEN;
+    return hdr.len < waiting - MSG_HDR_LEN || MSG_HDR_LEN + hdr.len > XENSTORE_RING_SIZE;
 }
 
 /* May the relay start on, or go on with, the guest's next request?  A new

@@ -145,6 +145,7 @@ struct domain {
     bool jnl_watches_stale;     /* commit it whatever the generation */
     unsigned idle_kicks;        /* notifications in a row with nothing to do */
     bool kicks_held;            /* ... so its port stays masked a moment */
+    bool storm_logged;          /* said so, until it asks something again */
     struct fair_account fair;   /* its share of xenstored (fair.h) */
     struct fair_flow fair_flow; /* its requests at xenstored, for their cost */
 };
