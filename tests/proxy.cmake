@@ -85,6 +85,14 @@ target_link_libraries(xsscale PRIVATE xsproxy_workload)
 xsproxy_test(test_proxy_hostile test_proxy_hostile.cc)
 target_link_libraries(test_proxy_hostile PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_hostile PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+# The others' p99 under the floods that meet the bound (alone on the host).
+xsproxy_test(test_proxy_hostile_latency test_proxy_hostile_latency.cc SERIAL)
+target_link_libraries(test_proxy_hostile_latency PRIVATE xsproxy_workload)
+target_include_directories(test_proxy_hostile_latency PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
+# The fair share of the daemon between domains (weights, a domain alone).
+xsproxy_test(test_proxy_share test_proxy_share.cc)
+target_link_libraries(test_proxy_share PRIVATE xsproxy_workload)
+target_include_directories(test_proxy_share PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 # The other guests' latency while one floods: a program, not a test.
 add_executable(xshostile xshostile.cc)
 target_link_libraries(xshostile PRIVATE xsproxy_workload)

@@ -61,6 +61,9 @@ using namespace xstest;
 using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kHostile = 1;
+// A p99 ratio (flood / quiet) this close to 1 is within the noise between
+// runs: the flood did not slow the others.
+constexpr double kUnslowed = 1.15;
 
 // --own-cpu: the flooding guest's CPU (the last), -1 when it shares them all.
 int g_flood_cpu = -1;
@@ -638,7 +641,8 @@ int main(int argc, char **argv)
         // the goal: through xsproxy within 1.5x of quiet, and better than
         // the daemon alone
         printf("\nthe others' p99 under each flood / quiet: through xsproxy, directly "
-               "(goal: through xsproxy <= 1.50 and below directly)\n");
+               "(goal: through xsproxy <= 1.50 and below directly, or both <= %.2f)\n",
+               kUnslowed);
         for (const auto &p : all) {
             if (p.via != "xsproxy" || !p.failure.empty() || p.quiet.p99 <= 0)
                 continue;
@@ -647,8 +651,15 @@ int main(int argc, char **argv)
                     !d.failure.empty() || d.quiet.p99 <= 0)
                     continue;
                 double px = p.flood.p99 / p.quiet.p99, dx = d.flood.p99 / d.quiet.p99;
+                // "below directly" where the daemon alone is slowed; a
+                // flood neither slows (both within the runs' noise of
+                // quiet) meets it too
+                const char *verdict = px > 1.5                      ? "not met"
+                                      : px < dx                     ? "met"
+                                      : px <= kUnslowed && dx <= kUnslowed ? "met (neither slowed)"
+                                                                           : "not met";
                 printf("  %-10s %-16s %7.2f %7.2f  %s\n", p.daemon.c_str(), p.mode.c_str(), px,
-                       dx, px <= 1.5 && px < dx ? "met" : "not met");
+                       dx, verdict);
             }
         }
     }
