@@ -130,7 +130,7 @@ bool fair_would_allow(const struct fair *f, const struct fair_account *a, uint64
     uint64_t vt = a->vtime;
     if (!fair_competing(a, now) && vt < f->vclock)
         vt = f->vclock;
-    return vt <= floor;
+    return vt <= floor + FAIR_SLACK_NS;
 }
 
 bool fair_may_send(struct fair *f, struct fair_account *a, uint64_t now, bool queued)
@@ -146,7 +146,7 @@ bool fair_may_send(struct fair *f, struct fair_account *a, uint64_t now, bool qu
     }
     uint64_t floor = 0;
     bool bound = floor_for(f, a, now, true, &floor);
-    bool ok = !bound || a->vtime <= floor;
+    bool ok = !bound || a->vtime <= floor + FAIR_SLACK_NS;
     if (!ok && !a->held) {
         a->held = true;
         a->held_since = now;

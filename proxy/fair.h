@@ -20,7 +20,8 @@
  * that - a request while another of its own is at the daemon, or with more
  * queued behind it - it gets, while other accounts compete (have a request
  * held back, or sent one or had one answered within FAIR_WINDOW_NS), only
- * while its virtual time is not ahead of the least of theirs.  So the
+ * while its virtual time is not more than FAIR_SLACK_NS ahead of the least
+ * of theirs.  So the
  * others keep their turn in the gaps between their requests, and a flood
  * gets the daemon's time they leave, up to its share.  Alone, an account
  * is never held back (work-conserving but for the window).  An account
@@ -41,6 +42,13 @@
  * delay), so that a flooding domain does not slip in there; it is the only
  * time the scheduler may hold a domain back while the daemon idles. */
 #define FAIR_WINDOW_NS 2000000ull
+
+/* How far ahead of the least of the others an account that asks for more
+ * than one request at a time may be and still have it: a few requests'
+ * worth, so that many domains each keeping requests in flight keep the
+ * daemon busy instead of taking turns one request at a time, and a flood
+ * gets that much ahead of a guest doing one thing after another at most. */
+#define FAIR_SLACK_NS 1000000ull
 
 /* request types whose cost is learnt apart (the last: any other) */
 #define FAIR_TYPES 32u
