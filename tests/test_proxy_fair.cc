@@ -63,7 +63,7 @@ TEST_F(Fair, APipeliningAccountAheadOfAnotherInItsWindowIsHeldUntilTheWindowEnds
     serve(good, 10, 20 * kUs);   // good has had a little, and is in its window
     ASSERT_TRUE(fair_may_send(&f, &flood.a, t, true));
     ASSERT_EQ(0, fair_sent(&f, &flood.flow, XS_WRITE, 4000, t));   // its first: always
-    flood.a.vtime = good.a.vtime + 500 * kUs;                     // well ahead
+    flood.a.vtime = good.a.vtime + FAIR_SLACK_NS + 500 * kUs;     // well ahead
     t += kUs;
     EXPECT_FALSE(fair_may_send(&f, &flood.a, t, true)) << "a second request, ahead of the other";
     EXPECT_TRUE(flood.a.held);
@@ -87,7 +87,7 @@ TEST_F(Fair, OfTwoFloodsTheOneAheadWaitsForTheOther)
         ASSERT_TRUE(fair_may_send(&f, &x->a, t, true));
         ASSERT_EQ(0, fair_sent(&f, &x->flow, XS_WRITE, 100, t));
     }
-    fast.a.vtime = slow.a.vtime + kMs;
+    fast.a.vtime = slow.a.vtime + FAIR_SLACK_NS + kMs;
     t += kUs;
     EXPECT_TRUE(fair_may_send(&f, &slow.a, t, true));
     EXPECT_FALSE(fair_may_send(&f, &fast.a, t, true));
