@@ -111,10 +111,13 @@ static void wake(struct proxy *px)
         if (a->held && fair_would_allow(&px->fair, a, now))
             go[n++] = a;
     for (unsigned i = 0; i < n; i++) {
-        if (go[i] == &px->dom0_fair)
+        if (go[i] == &px->dom0_fair) {
             client_fair_resume(px);
-        else
-            domain_poll((struct domain *)((char *)go[i] - offsetof(struct domain, fair)));
+            continue;
+        }
+        struct domain *d = (struct domain *)((char *)go[i] - offsetof(struct domain, fair));
+        if (!d->switching)   /* as domain_on_port: a live switch relays nothing yet */
+            domain_poll(d);
     }
     px->fair_waking = false;
 }
