@@ -172,6 +172,9 @@ struct world {
     uint32_t *used_tx;
     size_t nused, capused;
     uint32_t last_gencnt;
+    /* the log each transaction was restored with: a stream's log is kept
+     * as it came, even past SHADOW_TX_LOG_MAX, and is then never added to */
+    size_t restored_log[257];
 };
 
 static void use_tx(struct world *w, uint32_t tx)
@@ -228,7 +231,8 @@ static void check_shadow(struct world *w)
         }
         /* the payloads, and what shadow.c charges per operation besides */
         CHECK(sum <= t->log_bytes && (t->nops || !t->log_bytes));
-        CHECK(t->log_bytes <= SHADOW_TX_LOG_MAX);
+        CHECK(t->log_bytes <= SHADOW_TX_LOG_MAX ||
+              (t->guest_id < 257 && t->log_bytes == w->restored_log[t->guest_id]));
         CHECK(!t->replaying || t->replay_next < t->nops);
         replaying += t->replaying;
         if (t->backend_id)
@@ -996,6 +1000,9 @@ static void op_restore(struct world *w, struct in *in)
     CHECK(rc == -1 || !known);
     if (rc == 0) {
         CHECK(w->sh.nr_txs == before + 1);
+        for (const struct shadow_tx *t = w->sh.txs; t; t = t->next)
+            if (t->guest_id == guest_id)
+                w->restored_log[guest_id] = t->log_bytes;
         w->expect_inflight++;
         w->restoring = true;
         inject(w, w->tmp);
