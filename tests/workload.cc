@@ -3,6 +3,8 @@
 // scripted differential workload (see workload.h).
 #include "workload.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <map>
 
@@ -409,6 +411,16 @@ Store::~Store()
             log = log.substr(log.size() - 4000);
         report_failure(std::string(host_->daemon_name()) + " (pid " + std::to_string(daemon) +
                        ") died during the test; the end of its log:\n" + log);
+    }
+    // a failed test shows what xsproxy said: a failure seen once under
+    // load is then understood from CI's log, not only from a rerun
+    if (proxied_ && host_->ok() && ::testing::UnitTest::GetInstance()->current_test_info() &&
+        ::testing::Test::HasFailure()) {
+        std::string log = proxy_log();
+        if (log.size() > 6000)
+            log = log.substr(log.size() - 6000);
+        fprintf(stderr, "xsproxy (pid %d) %s; the end of its log:\n%s\n", (int)proxy_pid_,
+                proxy_alive() ? "still runs" : "is gone", log.c_str());
     }
     host_.reset();
     if (proxy_pid_ > 0)
