@@ -74,7 +74,7 @@ say "Watches a guest keeps stay registered; add-domain-watches registers them as
     "domain 5, on its ring's shadow, exactly as the guest's own WATCH would."
 run "xsproxyctl --socket A/proxy/socket add-domain-watches 5 data/x reltoken /local/domain/5/data/sub abstoken"
 say "(xssim guest has no transaction command, so this guest has no transaction" \
-    "open; README's 'Transactions across a migration' says how they move.)"
+    "open; docs/design.md's 'Transactions across a migration' says how they move.)"
 run "xsproxyctl --socket A/proxy/socket list 5"
 run "xsproxyctl --socket A/proxy/socket get-domain-watches 5"
 

@@ -17,7 +17,7 @@
  * operation with the answer it got).  On restore each is replayed into a
  * new xenstored transaction, as the guest, before the guest's ring is
  * served again; it goes on when every answer is the same, else its end is
- * EAGAIN (README, "Transactions across a migration").
+ * EAGAIN (docs/design.md, "Transactions across a migration").
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -329,7 +329,7 @@ TEST_P(XsproxyCrash, KilledProxyCarriesOnWithWatchesTransactionsAndRequestsInFli
 }
 
 // Past 8 watches a domain's watch list has a journal of its own, written
-// only when the list changes (README): killed with such a list, changed
+// only when the list changes (docs/design.md): killed with such a list, changed
 // and killed again, xsproxy still knows exactly the watches the guest has,
 // and each fires once.  The file goes with the domain.
 TEST_P(XsproxyCrash, AWatchListJournalledApartOutlivesKills)
