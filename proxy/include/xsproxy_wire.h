@@ -7,6 +7,7 @@
 #ifndef XSPROXY_WIRE_H
 #define XSPROXY_WIRE_H
 
+#include <stdint.h>   /* xs_wire.h uses uint32_t without it */
 #include <xen/io/xs_wire.h>
 
 #define XSP_TYPE_BASE 0x58500000u /* 'X' 'P' */
