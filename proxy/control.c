@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control_table.h"
 #include "files.h"
 #include "job.h"
 #include "transfer.h"
@@ -583,10 +584,14 @@ void control_extend_help(struct msg *reply)
     uint32_t len = reply->hdr.len;
     if (len && msg_body(reply)[len - 1] == '\0')
         len--;
-    static const char extra[] = "xsproxy:\n" XSP_CONTROL_COMMANDS;
-    if (len + sizeof(extra) > XENSTORE_PAYLOAD_MAX)
-        return;
-    memcpy(msg_body(reply) + len, extra, sizeof(extra));
-    reply->hdr.len = len + (uint32_t)sizeof(extra);
+    static const char head[] = "xsproxy:\n";
+    const size_t hl = sizeof(head) - 1;
+    size_t ours = hl + control_docs_format(control_docs, control_ndocs, NULL, 0) + 1;   /* NUL */
+    if (len + ours > XENSTORE_PAYLOAD_MAX)
+        return;   /* xenstored's alone, then */
+    char *at = (char *)msg_body(reply) + len;
+    memcpy(at, head, hl);
+    control_docs_format(control_docs, control_ndocs, at + hl, ours - hl);
+    reply->hdr.len = len + (uint32_t)ours;
     reply->got = MSG_HDR_LEN + reply->hdr.len;
 }
