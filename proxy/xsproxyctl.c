@@ -12,40 +12,36 @@
 #include <xenstore.h>
 
 #include "capture.h"
+#include "control_table.h"
 #include "xsproxyctl_transfer.h"
 
-static const char usage_text[] =
-    "usage: xsproxyctl [--socket PATH] COMMAND [ARGS...]\n"
-    "  insert DOMID           put xsproxy in front of DOMID (running or not)\n"
-    "  remove DOMID [release] hand DOMID back to xenstored (with release: release\n"
-    "                         it at xenstored too, for a domain going away)\n"
-    "  list [DOMID]           inserted domains, or DOMID's shadow state\n"
-    "  share DOMID|dom0 [WEIGHT]  its share of xenstored when domains compete\n"
-    "                         (weight 1-10000, 100 by default: equal shares)\n"
-    "  trace DOMID|sockets on|off [FILE]\n"
-    "  capture start FILE [dom=LIST|all|none] [conn=LIST|all|none] [type=LIST|all]\n"
-    "                [size=SIZE] [files=N]       a pcap capture (one at a time)\n"
-    "  capture stop | status | filter [dom=...] [conn=...] [type=...]\n"
-    "  quiesce DOMID | resume DOMID\n"
-    "  get-domain-watches DOMID [INDEX] | add-domain-watches DOMID PATH TOKEN...\n"
-    "  save DOMID FILE [--force]  (quiesced) its state as a migration stream\n"
-    "  restore DOMID FILE [--from-domid S]\n"
-    "  send DOMID [--resume] [--to HOST:PORT --token T | --ssh CMD]\n"
-    "                         quiesce DOMID and send it to another host's xsproxy\n"
-    "                         (standard input and output, a command, or TCP)\n"
-    "  receive DOMID [--from-domid S] [--resume] [--listen ADDR:PORT [--token T]]\n"
-    "                         take a domain sent from another host; serve it once\n"
-    "                         the source has let go of it\n"
-    "  send|receive DOMID --abort [--force]   give a transfer up\n"
-    "  migrate-status DOMID   where a transfer stands\n"
-    "The socket is PATH, or $XSPROXY_SOCKET, or /run/xsproxy/socket.\n";
+/* The commands as xsproxy's `help` has them (control_table.h), but for
+ * `transfer`, the link xsproxyctl's own send and receive carry. */
+static void usage(FILE *out)
+{
+    fputs("usage: xsproxyctl [--socket PATH] COMMAND [ARGS...]\n"
+          "COMMAND is one of xsproxy's:\n",
+          out);
+    for (size_t i = 0; i < control_ndocs; i++) {
+        char text[1024];
+        if (strcmp(control_docs[i].name, "transfer") == 0)
+            continue;
+        control_docs_format(&control_docs[i], 1, text, sizeof(text));
+        fputs(text, out);
+    }
+    fputs("(save also takes --force, restore --from-domid <from-domid>)\n"
+          "or one of xsproxyctl's, to move a domain to another host:\n",
+          out);
+    xsproxyctl_transfer_usage(out);
+    fputs("The socket is PATH, or $XSPROXY_SOCKET, or /run/xsproxy/socket.\n", out);
+}
 
 int main(int argc, char **argv)
 {
     const char *sock = getenv("XSPROXY_SOCKET");
     int i = 1;
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(usage_text, stdout);
+        usage(stdout);
         return 0;
     }
     if (argc > 2 && strcmp(argv[1], "--socket") == 0) {
@@ -53,7 +49,7 @@ int main(int argc, char **argv)
         i = 3;
     }
     if (i >= argc) {
-        fputs(usage_text, stderr);
+        usage(stderr);
         return 2;
     }
     if (strcmp(argv[i], "send") == 0 || strcmp(argv[i], "receive") == 0 ||
