@@ -1,8 +1,9 @@
 /*
  * control.c - the operations xsproxy answers itself for dom0: INTRODUCE
- * and RELEASE of the domains it stands in front of, and its XS_CONTROL
- * commands (insert, remove, list, trace; `help` is xenstored's list plus
- * these).  Anything else goes on to xenstored.
+ * and RELEASE of the domains it stands in front of, its wire types, and
+ * its XS_CONTROL commands, dispatched from XSP_CONTROL_TABLE
+ * (xsproxy_wire.h), whose usage text `help` adds to xenstored's.
+ * Anything else goes on to xenstored.
  *
  * An INTRODUCE or RELEASE from a client goes to xenstored on that client's
  * connection (client.c tracks the reply); `insert` of a domain xenstored
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control_table.h"
 #include "files.h"
 #include "job.h"
 #include "transfer.h"
@@ -270,18 +272,25 @@ static void cmd_list(struct proxy *px, const char *arg, struct msg *reply, const
     free(buf);
 }
 
-/* A command's answer: its line of TEXT, or (RC set) the errno, TEXT going
- * to the log as why. */
-static void answer_line(struct msg *reply, const struct msg *req, int rc, char *text,
-                        size_t len)
+/* A command's answer: TEXT, or (RC set) the errno, TEXT going to the log
+ * as why. */
+static void answer(struct msg *reply, const struct msg *req, int rc, const char *text)
 {
     if (rc) {
         xlog(LOG_LVL_WARN, "%s", text);
         reply_errno(reply, req, rc);
-        return;
+    } else {
+        reply_text(reply, req, text);
     }
-    strncat(text, "\n", len - strlen(text) - 1);
-    reply_text(reply, req, text);
+}
+
+/* The same, TEXT being a line */
+static void answer_line(struct msg *reply, const struct msg *req, int rc, char *text,
+                        size_t len)
+{
+    if (!rc)
+        strncat(text, "\n", len - strlen(text) - 1);
+    answer(reply, req, rc, text);
 }
 
 /* A domain id argument: returns false (and fills REPLY) when it is not one. */
@@ -301,278 +310,390 @@ static void wait_for_job(struct wait_for *wait, struct job *job)
     wait->job = job;
 }
 
-static void finish(struct msg *reply, const struct msg *req, int rc, const char *text)
+/* One command being answered: ARGS are the words after its name (for a
+ * wire type, the whole body).  NAME is for the log. */
+struct ctl {
+    struct proxy *px;
+    const struct msg *req;
+    struct msg *reply;
+    struct wait_for *wait;
+    const char *name;
+    const char *const *args;
+    unsigned n;
+};
+
+/* The Ith argument, or NULL past the last. */
+static const char *arg(const struct ctl *c, unsigned i)
 {
-    if (rc) {
-        xlog(LOG_LVL_WARN, "%s", text);
-        reply_errno(reply, req, rc);
+    return i < c->n ? c->args[i] : NULL;
+}
+
+/* An insert or remove: its job to wait for, or its line of TEXT; on an
+ * error the errno, TEXT going to the log as why. */
+static void answer_or_wait(const struct ctl *c, int rc, struct job *job, char *text,
+                           size_t len)
+{
+    if (!rc && job) {   /* a live insertion or a hand-back: answered when done */
+        wait_for_job(c->wait, job);
+        return;
+    }
+    size_t l = strlen(text);
+    if (rc && l + 2 < len)   /* say why, as xenstore-control prints the reply */
+        strcpy(text + l, "\n");
+    answer(c->reply, c->req, rc, text);
+}
+
+/* `insert D`, answered with a line; or XSP_INSERT (WIRE), answered "OK",
+ * also when a live insertion is done. */
+static void insert(const struct ctl *c, bool wire)
+{
+    uint32_t domid;
+    if (!domid_arg(arg(c, 0), &domid, c->reply, c->req))
+        return;
+    char text[1024] = "";
+    struct job *job = NULL;
+    int rc = cmd_insert(c->px, domid, &job, text, sizeof(text));
+    if (!rc && job) {   /* a live insertion: answered when done */
+        job->answer_ok = wire;
+        wait_for_job(c->wait, job);
+    } else if (wire) {
+        answer(c->reply, c->req, rc, rc ? text : "OK");
     } else {
-        reply_text(reply, req, text[0] ? text : "OK");
+        if (!rc && !text[0])
+            snprintf(text, sizeof(text), "domain %u inserted\n", domid);
+        answer_or_wait(c, rc, NULL, text, sizeof(text));
     }
 }
 
-/* The migration operations, from the wire type or the XS_CONTROL command
- * (ARGS are what follows the domid).  Returns false when OP is none. */
-static bool migration_op(struct proxy *px, const char *op, const char *dom,
-                         const char *const *args, unsigned nargs, const struct msg *req,
-                         struct msg *reply, struct wait_for *wait)
+static void ctl_insert(const struct ctl *c)
+{
+    insert(c, false);
+}
+
+/* remove D: hand it back to xenstored, which serves it directly from then
+ * on; remove D release: release it at xenstored too (a domain going away) */
+static void ctl_remove(const struct ctl *c)
 {
     uint32_t domid;
-    if (strcmp(op, "quiesce") && strcmp(op, "resume") && strcmp(op, "get-domain-watches") &&
-        strcmp(op, "add-domain-watches"))
-        return false;
-    if (!domid_arg(dom, &domid, reply, req))
-        return true;
-    struct domain *d = domain_find(px, domid);
-    if (!d && transfer_sent_away(px, domid)) {
-        xlog(LOG_LVL_WARN, "%s %u: the domain was sent to another host for good", op, domid);
-        reply_errno(reply, req, EPERM);
-        return true;
+    if (!domid_arg(arg(c, 0), &domid, c->reply, c->req))
+        return;
+    const char *how = arg(c, 1);
+    bool rel = how && strcmp(how, "release") == 0;
+    struct domain *d = domain_find(c->px, domid);
+    char text[1024] = "";
+    struct job *job = NULL;
+    int rc;
+    if (how && !rel) {
+        rc = EINVAL;
+        snprintf(text, sizeof(text), "remove %u: say `release` or nothing", domid);
+    } else if (!d) {
+        rc = ENOENT;
+        snprintf(text, sizeof(text), "domain %u is not inserted", domid);
+    } else {
+        rc = rel ? release(c->px, d, text, sizeof(text))
+                 : live_remove(c->px, d, &job, text, sizeof(text));
     }
-    if (!d) {
-        reply_errno(reply, req, ENOENT);
-        return true;
+    if (!rc && rel)
+        snprintf(text, sizeof(text), "domain %u released and removed\n", domid);
+    answer_or_wait(c, rc, job, text, sizeof(text));
+}
+
+/* The domain a migration operation names (its first argument), or NULL
+ * with the reply filled. */
+static struct domain *migrating(const struct ctl *c)
+{
+    uint32_t domid;
+    if (!domid_arg(arg(c, 0), &domid, c->reply, c->req))
+        return NULL;
+    struct domain *d = domain_find(c->px, domid);
+    if (!d && transfer_sent_away(c->px, domid)) {
+        xlog(LOG_LVL_WARN, "%s %u: the domain was sent to another host for good", c->name,
+             domid);
+        reply_errno(c->reply, c->req, EPERM);
+        return NULL;
     }
-    if (strcmp(op, "quiesce") == 0) {
-        /* take nothing more from the ring; answer once all that was passed
-         * on has been answered */
-        d->quiesce = true;
-        xlog(LOG_LVL_INFO, "domain %u: quiesce", domid);
-        wait->kind = WAIT_QUIESCED;
-        wait->domid = domid;
-        domain_pump(d);
-    } else if (strcmp(op, "resume") == 0) {
-        if (d->transfer_held) {
-            /* the source may still run it: only the transfer's commit
-             * serves it here */
-            xlog(LOG_LVL_WARN, "resume %u: held for a transfer from another host", domid);
-            reply_errno(reply, req, EPERM);
-            return true;
-        }
-        d->quiesce = false;
-        xlog(LOG_LVL_INFO, "domain %u: resume", domid);
-        reply_text(reply, req, "OK");
-        domain_pump(d);
-    } else if (strcmp(op, "get-domain-watches") == 0) {
-        uint32_t index = 0;
-        if (nargs > 0 && !msg_parse_u32(args[0], &index)) {
-            reply_errno(reply, req, EINVAL);
-            return true;
-        }
-        char *buf = malloc(XENSTORE_PAYLOAD_MAX);
-        if (!buf) {
-            reply_errno(reply, req, ENOMEM);
-            return true;
-        }
-        uint32_t len = shadow_watch_page(&d->sh, index, buf, XENSTORE_PAYLOAD_MAX);
-        if (req->hdr.type == XS_CONTROL) {
-            /* for people (xenstore-control prints up to the first NUL): a
-             * line for the gencnt, then "<path> <token>" lines */
-            for (uint32_t i = 0; i + 1 < len; i++)
-                if (buf[i] == '\0')
-                    buf[i] = '\n';
-            msg_build(reply, req->hdr.type, req->hdr.req_id, req->hdr.tx_id, buf, len);
-            /* path and token share a line */
-            char *b = (char *)msg_body(reply);
-            bool path = true;
-            for (char *nl = strchr(b, '\n'); nl && nl < b + len - 1; nl = strchr(nl + 1, '\n')) {
-                if (!path)
-                    *nl = ' ';
-                path = !path;
-            }
-        } else {
-            msg_build(reply, req->hdr.type, req->hdr.req_id, req->hdr.tx_id, buf, len);
-        }
-        free(buf);
-    } else {   /* add-domain-watches */
-        if (nargs == 0 || nargs % 2) {
-            reply_errno(reply, req, EINVAL);
-            return true;
-        }
-        if (domain_add_watches(d, args, nargs) < 0) {
-            reply_errno(reply, req, E2BIG);
-            return true;
-        }
-        wait->kind = WAIT_INJECTED;
-        wait->domid = domid;
+    if (!d)
+        reply_errno(c->reply, c->req, ENOENT);
+    return d;
+}
+
+/* take nothing more from the ring; answer once all that was passed on has
+ * been answered */
+static void ctl_quiesce(const struct ctl *c)
+{
+    struct domain *d = migrating(c);
+    if (!d)
+        return;
+    d->quiesce = true;
+    xlog(LOG_LVL_INFO, "domain %u: quiesce", d->domid);
+    c->wait->kind = WAIT_QUIESCED;
+    c->wait->domid = d->domid;
+    domain_pump(d);
+}
+
+static void ctl_resume(const struct ctl *c)
+{
+    struct domain *d = migrating(c);
+    if (!d)
+        return;
+    if (d->transfer_held) {
+        /* the source may still run it: only the transfer's commit serves
+         * it here */
+        xlog(LOG_LVL_WARN, "resume %u: held for a transfer from another host", d->domid);
+        reply_errno(c->reply, c->req, EPERM);
+        return;
     }
-    return true;
+    d->quiesce = false;
+    xlog(LOG_LVL_INFO, "domain %u: resume", d->domid);
+    reply_text(c->reply, c->req, "OK");
+    domain_pump(d);
+}
+
+/* A watch page (gencnt, then path and token, NUL-separated) for people, as
+ * xenstore-control prints up to the first NUL: a line for the gencnt, then
+ * "<path> <token>" lines. */
+static void watches_as_lines(char *b, uint32_t len)
+{
+    for (uint32_t i = 0; i + 1 < len; i++)
+        if (b[i] == '\0')
+            b[i] = '\n';
+    bool path = true;   /* the gencnt's newline is followed by a path */
+    for (char *nl = strchr(b, '\n'); nl && nl < b + len - 1; nl = strchr(nl + 1, '\n')) {
+        if (!path)
+            *nl = ' ';   /* path and token share a line */
+        path = !path;
+    }
+}
+
+static void ctl_get_domain_watches(const struct ctl *c)
+{
+    struct domain *d = migrating(c);
+    if (!d)
+        return;
+    uint32_t index = 0;
+    if (arg(c, 1) && !msg_parse_u32(arg(c, 1), &index)) {
+        reply_errno(c->reply, c->req, EINVAL);
+        return;
+    }
+    char *buf = malloc(XENSTORE_PAYLOAD_MAX);
+    if (!buf) {
+        reply_errno(c->reply, c->req, ENOMEM);
+        return;
+    }
+    uint32_t len = shadow_watch_page(&d->sh, index, buf, XENSTORE_PAYLOAD_MAX);
+    msg_build(c->reply, c->req->hdr.type, c->req->hdr.req_id, c->req->hdr.tx_id, buf, len);
+    if (c->req->hdr.type == XS_CONTROL)
+        watches_as_lines((char *)msg_body(c->reply), len);
+    free(buf);
+}
+
+static void ctl_add_domain_watches(const struct ctl *c)
+{
+    struct domain *d = migrating(c);
+    if (!d)
+        return;
+    unsigned n = c->n - 1;   /* path and token pairs */
+    if (n == 0 || n % 2) {
+        reply_errno(c->reply, c->req, EINVAL);
+        return;
+    }
+    if (domain_add_watches(d, c->args + 1, n) < 0) {
+        reply_errno(c->reply, c->req, E2BIG);
+        return;
+    }
+    c->wait->kind = WAIT_INJECTED;
+    c->wait->domid = d->domid;
+}
+
+/* A save or restore: its job to wait for, or the errno, WHY to the log. */
+static void start_job(const struct ctl *c, uint32_t domid, int rc, struct job *job,
+                      const char *why)
+{
+    if (rc) {
+        xlog(LOG_LVL_WARN, "%s %u: %s", c->name, domid, why);
+        reply_errno(c->reply, c->req, rc);
+    } else {
+        wait_for_job(c->wait, job);
+    }
+}
+
+static void ctl_save(const struct ctl *c)
+{
+    uint32_t domid;
+    if (!domid_arg(arg(c, 0), &domid, c->reply, c->req))
+        return;
+    char why[512] = "";
+    struct job *job = NULL;
+    struct domain *d = domain_find(c->px, domid);
+    bool force = arg(c, 2) && strcmp(arg(c, 2), "force") == 0;
+    int rc;
+    if (d && d->sh.incomplete && !force) {
+        rc = EBUSY;
+        snprintf(why, sizeof(why),
+                 "domain %u was inserted live on a daemon that cannot list its watches: a "
+                 "save would miss the ones registered before; `save %u FILE force` saves "
+                 "what xsproxy knows",
+                 domid, domid);
+    } else {
+        rc = d ? migrate_save(c->px, d, c->args[1], &job, why, sizeof(why)) : ENOENT;
+    }
+    start_job(c, domid, rc, job, why);
+}
+
+static void ctl_restore(const struct ctl *c)
+{
+    uint32_t domid, from = UINT32_MAX;
+    if (!domid_arg(arg(c, 0), &domid, c->reply, c->req))
+        return;
+    if (arg(c, 2) && !msg_parse_u32(arg(c, 2), &from)) {
+        reply_errno(c->reply, c->req, EINVAL);
+        return;
+    }
+    char why[512] = "";
+    struct job *job = NULL;
+    int rc = migrate_restore(c->px, domid, c->args[1], from, false, &job, why, sizeof(why));
+    start_job(c, domid, rc, job, why);
+}
+
+static void ctl_capture(const struct ctl *c)
+{
+    char text[1024] = "";
+    int rc = cmd_capture(c->px, c->args, c->n, text, sizeof(text));
+    answer(c->reply, c->req, rc, text);
+}
+
+static void ctl_share(const struct ctl *c)
+{
+    char text[1024] = "";
+    int rc = share_command(c->px, arg(c, 0), arg(c, 1), text, sizeof(text));
+    answer_line(c->reply, c->req, rc, text, sizeof(text));
+}
+
+static void ctl_list(const struct ctl *c)
+{
+    cmd_list(c->px, arg(c, 0), c->reply, c->req);
+}
+
+static void ctl_trace(const struct ctl *c)
+{
+    char text[1024] = "";
+    int rc = cmd_trace(c->px, c->args[0], c->args[1], arg(c, 2), text, sizeof(text));
+    answer_line(c->reply, c->req, rc, text, sizeof(text));
+}
+
+static void ctl_transfer(const struct ctl *c)
+{
+    transfer_command(c->px, c->args, c->n, c->req, c->reply, c->wait);
+}
+
+static void wire_insert(const struct ctl *c)
+{
+    insert(c, true);
+}
+
+/* XSP_REMOVE: release the domain at xenstored, and forget it. */
+static void wire_remove(const struct ctl *c)
+{
+    uint32_t domid;
+    if (!domid_arg(arg(c, 0), &domid, c->reply, c->req))
+        return;
+    char text[1024] = "";
+    struct domain *d = domain_find(c->px, domid);
+    int rc = d ? release(c->px, d, text, sizeof(text)) : ENOENT;
+    answer(c->reply, c->req, rc, rc ? text : "OK");
+}
+
+static void not_implemented(const struct ctl *c)
+{
+    reply_errno(c->reply, c->req, ENOSYS);
+}
+
+struct control_cmd {
+    const char *name;
+    void (*fn)(const struct ctl *c);
+    unsigned min, max;   /* arguments after the name */
+};
+
+/* The XS_CONTROL commands: XSP_CONTROL_TABLE's names and argument counts
+ * with their handlers, ctl_<id>. */
+static const struct control_cmd cmds[] = {
+#define XSP_CMD(id, name, min, max, usage, desc) { name, ctl_##id, min, max },
+    XSP_CONTROL_TABLE(XSP_CMD)
+#undef XSP_CMD
+};
+
+/* The wire types: the body is the arguments.  No counts: each handler
+ * checks the arguments it reads and ignores any after them. */
+static const struct wire_cmd {
+    uint32_t type;
+    struct control_cmd cmd;
+} wire_cmds[] = {
+    { XSP_INSERT, { "insert", wire_insert, 0, XSP_ARGS_ANY } },
+    { XSP_REMOVE, { "remove", wire_remove, 0, XSP_ARGS_ANY } },
+    { XSP_QUIESCE, { "quiesce", ctl_quiesce, 0, XSP_ARGS_ANY } },
+    { XSP_RESUME, { "resume", ctl_resume, 0, XSP_ARGS_ANY } },
+    { XSP_GET_DOMAIN_WATCHES, { "get-domain-watches", ctl_get_domain_watches, 0, XSP_ARGS_ANY } },
+    { XSP_ADD_DOMAIN_WATCHES, { "add-domain-watches", ctl_add_domain_watches, 0, XSP_ARGS_ANY } },
+};
+
+/* REQ's command, or NULL when it is xenstored's to answer (as is any
+ * XS_CONTROL command not in the table). */
+static const struct control_cmd *command_of(const struct msg *req)
+{
+    static const struct control_cmd unknown_wire = { "?", not_implemented, 0, XSP_ARGS_ANY };
+    if (req->hdr.type == XS_CONTROL) {
+        const char *name[1];
+        if (msg_split(msg_body((struct msg *)req), req->hdr.len, name, 1) == 0)
+            return NULL;
+        for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+            if (strcmp(name[0], cmds[i].name) == 0)
+                return &cmds[i];
+        return NULL;
+    }
+    if (!xsp_is_proxy_type(req->hdr.type))
+        return NULL;
+    for (size_t i = 0; i < sizeof(wire_cmds) / sizeof(wire_cmds[0]); i++)
+        if (wire_cmds[i].type == req->hdr.type)
+            return &wire_cmds[i].cmd;
+    return &unknown_wire;   /* not implemented yet */
+}
+
+/* REQ's words (as msg_split cuts them), on the heap: an add-domain-watches
+ * may have 2048. */
+static const char **split_words(const struct msg *req, unsigned *n)
+{
+    const uint8_t *body = msg_body((struct msg *)req);
+    unsigned max = 1;
+    for (uint32_t i = 0; i < req->hdr.len; i++)
+        max += body[i] == '\0';
+    const char **words = malloc(max * sizeof(*words));
+    if (words)
+        *n = msg_split(body, req->hdr.len, words, max);
+    return words;
 }
 
 bool control_handle(struct proxy *px, const struct msg *req, struct msg *reply,
                     struct wait_for *wait)
 {
-    /* Not zero-initialised: clearing 16 KiB of pointers per request was a
-     * third of xsproxy's instructions per relayed message.  msg_split fills
-     * parts[0..n); the few fixed positions the commands read are cleared. */
-    const char *parts[XENSTORE_PAYLOAD_MAX / 2];
-    unsigned n = msg_split(msg_body((struct msg *)req), req->hdr.len, parts,
-                           XENSTORE_PAYLOAD_MAX / 2);
-    for (unsigned i = n; i < 4; i++)
-        parts[i] = NULL;
-    char text[1024];
-    text[0] = '\0';
-    uint32_t domid;
-    int rc;
-    switch (req->hdr.type) {
-    case XSP_INSERT:
-        if (domid_arg(n ? parts[0] : NULL, &domid, reply, req)) {
-            struct job *job = NULL;
-            rc = cmd_insert(px, domid, &job, text, sizeof(text));
-            if (!rc && job) {
-                job->answer_ok = true;
-                wait_for_job(wait, job);
-            } else {
-                finish(reply, req, rc, "");
-            }
-        }
-        return true;
-    case XSP_REMOVE:
-        if (domid_arg(n ? parts[0] : NULL, &domid, reply, req)) {
-            struct domain *d = domain_find(px, domid);
-            rc = d ? release(px, d, text, sizeof(text)) : ENOENT;
-            finish(reply, req, rc, "");
-        }
-        return true;
-    case XSP_QUIESCE:
-    case XSP_RESUME:
-    case XSP_GET_DOMAIN_WATCHES:
-    case XSP_ADD_DOMAIN_WATCHES: {
-        static const char *const ops[] = { "quiesce", "get-domain-watches",
-                                           "add-domain-watches", NULL, "resume" };
-        const char *op = ops[req->hdr.type - XSP_QUIESCE];
-        return migration_op(px, op, n ? parts[0] : NULL, parts + 1, n ? n - 1 : 0, req, reply,
-                            wait);
-    }
-    case XS_CONTROL:
-        break;
-    default:
-        if (xsp_is_proxy_type(req->hdr.type)) {
-            reply_errno(reply, req, ENOSYS);   /* not implemented yet */
-            return true;
-        }
+    const struct control_cmd *cmd = command_of(req);
+    if (!cmd)
         return false;
-    }
-    if (n == 0)
-        return false;
-    const char *cmd = parts[0];
-    if (strcmp(cmd, "transfer") == 0) {
-        transfer_command(px, parts + 1, n - 1, req, reply, wait);
+    unsigned n;
+    const char **words = split_words(req, &n);
+    if (!words) {
+        reply_errno(reply, req, ENOMEM);
         return true;
     }
-    if (strcmp(cmd, "insert") == 0 || strcmp(cmd, "remove") == 0) {
-        if (!domid_arg(n > 1 ? parts[1] : NULL, &domid, reply, req))
-            return true;
-        struct job *job = NULL;
-        if (cmd[0] == 'i') {
-            text[0] = '\0';
-            rc = cmd_insert(px, domid, &job, text, sizeof(text));
-            if (!rc && !text[0])
-                snprintf(text, sizeof(text), "domain %u inserted\n", domid);
-        } else {
-            /* remove D: hand it back to xenstored, which serves it directly
-             * from then on; remove D release: release it at xenstored too
-             * (a domain going away) */
-            bool rel = n > 2 && strcmp(parts[2], "release") == 0;
-            struct domain *d = domain_find(px, domid);
-            if (n > 2 && !rel) {
-                rc = EINVAL;
-                snprintf(text, sizeof(text), "remove %u: say `release` or nothing", domid);
-            } else if (!d) {
-                rc = ENOENT;
-                snprintf(text, sizeof(text), "domain %u is not inserted", domid);
-            } else {
-                rc = rel ? release(px, d, text, sizeof(text))
-                         : live_remove(px, d, &job, text, sizeof(text));
-            }
-            if (!rc && rel)
-                snprintf(text, sizeof(text), "domain %u released and removed\n", domid);
-        }
-        if (!rc && job) {   /* a live insertion or a hand-back: answered when done */
-            wait_for_job(wait, job);
-            return true;
-        }
-        if (rc) {   /* say why, as xenstore-control prints the reply */
-            size_t l = strlen(text);
-            if (l + 2 < sizeof(text))
-                strcpy(text + l, "\n");
-            xlog(LOG_LVL_WARN, "%s", text);
-            reply_errno(reply, req, rc);
-            return true;
-        }
-        reply_text(reply, req, text);
-        return true;
+    unsigned skip = req->hdr.type == XS_CONTROL;   /* the command's name */
+    const struct ctl c = { px, req, reply, wait, cmd->name, words + skip, n - skip };
+    if (c.n < cmd->min || c.n > cmd->max) {
+        xlog(LOG_LVL_WARN, "%s: %u arguments do not fit its usage (see help)", cmd->name, c.n);
+        reply_errno(reply, req, EINVAL);
+    } else {
+        cmd->fn(&c);
     }
-    if (migration_op(px, cmd, n > 1 ? parts[1] : NULL, parts + 2, n > 2 ? n - 2 : 0, req, reply,
-                     wait))
-        return true;
-    if (strcmp(cmd, "save") == 0 || strcmp(cmd, "restore") == 0) {
-        char msgbuf[512] = "";
-        if (n < 3 || !domid_arg(parts[1], &domid, reply, req)) {
-            if (n < 3)
-                reply_errno(reply, req, EINVAL);
-            return true;
-        }
-        struct job *job = NULL;
-        if (cmd[0] == 's') {
-            struct domain *d = domain_find(px, domid);
-            bool force = n > 3 && strcmp(parts[3], "force") == 0;
-            if (d && d->sh.incomplete && !force) {
-                rc = EBUSY;
-                snprintf(msgbuf, sizeof(msgbuf),
-                         "domain %u was inserted live on a daemon that cannot list its "
-                         "watches: a save would miss the ones registered before; `save %u "
-                         "FILE force` saves what xsproxy knows",
-                         domid, domid);
-            } else {
-                rc = d ? migrate_save(px, d, parts[2], &job, msgbuf, sizeof(msgbuf)) : ENOENT;
-            }
-        } else {
-            uint32_t from = UINT32_MAX;
-            if (n > 3 && !msg_parse_u32(parts[3], &from)) {
-                reply_errno(reply, req, EINVAL);
-                return true;
-            }
-            rc = migrate_restore(px, domid, parts[2], from, false, &job, msgbuf, sizeof(msgbuf));
-        }
-        if (rc) {
-            xlog(LOG_LVL_WARN, "%s %u: %s", cmd, domid, msgbuf);
-            reply_errno(reply, req, rc);
-        } else {
-            wait_for_job(wait, job);
-        }
-        return true;
-    }
-    if (strcmp(cmd, "capture") == 0) {
-        rc = cmd_capture(px, parts + 1, n - 1, text, sizeof(text));
-        if (rc) {
-            xlog(LOG_LVL_WARN, "%s", text);
-            reply_errno(reply, req, rc);
-        } else {
-            reply_text(reply, req, text);
-        }
-        return true;
-    }
-    if (strcmp(cmd, "share") == 0) {
-        rc = share_command(px, n > 1 ? parts[1] : NULL, n > 2 ? parts[2] : NULL, text,
-                           sizeof(text));
-        answer_line(reply, req, rc, text, sizeof(text));
-        return true;
-    }
-    if (strcmp(cmd, "list") == 0) {
-        cmd_list(px, n > 1 ? parts[1] : NULL, reply, req);
-        return true;
-    }
-    if (strcmp(cmd, "trace") == 0) {
-        if (n < 3) {
-            reply_errno(reply, req, EINVAL);
-            return true;
-        }
-        rc = cmd_trace(px, parts[1], parts[2], n > 3 ? parts[3] : NULL, text, sizeof(text));
-        answer_line(reply, req, rc, text, sizeof(text));
-        return true;
-    }
-    return false;
+    free(words);
+    return true;
 }
 
 void control_extend_help(struct msg *reply)
@@ -583,10 +704,14 @@ void control_extend_help(struct msg *reply)
     uint32_t len = reply->hdr.len;
     if (len && msg_body(reply)[len - 1] == '\0')
         len--;
-    static const char extra[] = "xsproxy:\n" XSP_CONTROL_COMMANDS;
-    if (len + sizeof(extra) > XENSTORE_PAYLOAD_MAX)
-        return;
-    memcpy(msg_body(reply) + len, extra, sizeof(extra));
-    reply->hdr.len = len + (uint32_t)sizeof(extra);
+    static const char head[] = "xsproxy:\n";
+    const size_t hl = sizeof(head) - 1;
+    size_t ours = hl + control_docs_format(control_docs, control_ndocs, NULL, 0) + 1;   /* NUL */
+    if (len + ours > XENSTORE_PAYLOAD_MAX)
+        return;   /* xenstored's alone, then */
+    char *at = (char *)msg_body(reply) + len;
+    memcpy(at, head, hl);
+    control_docs_format(control_docs, control_ndocs, at + hl, ours - hl);
+    reply->hdr.len = len + (uint32_t)ours;
     reply->got = MSG_HDR_LEN + reply->hdr.len;
 }

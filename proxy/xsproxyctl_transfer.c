@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
 
+#include "control_table.h"
 #include "transfer_wire.h"
 
 #define TOKEN_LINE "XSPT-TOKEN "
@@ -35,15 +36,34 @@ struct opts {
     bool resume, abort, force;
 };
 
+/* send, receive and migrate-status, in the form of xsproxy's commands
+ * (control_table.h): xsproxyctl's usage lists them after those. */
+static const struct control_doc docs[] = {
+    { "send",
+      "<domid> [--resume] [--timeout <s>] [--ssh <cmd>]\n"
+      "<domid> [--resume] [--timeout <s>] --to <host:port> --token <t>",
+      "quiesce the domain and send it to another host's xsproxy\n"
+      "(standard input and output, a command, or TCP)" },
+    { "receive",
+      "<domid> [--from-domid <s>] [--resume]\n"
+      "<domid> [--from-domid <s>] [--resume] --listen <addr:port> [--token <t>]",
+      "take a domain sent from another host; serve it once\n"
+      "the source has let go of it" },
+    { "send|receive", "<domid> --abort [--force]", "give a transfer up" },
+    { "migrate-status", "<domid>", "where a transfer stands" },
+};
+
+void xsproxyctl_transfer_usage(FILE *out)
+{
+    char text[2048];
+    control_docs_format(docs, sizeof(docs) / sizeof(docs[0]), text, sizeof(text));
+    fputs(text, out);
+}
+
 static int usage(void)
 {
-    fputs("usage: xsproxyctl send DOMID [--resume] [--to HOST:PORT --token T | --ssh CMD]\n"
-          "                  [--timeout S]\n"
-          "       xsproxyctl receive DOMID [--from-domid S] [--resume]\n"
-          "                  [--listen ADDR:PORT [--token T]]\n"
-          "       xsproxyctl send|receive DOMID --abort [--force]\n"
-          "       xsproxyctl migrate-status DOMID\n",
-          stderr);
+    fputs("usage: xsproxyctl [--socket PATH] then one of:\n", stderr);
+    xsproxyctl_transfer_usage(stderr);
     return 2;
 }
 

@@ -7,6 +7,7 @@
 #ifndef XSPROXY_WIRE_H
 #define XSPROXY_WIRE_H
 
+#include <stdint.h>   /* xs_wire.h uses uint32_t without it */
 #include <xen/io/xs_wire.h>
 
 #define XSP_TYPE_BASE 0x58500000u /* 'X' 'P' */
@@ -28,35 +29,48 @@ static inline int xsp_is_proxy_type(uint32_t type)
 }
 
 /* XS_CONTROL commands xsproxy answers itself; any other goes on to
- * xenstored.  `xenstore-control insert 5` is the same as XSP_INSERT. */
-#define XSP_CONTROL_COMMANDS \
-    "insert <domid>        put xsproxy in front of a domain (reads its store/ nodes),\n" \
-    "                      also one xenstored serves already (live insertion)\n" \
-    "remove <domid> [release]\n" \
-    "                      hand the domain back to xenstored (release: release it)\n" \
-    "list [<domid>]        inserted domains, or one domain's shadow state\n" \
-    "share <domid>|dom0 [<weight>]\n" \
-    "                      its share of xenstored under contention (weight 1-10000,\n" \
-    "                      100 by default: equal shares)\n" \
-    "trace <domid>|sockets on|off [<file>]\n" \
-    "                      one line per message of that domain (or of dom0 sockets)\n" \
-    "capture start <file> [dom=..] [conn=..] [type=..] [size=..] [files=..]\n" \
-    "capture stop|status|filter [dom=..] [conn=..] [type=..]\n" \
-    "                      every message (as filtered) to a pcap file, rotated\n" \
-    "quiesce <domid>       finish what was passed on, then take nothing more from\n" \
-    "                      the domain's ring (answered once quiesced)\n" \
-    "resume <domid>        serve the domain's ring again\n" \
-    "get-domain-watches <domid> [<index>]\n" \
-    "                      the domain's watches: gencnt, then path and token\n" \
-    "add-domain-watches <domid> <path> <token> ...\n" \
-    "                      register watches as the domain\n" \
-    "save <domid> <file> [force]\n" \
-    "                      a quiesced domain's state as a migration stream\n" \
-    "restore <domid> <file> [<from-domid>]\n" \
-    "                      insert a domain from a stream, then serve its ring\n" \
-    "transfer send|receive <domid> [<from-domid>] [resume]\n" \
-    "                      this connection becomes a host-to-host transfer's link\n" \
-    "transfer status|abort <domid> [force]\n" \
-    "                      where a transfer stands; give it up\n"
+ * xenstored.  `xenstore-control insert 5` is the same as XSP_INSERT.
+ *
+ * The one list of them: xsproxy dispatches on it, its `help` and
+ * xsproxyctl's usage are printed from it.  Each entry is
+ *   X(id, name, min, max, usage, description)
+ * id the name as a C identifier; min and max how many arguments may follow
+ * the name (XSP_ARGS_ANY: no limit, the command checks them); usage one
+ * line per form of the command, without the name; description one or a
+ * few lines, after the last form. */
+#define XSP_ARGS_ANY 0xffffffffu
+#define XSP_CONTROL_TABLE(X) \
+    X(insert, "insert", 1, 1, "<domid>", \
+      "put xsproxy in front of a domain (reads its store/ nodes),\n" \
+      "also one xenstored serves already (live insertion)") \
+    X(remove, "remove", 1, 2, "<domid> [release]", \
+      "hand the domain back to xenstored (release: release it)") \
+    X(list, "list", 0, 1, "[<domid>]", "inserted domains, or one domain's shadow state") \
+    X(share, "share", 1, 2, "<domid>|dom0 [<weight>]", \
+      "its share of xenstored under contention (weight 1-10000,\n" \
+      "100 by default: equal shares)") \
+    X(trace, "trace", 2, 3, "<domid>|sockets on|off [<file>]", \
+      "one line per message of that domain (or of dom0 sockets)") \
+    X(capture, "capture", 1, XSP_ARGS_ANY, \
+      "start <file> [dom=..] [conn=..] [type=..] [size=..] [files=..]\n" \
+      "stop|status|filter [dom=..] [conn=..] [type=..]", \
+      "every message (as filtered) to a pcap file, rotated") \
+    X(quiesce, "quiesce", 1, 1, "<domid>", \
+      "finish what was passed on, then take nothing more from\n" \
+      "the domain's ring (answered once quiesced)") \
+    X(resume, "resume", 1, 1, "<domid>", "serve the domain's ring again") \
+    X(get_domain_watches, "get-domain-watches", 1, 2, "<domid> [<index>]", \
+      "the domain's watches: gencnt, then path and token") \
+    X(add_domain_watches, "add-domain-watches", 3, XSP_ARGS_ANY, \
+      "<domid> <path> <token> ...", "register watches as the domain") \
+    X(save, "save", 2, 3, "<domid> <file> [force]", \
+      "a quiesced domain's state as a migration stream") \
+    X(restore, "restore", 2, 3, "<domid> <file> [<from-domid>]", \
+      "insert a domain from a stream, then serve its ring") \
+    X(transfer, "transfer", 2, 4, \
+      "send|receive <domid> [<from-domid>] [resume]\n" \
+      "status|abort <domid> [force]", \
+      "send|receive: this connection becomes a transfer's link;\n" \
+      "status: where a transfer stands; abort: give it up")
 
 #endif
