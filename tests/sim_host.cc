@@ -22,6 +22,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -259,13 +260,34 @@ std::string xssim_program()
     return self_dir() + "/xssim";
 }
 
+namespace {
+std::mutex reaped_lock;
+std::map<pid_t, int> reaped;   // the wait status of each child pid_alive reaped
+}  // namespace
+
+std::string how_it_ended(pid_t pid)
+{
+    std::lock_guard<std::mutex> hold(reaped_lock);
+    auto it = reaped.find(pid);
+    if (it == reaped.end())
+        return "not reaped here";
+    int st = it->second;
+    if (WIFSIGNALED(st))
+        return std::string("killed by signal ") + std::to_string(WTERMSIG(st)) + " (" +
+               strsignal(WTERMSIG(st)) + ")";
+    return "exited with status " + std::to_string(WEXITSTATUS(st));
+}
+
 bool pid_alive(pid_t pid)
 {
     if (pid <= 0)
         return false;
     int status;
-    if (waitpid(pid, &status, WNOHANG) == pid)
-        return false;   /* our own child, now reaped */
+    if (waitpid(pid, &status, WNOHANG) == pid) {   /* our own child, now reaped */
+        std::lock_guard<std::mutex> hold(reaped_lock);
+        reaped[pid] = status;
+        return false;
+    }
     if (kill(pid, 0) < 0)
         return errno == EPERM;
     // a zombie (not ours to reap) is dead

@@ -76,6 +76,8 @@ std::string xssim_program();
 
 // True while PID is a live process (not a zombie).
 bool pid_alive(pid_t pid);
+// How a child that pid_alive found gone ended: "killed by signal 11 (...)".
+std::string how_it_ended(pid_t pid);
 // Wait up to TIMEOUT_MS for PID to die. True when it did.
 bool wait_pid_gone(pid_t pid, int timeout_ms);
 bool path_exists(const std::string &path);

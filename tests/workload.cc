@@ -419,8 +419,9 @@ Store::~Store()
         std::string log = proxy_log();
         if (log.size() > 6000)
             log = log.substr(log.size() - 6000);
+        std::string state = proxy_alive() ? "still runs" : "is gone: " + how_it_ended(proxy_pid_);
         fprintf(stderr, "xsproxy (pid %d) %s; the end of its log:\n%s\n", (int)proxy_pid_,
-                proxy_alive() ? "still runs" : "is gone", log.c_str());
+                state.c_str(), log.c_str());
     }
     host_.reset();
     if (proxy_pid_ > 0)
