@@ -109,7 +109,7 @@ struct Workload {
     unsigned domains = 1;
     unsigned depth = 1;
     uint32_t op = XS_READ;
-    // the goal (the project's performance issue): proxied/direct ops
+    // the project's performance goal: proxied/direct ops
     // ratio at least this, and p50 added at most this (0: none)
     double goal_ratio = 0, goal_p50_added_us = 0;
 };
@@ -528,7 +528,7 @@ int main(int argc, char **argv)
         sizes.push_back(ndomains);
     for (unsigned n : sizes) {
         std::string doms = domains_text(n);
-        bool many = n >= 100;   // the issue's goals are for 1 and 100 domains
+        bool many = n >= 100;   // the goals are for 1 and 100 domains
         workloads.push_back({ "ring serial READ, " + doms, false, n, 1, XS_READ,
                               many ? 0.9 : 0.7, many ? 0 : 12.0 });
         workloads.push_back({ "ring serial WRITE, " + doms, false, n, 1, XS_WRITE,

@@ -1,12 +1,12 @@
-// xshostile - the other guests' latency while one guest floods (issue 6,
-// item 3).  For each daemon, and for each kind of flood, it starts a fresh
-// sim with xsproxy in front of the daemon (tests/workload.h's Store), one
-// hostile guest (domain 1, raw ring access: tests/hostile_guest.h) and G
-// (4) well-behaved guests (domains 2..G+1), each running a serial loop of
-// WRITE then READ of its own node (every answer checked).  It measures the
-// good guests' request latency for S (3) seconds with the hostile guest
-// idle, then S seconds while it floods, and prints p50/p99/p99.9 of both
-// and the ratio flood/quiet.  The floods:
+// xshostile - the other guests' latency while one guest floods: how well
+// xsproxy keeps a hostile guest from slowing the others.  For each daemon,
+// and for each kind of flood, it starts a fresh sim with xsproxy in front of
+// the daemon (tests/workload.h's Store), one hostile guest (domain 1, raw
+// ring access: tests/hostile_guest.h) and G (4) well-behaved guests (domains
+// 2..G+1), each running a serial loop of WRITE then READ of its own node
+// (every answer checked).  It measures the good guests' request latency for S
+// (3) seconds with the hostile guest idle, then S seconds while it floods,
+// and prints p50/p99/p99.9 of both and the ratio flood/quiet.  The floods:
 //   largest-noread   4096-byte WRITEs as fast as the ring takes them, never
 //                    reading an answer (the ring stays full once xsproxy
 //                    holds the answers)

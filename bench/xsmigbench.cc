@@ -12,7 +12,7 @@
 //   - for reference, what the requests a save and a restore make cost
 //     straight at the daemon's socket, one at a time and pipelined, and
 //     save and restore against that pipelined floor.
-// The goals (the project's issues) are printed next to the figures.  It
+// The project's goals are printed next to the figures.  It
 // prints figures and never judges them: the exit code is non-zero only when
 // something fails.
 //

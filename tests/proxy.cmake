@@ -1,4 +1,4 @@
-# proxy.cmake - the xsproxy core suites (issue 3): differential runs of a
+# proxy.cmake - the xsproxy core suites: differential runs of a
 # scripted workload directly and through xsproxy, bad input, stock tools,
 # domain insertion/removal, and unit tests of the protocol library.
 # Included by tests/CMakeLists.txt, which defines xsproxy_test().
@@ -31,7 +31,7 @@ target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy
   ${CMAKE_SOURCE_DIR}/proxy)
 
 # xenstored killed and a new one started: error replies meanwhile, then
-# xsproxy reconnects and the guests go on on the same rings (issue 6).
+# xsproxy reconnects and the guests go on on the same rings.
 xsproxy_test(test_proxy_xenstored_restart test_proxy_xenstored_restart.cc)
 target_link_libraries(test_proxy_xenstored_restart PRIVATE xsproxy_workload)
 
@@ -72,7 +72,8 @@ xsproxy_test(test_proxy_share test_proxy_share.cc)
 target_link_libraries(test_proxy_share PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_share PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 
-# xsproxy killed and started again under load: its journals (issue 6).
+# xsproxy killed and started again under load: it carries on from its
+# journals.
 xsproxy_test(test_proxy_restart test_proxy_restart.cc)
 target_link_libraries(test_proxy_restart PRIVATE xsproxy_workload)
 

@@ -1,11 +1,12 @@
-// test_proxy_hostile.cc - hostile guests (issue 6, item 3).  One guest
-// floods xsproxy on its ring: the largest requests at full rate without ever
-// reading an answer, malformed messages, WATCH and TRANSACTION_START until
-// the daemon's quotas refuse them and beyond, xsproxy's own (dom0-only)
-// types that xsproxy answers itself, requests while xenstored is gone, and a
-// few tricks that try to make xsproxy's shadow of the domain outgrow
-// xenstored's own state.  Meanwhile a well-behaved guest does WRITE/READ
-// and transactions and must get every answer right.  For each daemon:
+// test_proxy_hostile.cc - hostile guests, held to xsproxy's per-domain
+// bounds so that the others are served.  One guest floods xsproxy on its
+// ring: the largest requests at full rate without ever reading an answer,
+// malformed messages, WATCH and TRANSACTION_START until the daemon's quotas
+// refuse them and beyond, xsproxy's own (dom0-only) types that xsproxy
+// answers itself, requests while xenstored is gone, and a few tricks that
+// try to make xsproxy's shadow of the domain outgrow xenstored's own
+// state.  Meanwhile a well-behaved guest does WRITE/READ and transactions and
+// must get every answer right.  For each daemon:
 //  - xsproxy stays up, and its state for the hostile domain stays within
 //    the per-domain bounds (`xsproxyctl list`: output held for the guest
 //    <= two rings' worth, requests at xenstored <= --max-outstanding,
