@@ -41,7 +41,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
 #include "hostile_guest.h"
 #include "sim_host.h"
 #include "workload.h"
@@ -57,8 +57,8 @@
 
 namespace {
 
+using namespace xsbench;
 using namespace xstest;
-using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kHostile = 1;
 // A p99 ratio (flood / quiet) this close to 1 is within the noise between
@@ -95,35 +95,6 @@ void to_flood_cpu(pthread_t thread)
     pthread_setaffinity_np(thread, sizeof(set), &set);
 }
 
-double pct(std::vector<double> &v, double p)
-{
-    if (v.empty())
-        return 0;
-    size_t i = (size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5);
-    std::nth_element(v.begin(), v.begin() + (long)i, v.end());
-    return v[i];
-}
-
-// CPU seconds used so far by PID (user + system), -1 if unknown.
-double cpu_seconds(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    size_t r = s.rfind(')');
-    if (r == std::string::npos)
-        return -1;
-    std::istringstream in(s.substr(r + 2));
-    std::string field;
-    unsigned long long ut = 0, st = 0;
-    for (int i = 3; i <= 15 && in >> field; i++) {
-        if (i == 14)
-            ut = strtoull(field.c_str(), nullptr, 10);
-        if (i == 15)
-            st = strtoull(field.c_str(), nullptr, 10);
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 struct Stats {
     size_t n = 0;
     double seconds = 0, p50 = 0, p99 = 0, p999 = 0, max = 0;
@@ -138,9 +109,9 @@ Stats summarize(std::vector<double> lat, double seconds, double px_cpu_s, double
     Stats s;
     s.n = lat.size();
     s.seconds = seconds;
-    s.p50 = pct(lat, 50);
-    s.p99 = pct(lat, 99);
-    s.p999 = pct(lat, 99.9);
+    s.p50 = percentile(lat, 50);
+    s.p99 = percentile(lat, 99);
+    s.p999 = percentile(lat, 99.9);
     s.max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
     s.px_cpu_s = px_cpu_s;
     s.xsd_cpu_s = xsd_cpu_s;
@@ -364,9 +335,8 @@ void print_row(const Result &r)
            "%9.0f %9s %9s %6s %6s\n",
            r.daemon.c_str(), r.via.c_str(), r.mode.c_str(), r.quiet.ops(), r.quiet.p50,
            r.quiet.p99, r.quiet.p999, r.flood.ops(), r.flood.p50, r.flood.p99, r.flood.p999,
-           r.quiet.p50 > 0 ? r.flood.p50 / r.quiet.p50 : 0,
-           r.quiet.p99 > 0 ? r.flood.p99 / r.quiet.p99 : 0, r.hostile_rate, cpu, xsd, cost,
-           held);
+           ratio(r.flood.p50, r.quiet.p50), ratio(r.flood.p99, r.quiet.p99), r.hostile_rate,
+           cpu, xsd, cost, held);
     fflush(stdout);
 }
 
@@ -567,11 +537,7 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "d:g:s:r:f:DCR:h", opts, nullptr)) != -1;) {
         switch (c) {
         case 'd':
-            if (strcmp(optarg, "oxenstored") == 0)
-                daemons = { XSSIM_OXENSTORED };
-            else if (strcmp(optarg, "xenstored") == 0)
-                daemons = { XSSIM_XENSTORED };
-            else if (strcmp(optarg, "both") != 0)
+            if (!parse_daemons(optarg, &daemons))
                 return usage(), 2;
             break;
         case 'g':

@@ -26,14 +26,6 @@
 
 namespace xstest {
 
-double percentile(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    return v[(size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5)];
-}
-
 int64_t mono_ms()
 {
     struct timespec ts;

@@ -234,10 +234,6 @@ struct Rss {
 };
 Rss read_rss(pid_t pid);
 
-// The P-th percentile (0-100, nearest rank) of V; 0 when V is empty
-// (benchmarks).
-double percentile(std::vector<double> v, double p);
-
 // Send REQS on C (their req_ids assigned), at most WINDOW ahead of the
 // replies; the replies in REPLIES, in order.  Watch events are skipped.
 bool pipeline(XsConn &c, std::vector<WireMsg> &reqs, std::vector<WireMsg> *replies,
