@@ -432,9 +432,7 @@ protected:
 TEST_P(XsproxyHostile, LargestRequestsAtFullRateNeverReading)
 {
     monitor_ = std::make_unique<Monitor>(*store_, kHostile);
-    std::string body = nul_join({ "data/big" });
-    body += std::string(XENSTORE_PAYLOAD_MAX - body.size(), 'x');
-    Flood flood(*hostile_, [&](uint32_t i) { return msg_bytes(XS_WRITE, i, 0, body); }, false);
+    Flood flood(*hostile_, largest_write, false);
     during(flood);
     EXPECT_EQ(0u, late_bytes_taken_) << "the flood is still taken from the ring";
     EXPECT_LT(late_.requests, 1000u);
@@ -453,12 +451,7 @@ TEST_P(XsproxyHostile, LargestRequestsAtFullRateNeverReading)
 TEST_P(XsproxyHostile, DomZeroOnlyTypesNeverReading)
 {
     monitor_ = std::make_unique<Monitor>(*store_, kHostile);
-    Flood flood(*hostile_,
-                [](uint32_t i) {
-                    uint32_t t = XSP_TYPE_BASE + 1 + i % (XSP_TYPE_END - XSP_TYPE_BASE - 1);
-                    return msg_bytes(t, i, 0, nul_join({ "2" }));
-                },
-                false);
+    Flood flood(*hostile_, dom0_only, false);
     during(flood);
     EXPECT_EQ(0u, late_bytes_taken_) << "the flood is still taken from the ring";
     good_guest_still_fine();
