@@ -25,17 +25,8 @@ void dump(const std::vector<std::string> &log, const std::string &path)
 TEST_P(XsproxyDiff, StandardWorkloadDirectAndProxiedAgree)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = run_standard_workload(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = run_standard_workload(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        run_direct_and_proxied(GetParam(), run_standard_workload, &direct, &proxied));
     if (const char *d = getenv("XSTEST_DUMP")) {
         dump(direct, std::string(d) + "/direct-" + xssim_daemon_name(GetParam()) + ".log");
         dump(proxied, std::string(d) + "/proxied-" + xssim_daemon_name(GetParam()) + ".log");
@@ -91,17 +82,8 @@ std::vector<std::string> introduce_on_watching_connection(Store &store)
 TEST_P(XsproxyDiff, IntroduceAndReleaseOnAWatchingConnection)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = introduce_on_watching_connection(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = introduce_on_watching_connection(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        run_direct_and_proxied(GetParam(), introduce_on_watching_connection, &direct, &proxied));
     ASSERT_GE(direct.size(), 10u);
     EXPECT_EQ("", first_difference(direct, proxied));
 }
@@ -161,17 +143,7 @@ std::vector<std::string> pipelined(Store &store)
 TEST_P(XsproxyDiff, PipelinedRequestsAgree)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = pipelined(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = pipelined(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(run_direct_and_proxied(GetParam(), pipelined, &direct, &proxied));
     EXPECT_GE(direct.size(), 122u);
     EXPECT_EQ("", first_difference(direct, proxied));
 }
@@ -238,17 +210,7 @@ std::vector<std::string> slow_reader(Store &store)
 TEST_P(XsproxyDiff, WatchEventsCoalescedForASlowReaderAgree)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = slow_reader(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = slow_reader(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(run_direct_and_proxied(GetParam(), slow_reader, &direct, &proxied));
     ASSERT_GE(direct.size(), 7u);
     EXPECT_EQ("response ring full: 1", direct[2]);
     EXPECT_EQ("", first_difference(direct, proxied));

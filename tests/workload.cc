@@ -1081,6 +1081,21 @@ std::map<std::string, std::string> subtree(SockConn &c, const std::string &base,
     return out;
 }
 
+void run_direct_and_proxied(xssim_daemon daemon,
+                            const std::function<std::vector<std::string>(Store &)> &session,
+                            std::vector<std::string> *direct, std::vector<std::string> *proxied)
+{
+    {
+        Store store(daemon, false);
+        ASSERT_TRUE(store.ok());
+        *direct = session(store);
+    }
+    Store store(daemon, true);
+    ASSERT_TRUE(store.ok());
+    *proxied = session(store);
+    EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
+}
+
 std::string first_difference(const std::vector<std::string> &direct,
                              const std::vector<std::string> &proxied)
 {
