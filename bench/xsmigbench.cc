@@ -100,6 +100,21 @@ std::string node_value(unsigned i)
     return b;
 }
 
+// The requests that write nodes FROM..TO-1 under BASE in transaction TX
+// (MKDIR or WRITE, then SET_PERMS to PERMS, each), appended to REQS.
+void node_writes(const std::string &base, unsigned from, unsigned to, uint32_t tx,
+                 const std::string &perms, std::vector<WireMsg> *reqs)
+{
+    for (unsigned i = from; i < to; i++) {
+        std::string p = base + node_rel(i);
+        if (i % kNodesPerDir == 0)
+            reqs->push_back({ XS_MKDIR, 0, tx, nul_join({ p }) });
+        else
+            reqs->push_back({ XS_WRITE, 0, tx, nul_join({ p }) + node_value(i) });
+        reqs->push_back({ XS_SET_PERMS, 0, tx, nul_join({ p }) + perms });
+    }
+}
+
 std::string fmt(const char *f, double v)
 {
     char b[64];
@@ -329,14 +344,7 @@ struct Bench {
             uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
             std::vector<WireMsg> reqs, reps;
             unsigned batch = std::min(kNodesPerTx, nodes - done);
-            for (unsigned i = done; i < done + batch; i++) {
-                std::string p = base + node_rel(i);
-                if (i % kNodesPerDir == 0)
-                    reqs.push_back({ XS_MKDIR, 0, tx, nul_join({ p }) });
-                else
-                    reqs.push_back({ XS_WRITE, 0, tx, nul_join({ p }) + node_value(i) });
-                reqs.push_back({ XS_SET_PERMS, 0, tx, nul_join({ p }) + perms });
-            }
+            node_writes(base, done, done + batch, tx, perms, &reqs);
             std::string err;
             if (!pipeline(c, reqs, &reps, 64, &err))
                 return fail("writing nodes: " + err);
@@ -570,14 +578,7 @@ struct Bench {
             return fail("TRANSACTION_START: " + escape(r.body));
         uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
         std::vector<WireMsg> reqs, reps;
-        for (unsigned i = 0; i < nodes; i++) {
-            std::string p = base + node_rel(i);
-            if (i % kNodesPerDir == 0)
-                reqs.push_back({ XS_MKDIR, 0, tx, nul_join({ p }) });
-            else
-                reqs.push_back({ XS_WRITE, 0, tx, nul_join({ p }) + node_value(i) });
-            reqs.push_back({ XS_SET_PERMS, 0, tx, nul_join({ p }) + perms });
-        }
+        node_writes(base, 0, nodes, tx, perms, &reqs);
         std::string err;
         if (!pipeline(*c, reqs, &reps, 256, &err))
             return fail("reference writes: " + err);
