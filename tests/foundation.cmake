@@ -1,7 +1,6 @@
 # The foundation's suites: the sim's hypervisor semantics, both daemons on
 # the sim (dom0 over the socket, guests on rings, the upstream test-xenstore),
-# teardown, the shim's live switch of a domain to a shadow ring and back,
-# and the xsbench benchmark (a program, not a ctest test).
+# teardown, and the shim's live switch of a domain to a shadow ring and back.
 xsproxy_test(test_sim_evtchn test_sim_evtchn.cc)
 xsproxy_test(test_dom0 test_dom0.cc)
 xsproxy_test(test_guests test_guests.cc)
@@ -9,12 +8,6 @@ xsproxy_test(test_xenstore_suite test_xenstore_suite.cc)
 xsproxy_test(test_teardown test_teardown.cc)
 xsproxy_test(test_shim_live test_shim_live.cc ${PROJECT_SOURCE_DIR}/shim/claim.c)
 target_include_directories(test_shim_live PRIVATE ${PROJECT_SOURCE_DIR}/shim)
-
-# The benchmark: a program, not a test (it prints figures, never judges them).
-# It runs the same workloads directly and through xsproxy, on the sim of a
-# Store (tests/workload.h, built by proxy.cmake).
-add_executable(xsbench xsbench.cc null_relay.cc)
-target_link_libraries(xsbench PRIVATE xstest_support xsproxy_workload)
 
 # The shim's stream tracker, pure: no daemon.
 xsproxy_test(test_stream_track test_stream_track.cc ${PROJECT_SOURCE_DIR}/shim/stream_track.c

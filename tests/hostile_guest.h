@@ -2,7 +2,8 @@
 // xsproxy under attack (test_proxy_hostile, xshostile): raw access to a
 // guest's ring (RawGuest: any bytes on the request ring, responses read -
 // or not - and parsed as they come), a flood of messages at the rate the
-// ring takes them (Flood), and malformed messages of many kinds.
+// ring takes them (Flood, of a FloodKind), and the messages: malformed ones
+// of many kinds, the largest WRITE, xsproxy's own types.
 #ifndef XSPROXY_TESTS_HOSTILE_GUEST_H
 #define XSPROXY_TESTS_HOSTILE_GUEST_H
 
@@ -40,6 +41,24 @@ inline std::string msg_bytes(uint32_t type, uint32_t req, uint32_t tx,
 inline std::string msg_bytes(uint32_t type, uint32_t req, uint32_t tx, const std::string &payload)
 {
     return msg_bytes(type, req, tx, payload, (uint32_t)payload.size());
+}
+
+// Flood messages, req_id I: the largest WRITE (a payload of
+// XENSTORE_PAYLOAD_MAX, which no daemon stores), and one of xsproxy's own
+// (dom0-only) types, which xsproxy answers itself with EACCES.
+inline std::string largest_write(uint32_t i)
+{
+    static const std::string big = [] {
+        std::string b = nul_join({ "data/big" });
+        return b + std::string(XENSTORE_PAYLOAD_MAX - b.size(), 'x');
+    }();
+    return msg_bytes(XS_WRITE, i, 0, big);
+}
+
+inline std::string dom0_only(uint32_t i)
+{
+    return msg_bytes(XSP_TYPE_BASE + 1 + i % (XSP_TYPE_END - XSP_TYPE_BASE - 1), i, 0,
+                     nul_join({ "2" }));
 }
 
 // Message I (its req_id) of a flood of malformed messages, of kind K
@@ -346,6 +365,15 @@ private:
     std::atomic<bool> stop_{ false };
     std::atomic<uint64_t> sent_{ 0 };
     std::atomic<bool> finished_{ false };
+};
+
+// A kind of flood: message I is NEXT(I), the answers read when DRAIN; or,
+// when NOTIFY_ONLY, event-channel notifications alone (no NEXT).
+struct FloodKind {
+    std::string name;
+    bool drain = true;
+    bool notify_only = false;
+    std::function<std::string(uint32_t)> next;
 };
 
 }  // namespace xstest

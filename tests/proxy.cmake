@@ -1,4 +1,4 @@
-# proxy.cmake - the xsproxy core suites (issue 3): differential runs of a
+# proxy.cmake - the xsproxy core suites: differential runs of a
 # scripted workload directly and through xsproxy, bad input, stock tools,
 # domain insertion/removal, and unit tests of the protocol library.
 # Included by tests/CMakeLists.txt, which defines xsproxy_test().
@@ -22,12 +22,6 @@ target_link_libraries(test_tree_read PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_journal test_proxy_journal.cc ${PROJECT_SOURCE_DIR}/proxy/journal.c)
 target_include_directories(test_proxy_journal PRIVATE ${PROJECT_SOURCE_DIR}/proxy)
 
-# Support shared by the daemon suites: Store (direct or proxied sim), raw
-# ring and socket connections, the differential recorder and workload.
-add_library(xsproxy_workload STATIC workload.cc busy_guest.cc)
-target_link_libraries(xsproxy_workload PUBLIC xstest_support)
-add_dependencies(xsproxy_workload xsproxy xsproxyctl xssim xsshim xensim)
-
 xsproxy_test(test_proxy_diff test_proxy_diff.cc)
 target_link_libraries(test_proxy_diff PRIVATE xsproxy_workload)
 
@@ -37,7 +31,7 @@ target_include_directories(test_proxy_badinput PRIVATE ${CMAKE_SOURCE_DIR}/proxy
   ${CMAKE_SOURCE_DIR}/proxy)
 
 # xenstored killed and a new one started: error replies meanwhile, then
-# xsproxy reconnects and the guests go on on the same rings (issue 6).
+# xsproxy reconnects and the guests go on on the same rings.
 xsproxy_test(test_proxy_xenstored_restart test_proxy_xenstored_restart.cc)
 target_link_libraries(test_proxy_xenstored_restart PRIVATE xsproxy_workload)
 
@@ -64,22 +58,6 @@ target_compile_definitions(test_proxy_pcap PRIVATE XSPROXY_SOURCE_DIR="${CMAKE_S
 xsproxy_test(test_proxy_live test_proxy_live.cc)
 target_link_libraries(test_proxy_live PRIVATE xsproxy_workload)
 
-# Live insertion of a busy guest, timed: a program, not a test.
-add_executable(xslivebench xslivebench.cc)
-target_link_libraries(xslivebench PRIVATE xsproxy_workload)
-
-# Migration figures: a program, not a test (it prints, never judges).
-add_executable(xsxferbench xsxferbench.cc)
-target_link_libraries(xsxferbench PRIVATE xsproxy_workload)
-
-add_executable(xsmigbench xsmigbench.cc)
-target_link_libraries(xsmigbench PRIVATE xsproxy_workload)
-target_include_directories(xsmigbench PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
-
-# A thousand domains through one xsproxy: memory, insert/remove under load.
-add_executable(xsscale xsscale.cc)
-target_link_libraries(xsscale PRIVATE xsproxy_workload)
-
 # Hostile guests: floods, malformed messages, endless watches and
 # transactions; xsproxy's per-domain bounds, the other guests unaffected.
 xsproxy_test(test_proxy_hostile test_proxy_hostile.cc)
@@ -93,12 +71,9 @@ target_include_directories(test_proxy_hostile_latency PRIVATE ${CMAKE_SOURCE_DIR
 xsproxy_test(test_proxy_share test_proxy_share.cc)
 target_link_libraries(test_proxy_share PRIVATE xsproxy_workload)
 target_include_directories(test_proxy_share PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
-# The other guests' latency while one floods: a program, not a test.
-add_executable(xshostile xshostile.cc)
-target_link_libraries(xshostile PRIVATE xsproxy_workload)
-target_include_directories(xshostile PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 
-# xsproxy killed and started again under load: its journals (issue 6).
+# xsproxy killed and started again under load: it carries on from its
+# journals.
 xsproxy_test(test_proxy_restart test_proxy_restart.cc)
 target_link_libraries(test_proxy_restart PRIVATE xsproxy_workload)
 

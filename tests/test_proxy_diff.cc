@@ -25,17 +25,8 @@ void dump(const std::vector<std::string> &log, const std::string &path)
 TEST_P(XsproxyDiff, StandardWorkloadDirectAndProxiedAgree)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = run_standard_workload(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = run_standard_workload(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        run_direct_and_proxied(GetParam(), run_standard_workload, &direct, &proxied));
     if (const char *d = getenv("XSTEST_DUMP")) {
         dump(direct, std::string(d) + "/direct-" + xssim_daemon_name(GetParam()) + ".log");
         dump(proxied, std::string(d) + "/proxied-" + xssim_daemon_name(GetParam()) + ".log");
@@ -91,19 +82,32 @@ std::vector<std::string> introduce_on_watching_connection(Store &store)
 TEST_P(XsproxyDiff, IntroduceAndReleaseOnAWatchingConnection)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = introduce_on_watching_connection(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = introduce_on_watching_connection(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        run_direct_and_proxied(GetParam(), introduce_on_watching_connection, &direct, &proxied));
     ASSERT_GE(direct.size(), 10u);
     EXPECT_EQ("", first_difference(direct, proxied));
+}
+
+// What the sessions below run on: domain 1, its guest's ring and a dom0
+// connection; FAILURE says what is missing, if anything.
+struct GuestAndDom0 {
+    std::unique_ptr<RingConn> g;
+    std::unique_ptr<SockConn> d;
+    std::string failure;
+};
+
+GuestAndDom0 guest_and_dom0(Store &store)
+{
+    GuestAndDom0 c;
+    if (!store.ok() || !store.create_domain(1)) {
+        c.failure = "setup failed";
+        return c;
+    }
+    c.g = store.guest(1);
+    c.d = store.dom0();
+    if (!c.g || !c.d)
+        c.failure = "no connections";
+    return c;
 }
 
 // Requests pipelined on one guest's ring and one dom0 socket (more than
@@ -112,13 +116,12 @@ TEST_P(XsproxyDiff, IntroduceAndReleaseOnAWatchingConnection)
 // events must be the same.
 std::vector<std::string> pipelined(Store &store)
 {
+    GuestAndDom0 conns = guest_and_dom0(store);
+    if (!conns.failure.empty())
+        return { conns.failure };
+    RingConn &g = *conns.g;
+    SockConn &d = *conns.d;
     std::vector<std::string> log;
-    if (!store.ok() || !store.create_domain(1))
-        return { "setup failed" };
-    auto g = store.guest(1);
-    auto d = store.dom0();
-    if (!g || !d)
-        return { "no connections" };
     auto send_all = [&](XsConn &c, const std::string &base, bool absolute) {
         std::vector<WireMsg> reqs;
         uint32_t id = 100;
@@ -153,25 +156,15 @@ std::vector<std::string> pipelined(Store &store)
                 replies++;
         }
     };
-    send_all(*g, "data", false);
-    send_all(*d, "/pipe", true);
+    send_all(g, "data", false);
+    send_all(d, "/pipe", true);
     return log;
 }
 
 TEST_P(XsproxyDiff, PipelinedRequestsAgree)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = pipelined(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = pipelined(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(run_direct_and_proxied(GetParam(), pipelined, &direct, &proxied));
     EXPECT_GE(direct.size(), 122u);
     EXPECT_EQ("", first_difference(direct, proxied));
 }
@@ -185,31 +178,30 @@ TEST_P(XsproxyDiff, PipelinedRequestsAgree)
 // one watched node three times, then the guest reads everything.
 std::vector<std::string> slow_reader(Store &store)
 {
+    GuestAndDom0 conns = guest_and_dom0(store);
+    if (!conns.failure.empty())
+        return { conns.failure };
+    RingConn &g = *conns.g;
+    SockConn &d = *conns.d;
     std::vector<std::string> log;
-    if (!store.ok() || !store.create_domain(1))
-        return { "setup failed" };
-    auto g = store.guest(1);
-    auto d = store.dom0();
-    if (!g || !d)
-        return { "no connections" };
     auto record = [&](const WireMsg &m) {
         log.push_back(type_name(m.type) + " req " + std::to_string(m.req_id) + " \"" +
                       escape(m.body) + "\"");
     };
     WireMsg r;
-    if (!g->request(XS_WRITE, 0, nul_join({ "data/big" }) + std::string(2000, 'b'), &r))
+    if (!g.request(XS_WRITE, 0, nul_join({ "data/big" }) + std::string(2000, 'b'), &r))
         return { "write failed" };
-    if (!g->request(XS_WATCH, 0, nul_join({ "data/a", "tok" }), &r))
+    if (!g.request(XS_WATCH, 0, nul_join({ "data/a", "tok" }), &r))
         return { "watch failed" };
     record(r);
     // the WATCH's own event comes before the reply to a later request
-    g->request(XS_GET_DOMAIN_PATH, 0, nul_join({ "1" }), &r);
+    g.request(XS_GET_DOMAIN_PATH, 0, nul_join({ "1" }), &r);
     WireMsg ev;
-    while (g->next_event(&ev, 0) == 1)
+    while (g.next_event(&ev, 0) == 1)
         record(ev);
     // a reply of 2016 bytes: xenstored can put only 1024 on the ring
-    g->send({ XS_READ, 500, 0, nul_join({ "data/big" }) });
-    struct xenstore_domain_interface *ring = g->ring();
+    g.send({ XS_READ, 500, 0, nul_join({ "data/big" }) });
+    struct xenstore_domain_interface *ring = g.ring();
     int64_t deadline = mono_ms() + 5000;
     while (__atomic_load_n(&ring->rsp_prod, __ATOMIC_ACQUIRE) - ring->rsp_cons <
                XENSTORE_RING_SIZE &&
@@ -218,14 +210,14 @@ std::vector<std::string> slow_reader(Store &store)
     log.push_back("response ring full: " +
                   std::to_string(ring->rsp_prod - ring->rsp_cons == XENSTORE_RING_SIZE));
     for (const char *v : { "1", "2", "3" }) {
-        d->request(XS_WRITE, 0, nul_join({ "/local/domain/1/data/a" }) + v, &r);
+        d.request(XS_WRITE, 0, nul_join({ "/local/domain/1/data/a" }) + v, &r);
         log.push_back("dom0 write " + std::string(v) + ": " + type_name(r.type));
     }
     // now read everything, up to the reply of a last request
-    g->send({ XS_GET_DOMAIN_PATH, 501, 0, nul_join({ "1" }) });
+    g.send({ XS_GET_DOMAIN_PATH, 501, 0, nul_join({ "1" }) });
     for (;;) {
-        if (g->recv(&r, 5000) <= 0) {
-            log.push_back("no reply: " + g->error());
+        if (g.recv(&r, 5000) <= 0) {
+            log.push_back("no reply: " + g.error());
             break;
         }
         record(r);
@@ -238,17 +230,7 @@ std::vector<std::string> slow_reader(Store &store)
 TEST_P(XsproxyDiff, WatchEventsCoalescedForASlowReaderAgree)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = slow_reader(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = slow_reader(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(run_direct_and_proxied(GetParam(), slow_reader, &direct, &proxied));
     ASSERT_GE(direct.size(), 7u);
     EXPECT_EQ("response ring full: 1", direct[2]);
     EXPECT_EQ("", first_difference(direct, proxied));

@@ -1,11 +1,12 @@
-// test_proxy_hostile.cc - hostile guests (issue 6, item 3).  One guest
-// floods xsproxy on its ring: the largest requests at full rate without ever
-// reading an answer, malformed messages, WATCH and TRANSACTION_START until
-// the daemon's quotas refuse them and beyond, xsproxy's own (dom0-only)
-// types that xsproxy answers itself, requests while xenstored is gone, and a
-// few tricks that try to make xsproxy's shadow of the domain outgrow
-// xenstored's own state.  Meanwhile a well-behaved guest does WRITE/READ
-// and transactions and must get every answer right.  For each daemon:
+// test_proxy_hostile.cc - hostile guests, held to xsproxy's per-domain
+// bounds so that the others are served.  One guest floods xsproxy on its
+// ring: the largest requests at full rate without ever reading an answer,
+// malformed messages, WATCH and TRANSACTION_START until the daemon's quotas
+// refuse them and beyond, xsproxy's own (dom0-only) types that xsproxy
+// answers itself, requests while xenstored is gone, and a few tricks that
+// try to make xsproxy's shadow of the domain outgrow xenstored's own
+// state.  Meanwhile a well-behaved guest does WRITE/READ and transactions and
+// must get every answer right.  For each daemon:
 //  - xsproxy stays up, and its state for the hostile domain stays within
 //    the per-domain bounds (`xsproxyctl list`: output held for the guest
 //    <= two rings' worth, requests at xenstored <= --max-outstanding,
@@ -431,9 +432,7 @@ protected:
 TEST_P(XsproxyHostile, LargestRequestsAtFullRateNeverReading)
 {
     monitor_ = std::make_unique<Monitor>(*store_, kHostile);
-    std::string body = nul_join({ "data/big" });
-    body += std::string(XENSTORE_PAYLOAD_MAX - body.size(), 'x');
-    Flood flood(*hostile_, [&](uint32_t i) { return msg_bytes(XS_WRITE, i, 0, body); }, false);
+    Flood flood(*hostile_, largest_write, false);
     during(flood);
     EXPECT_EQ(0u, late_bytes_taken_) << "the flood is still taken from the ring";
     EXPECT_LT(late_.requests, 1000u);
@@ -452,12 +451,7 @@ TEST_P(XsproxyHostile, LargestRequestsAtFullRateNeverReading)
 TEST_P(XsproxyHostile, DomZeroOnlyTypesNeverReading)
 {
     monitor_ = std::make_unique<Monitor>(*store_, kHostile);
-    Flood flood(*hostile_,
-                [](uint32_t i) {
-                    uint32_t t = XSP_TYPE_BASE + 1 + i % (XSP_TYPE_END - XSP_TYPE_BASE - 1);
-                    return msg_bytes(t, i, 0, nul_join({ "2" }));
-                },
-                false);
+    Flood flood(*hostile_, dom0_only, false);
     during(flood);
     EXPECT_EQ(0u, late_bytes_taken_) << "the flood is still taken from the ring";
     good_guest_still_fine();

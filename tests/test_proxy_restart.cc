@@ -1,7 +1,7 @@
 // test_proxy_restart.cc - xsproxy killed with SIGKILL and started again
-// carries on from its journals (issue 6, item 1): the guests keep their ring
-// connections, watches and transactions; nothing they sent is lost or done
-// twice; dom0 clients are disconnected and connect again.  Both daemons.
+// carries on from its journals: the guests keep their ring connections,
+// watches and transactions; nothing they sent is lost or done twice; dom0
+// clients are disconnected and connect again.  Both daemons.
 //
 // The big case: 20 guests under load (writes with sequence numbers, read
 // backs, transactions, a watch each), xsproxy killed at 100 random moments.

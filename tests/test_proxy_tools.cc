@@ -137,17 +137,7 @@ std::vector<std::string> tool_session(Store &store)
 TEST_P(XsproxyTools, StockToolsPrintTheSameAsDirectly)
 {
     std::vector<std::string> direct, proxied;
-    {
-        Store store(GetParam(), false);
-        ASSERT_TRUE(store.ok());
-        direct = tool_session(store);
-    }
-    {
-        Store store(GetParam(), true);
-        ASSERT_TRUE(store.ok());
-        proxied = tool_session(store);
-        EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
-    }
+    ASSERT_NO_FATAL_FAILURE(run_direct_and_proxied(GetParam(), tool_session, &direct, &proxied));
     if (getenv("XSTEST_VERBOSE"))
         for (const auto &l : direct)
             std::cout << l << "\n";

@@ -1,12 +1,12 @@
-// test_proxy_xenstored_restart.cc - xenstored dies and a new one comes
-// (issue 6 item 2), against both daemons.  While it is gone, guests on
-// their rings and dom0 clients get error replies (EIO), never silence.  When
-// a new xenstored (empty store) runs on the same host, xsproxy reconnects by
-// itself, introduces every domain to it again and registers their watches
-// again as the domain; the toolstack writes the domains' nodes again.  Then
-// the guests go on over the SAME ring connection: requests answered with
-// matching req_ids, the watches registered before the crash fire for new
-// writes, nothing on the rings that does not parse, ring indexes never
+// test_proxy_xenstored_restart.cc - xenstored dies and a new one comes,
+// against both daemons.  While it is gone, guests on their rings and dom0
+// clients get error replies (EIO), never silence.  When a new xenstored
+// (empty store) runs on the same host, xsproxy reconnects by itself,
+// introduces every domain to it again and registers their watches again as
+// the domain; the toolstack writes the domains' nodes again.  Then the guests
+// go on over the SAME ring connection: requests answered with matching
+// req_ids, the watches registered before the crash fire for new writes,
+// nothing on the rings that does not parse, ring indexes never
 // reset or out of range.  Cases: one restart with requests in flight;
 // restarts in a row; xenstored down for a second while guests keep asking;
 // xenstored hung (accepting nobody) while dom0 clients connect, then gone;

@@ -26,14 +26,6 @@
 
 namespace xstest {
 
-double percentile(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    return v[(size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5)];
-}
-
 int64_t mono_ms()
 {
     struct timespec ts;
@@ -1088,6 +1080,21 @@ std::map<std::string, std::string> subtree(SockConn &c, const std::string &base,
         level.swap(next);
     }
     return out;
+}
+
+void run_direct_and_proxied(xssim_daemon daemon,
+                            const std::function<std::vector<std::string>(Store &)> &session,
+                            std::vector<std::string> *direct, std::vector<std::string> *proxied)
+{
+    {
+        Store store(daemon, false);
+        ASSERT_TRUE(store.ok());
+        *direct = session(store);
+    }
+    Store store(daemon, true);
+    ASSERT_TRUE(store.ok());
+    *proxied = session(store);
+    EXPECT_TRUE(store.proxy_alive()) << store.proxy_log();
 }
 
 std::string first_difference(const std::vector<std::string> &direct,

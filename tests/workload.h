@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -226,6 +227,14 @@ std::map<std::string, std::string> subtree(SockConn &c, const std::string &base,
 std::string first_difference(const std::vector<std::string> &direct,
                              const std::vector<std::string> &proxied);
 
+// A differential run: SESSION on a fresh store of DAEMON served directly,
+// then on a fresh one with xsproxy in front of the daemon (xsproxy still
+// up afterwards); what each returned in *DIRECT and *PROXIED.  A store that
+// does not come up is a fatal failure: call it in ASSERT_NO_FATAL_FAILURE.
+void run_direct_and_proxied(xssim_daemon daemon,
+                            const std::function<std::vector<std::string>(Store &)> &session,
+                            std::vector<std::string> *direct, std::vector<std::string> *proxied);
+
 // A "Name:   1234 kB" line of /proc/PID/status, in KiB (-1: none), and a
 // process's resident memory split as the kernel counts it (benchmarks).
 long proc_status_kib(pid_t pid, const char *name);
@@ -233,10 +242,6 @@ struct Rss {
     long total = -1, anon = -1, file = -1, shmem = -1;
 };
 Rss read_rss(pid_t pid);
-
-// The P-th percentile (0-100, nearest rank) of V; 0 when V is empty
-// (benchmarks).
-double percentile(std::vector<double> v, double p);
 
 // Send REQS on C (their req_ids assigned), at most WINDOW ahead of the
 // replies; the replies in REPLIES, in order.  Watch events are skipped.

@@ -6,7 +6,7 @@
 # its reply each) leaves out start-up and shutdown.  Prints the figure per
 # object (xsproxy's own code, libc, libev, the simulated Xen) beside the goal.
 #
-#   sh tests/xscost.sh [BUILD_DIR] [DAEMON] [SMALL] [LARGE]
+#   sh bench/xscost.sh [BUILD_DIR] [DAEMON] [SMALL] [LARGE]
 set -eu
 build=${1:-build}
 daemon=${2:-xenstored}

@@ -1,12 +1,12 @@
-// xshostile - the other guests' latency while one guest floods (issue 6,
-// item 3).  For each daemon, and for each kind of flood, it starts a fresh
-// sim with xsproxy in front of the daemon (tests/workload.h's Store), one
-// hostile guest (domain 1, raw ring access: tests/hostile_guest.h) and G
-// (4) well-behaved guests (domains 2..G+1), each running a serial loop of
-// WRITE then READ of its own node (every answer checked).  It measures the
-// good guests' request latency for S (3) seconds with the hostile guest
-// idle, then S seconds while it floods, and prints p50/p99/p99.9 of both
-// and the ratio flood/quiet.  The floods:
+// xshostile - the other guests' latency while one guest floods: how well
+// xsproxy keeps a hostile guest from slowing the others.  For each daemon,
+// and for each kind of flood, it starts a fresh sim with xsproxy in front of
+// the daemon (tests/workload.h's Store), one hostile guest (domain 1, raw
+// ring access: tests/hostile_guest.h) and G (4) well-behaved guests (domains
+// 2..G+1), each running a serial loop of WRITE then READ of its own node
+// (every answer checked).  It measures the good guests' request latency for S
+// (3) seconds with the hostile guest idle, then S seconds while it floods,
+// and prints p50/p99/p99.9 of both and the ratio flood/quiet.  The floods:
 //   largest-noread   4096-byte WRITEs as fast as the ring takes them, never
 //                    reading an answer (the ring stays full once xsproxy
 //                    holds the answers)
@@ -31,25 +31,22 @@
 // when something fails (a daemon or xsproxy dies, a good guest gets a wrong
 // answer or none).
 #include <getopt.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <fstream>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
+#include "guest_latency.h"
 #include "hostile_guest.h"
 #include "sim_host.h"
 #include "workload.h"
@@ -57,8 +54,8 @@
 
 namespace {
 
+using namespace xsbench;
 using namespace xstest;
-using Clock = std::chrono::steady_clock;
 
 constexpr unsigned kHostile = 1;
 // A p99 ratio (flood / quiet) this close to 1 is within the noise between
@@ -67,62 +64,6 @@ constexpr double kUnslowed = 1.15;
 
 // --own-cpu: the flooding guest's CPU (the last), -1 when it shares them all.
 int g_flood_cpu = -1;
-
-// Keep the calling process (and what it starts) off the flooding guest's CPU.
-bool keep_off_flood_cpu()
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 2)
-        return false;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (long c = 0; c < n - 1; c++)
-        CPU_SET(c, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) != 0)
-        return false;
-    g_flood_cpu = (int)(n - 1);
-    return true;
-}
-
-// Move THREAD onto the flooding guest's CPU, when it has one of its own.
-void to_flood_cpu(pthread_t thread)
-{
-    if (g_flood_cpu < 0)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(g_flood_cpu, &set);
-    pthread_setaffinity_np(thread, sizeof(set), &set);
-}
-
-double pct(std::vector<double> &v, double p)
-{
-    if (v.empty())
-        return 0;
-    size_t i = (size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5);
-    std::nth_element(v.begin(), v.begin() + (long)i, v.end());
-    return v[i];
-}
-
-// CPU seconds used so far by PID (user + system), -1 if unknown.
-double cpu_seconds(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    size_t r = s.rfind(')');
-    if (r == std::string::npos)
-        return -1;
-    std::istringstream in(s.substr(r + 2));
-    std::string field;
-    unsigned long long ut = 0, st = 0;
-    for (int i = 3; i <= 15 && in >> field; i++) {
-        if (i == 14)
-            ut = strtoull(field.c_str(), nullptr, 10);
-        if (i == 15)
-            st = strtoull(field.c_str(), nullptr, 10);
-    }
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 struct Stats {
     size_t n = 0;
@@ -138,9 +79,9 @@ Stats summarize(std::vector<double> lat, double seconds, double px_cpu_s, double
     Stats s;
     s.n = lat.size();
     s.seconds = seconds;
-    s.p50 = pct(lat, 50);
-    s.p99 = pct(lat, 99);
-    s.p999 = pct(lat, 99.9);
+    s.p50 = percentile(lat, 50);
+    s.p99 = percentile(lat, 99);
+    s.p999 = percentile(lat, 99.9);
     s.max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
     s.px_cpu_s = px_cpu_s;
     s.xsd_cpu_s = xsd_cpu_s;
@@ -166,132 +107,23 @@ Stats pooled(const std::vector<Stats> &windows)
     return summarize(std::move(lat), seconds, px, xsd);
 }
 
-// G good guests, each a thread with a serial WRITE/READ loop on its own
-// node; latencies (µs) are kept while recording.
-class GoodGuests {
-public:
-    GoodGuests(Store &store, const std::vector<unsigned> &domids)
-    {
-        for (unsigned d : domids) {
-            auto g = store.guest(d);
-            if (!g) {
-                fail("cannot open guest " + std::to_string(d));
-                continue;
-            }
-            workers_.push_back(std::make_unique<Worker>());
-            Worker *w = workers_.back().get();
-            w->conn = std::move(g);
-            w->domid = d;
-        }
-        for (auto &w : workers_)
-            w->thread = std::thread([this, w = w.get()] { run(*w); });
-    }
-    ~GoodGuests() { stop(); }
-    void stop()
-    {
-        stop_ = true;
-        for (auto &w : workers_)
-            if (w->thread.joinable())
-                w->thread.join();
-    }
-    // Record for SECONDS; the pooled latencies.
-    Stats measure(double seconds, pid_t proxy, pid_t daemon)
-    {
-        for (auto &w : workers_) {
-            std::lock_guard<std::mutex> l(w->mu);
-            w->lat.clear();
-        }
-        double p0 = proxy > 0 ? cpu_seconds(proxy) : -1, d0 = cpu_seconds(daemon);
-        auto t0 = Clock::now();
-        recording_ = true;
-        std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-        recording_ = false;
-        double el = std::chrono::duration<double>(Clock::now() - t0).count();
-        double p1 = proxy > 0 ? cpu_seconds(proxy) : -1, d1 = cpu_seconds(daemon);
-        std::vector<double> all;
-        for (auto &w : workers_) {
-            std::lock_guard<std::mutex> l(w->mu);
-            all.insert(all.end(), w->lat.begin(), w->lat.end());
-        }
-        return summarize(std::move(all), el, p0 >= 0 && p1 >= 0 ? p1 - p0 : -1,
-                         d0 >= 0 && d1 >= 0 ? d1 - d0 : -1);
-    }
-    std::string problem() const
-    {
-        std::lock_guard<std::mutex> l(mu_);
-        return problem_;
-    }
-
-private:
-    struct Worker {
-        std::unique_ptr<RingConn> conn;
-        unsigned domid = 0;
-        std::thread thread;
-        std::mutex mu;
-        std::vector<double> lat;
-    };
-    void fail(const std::string &why)
-    {
-        std::lock_guard<std::mutex> l(mu_);
-        if (problem_.empty())
-            problem_ = why;
-        stop_ = true;
-    }
-    bool timed(Worker &w, uint32_t type, const std::string &body, uint32_t want_type,
-               const std::string &want_body)
-    {
-        WireMsg r;
-        auto t0 = Clock::now();
-        bool ok = w.conn->request(type, 0, body, &r, 10000);
-        double us = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-        if (!ok || r.type != want_type || r.body != want_body) {
-            fail("guest " + std::to_string(w.domid) + ": " + type_name(type) + " " +
-                 escape(body, 40) + " -> " +
-                 (ok ? type_name(r.type) + " " + escape(r.body, 40) : w.conn->error()));
-            return false;
-        }
-        if (recording_) {
-            std::lock_guard<std::mutex> l(w.mu);
-            w.lat.push_back(us);
-        }
-        return true;
-    }
-    void run(Worker &w)
-    {
-        std::string path = nul_join({ "data/bench" });
-        for (unsigned i = 0; !stop_; i++) {
-            std::string v = "v" + std::to_string(i);
-            if (!timed(w, XS_WRITE, path + v, XS_WRITE, std::string("OK", 3)) ||
-                !timed(w, XS_READ, path, XS_READ, v))
-                return;
-        }
-    }
-    std::vector<std::unique_ptr<Worker>> workers_;
-    std::atomic<bool> stop_{ false }, recording_{ false };
-    mutable std::mutex mu_;
-    std::string problem_;
-};
-
-// A flood: how message I is made, and whether the guest reads answers.
-struct Mode {
-    std::string name;
-    bool drain = true;
-    bool notify_only = false;
-    std::function<std::string(uint32_t)> next;
-};
-
-std::vector<Mode> make_modes(const std::vector<uint32_t> *txs)
+// The good guests' latencies over SECONDS, with the CPU xsproxy (PROXY, if
+// any) and the daemon used meanwhile.
+Stats measure(GoodGuests &gg, double seconds, pid_t proxy, pid_t daemon)
 {
-    static const std::string big = [] {
-        std::string b = nul_join({ "data/big" });
-        return b + std::string(XENSTORE_PAYLOAD_MAX - b.size(), 'x');
-    }();
+    double p0 = proxy > 0 ? cpu_seconds(proxy) : -1, d0 = cpu_seconds(daemon);
+    double el = 0;
+    std::vector<double> all = gg.record(seconds, &el);
+    double p1 = proxy > 0 ? cpu_seconds(proxy) : -1, d1 = cpu_seconds(daemon);
+    return summarize(std::move(all), el, p0 >= 0 && p1 >= 0 ? p1 - p0 : -1,
+                     d0 >= 0 && d1 >= 0 ? d1 - d0 : -1);
+}
+
+// The floods, by name (FloodKind: how message I is made, and whether the
+// guest reads answers).
+std::vector<FloodKind> make_modes(const std::vector<uint32_t> *txs)
+{
     static const std::string wpath = "data/" + std::string(1900, 'w');
-    auto largest = [](uint32_t i) { return msg_bytes(XS_WRITE, i, 0, big); };
-    auto dom0only = [](uint32_t i) {
-        return msg_bytes(XSP_TYPE_BASE + 1 + i % (XSP_TYPE_END - XSP_TYPE_BASE - 1), i, 0,
-                         nul_join({ "2" }));
-    };
     auto watch = [](uint32_t i) {
         return msg_bytes(XS_WATCH, i, 0,
                          nul_join({ wpath, std::to_string(i) + std::string(2000, 't') }));
@@ -301,22 +133,22 @@ std::vector<Mode> make_modes(const std::vector<uint32_t> *txs)
             return msg_bytes(XS_TRANSACTION_START, i, 0, std::string(1, '\0'));
         return msg_bytes(XS_READ, i, (*txs)[i % txs->size()], nul_join({ "e" }));
     };
-    std::vector<Mode> m;
-    m.push_back({ "largest-noread", false, false, largest });
-    m.push_back({ "largest", true, false, largest });
-    m.push_back({ "dom0only-noread", false, false, dom0only });
+    std::vector<FloodKind> m;
+    m.push_back({ "largest-noread", false, false, largest_write });
+    m.push_back({ "largest", true, false, largest_write });
+    m.push_back({ "dom0only-noread", false, false, dom0_only });
     m.push_back({ "malformed", true, false,
                   [](uint32_t i) { return malformed(i, (i / 7) % kMalformedKinds); } });
     m.push_back({ "watches", true, false, watch });
     m.push_back({ "transactions", true, false, tx });
     m.push_back({ "all", true, false, [=](uint32_t i) {
                      switch (i % 6) {
-                     case 0: return largest(i);
+                     case 0: return largest_write(i);
                      case 1: return malformed(i, (i / 6) % kMalformedKinds);
                      case 2: return watch(i);
                      case 3: return tx(i);
                      case 4: return tx(i + 1);
-                     default: return dom0only(i);
+                     default: return dom0_only(i);
                      }
                  } });
     m.push_back({ "notify", true, true, nullptr });
@@ -364,9 +196,8 @@ void print_row(const Result &r)
            "%9.0f %9s %9s %6s %6s\n",
            r.daemon.c_str(), r.via.c_str(), r.mode.c_str(), r.quiet.ops(), r.quiet.p50,
            r.quiet.p99, r.quiet.p999, r.flood.ops(), r.flood.p50, r.flood.p99, r.flood.p999,
-           r.quiet.p50 > 0 ? r.flood.p50 / r.quiet.p50 : 0,
-           r.quiet.p99 > 0 ? r.flood.p99 / r.quiet.p99 : 0, r.hostile_rate, cpu, xsd, cost,
-           held);
+           ratio(r.flood.p50, r.quiet.p50), ratio(r.flood.p99, r.quiet.p99), r.hostile_rate,
+           cpu, xsd, cost, held);
     fflush(stdout);
 }
 
@@ -436,8 +267,8 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
         }
     };
     uint32_t msg_base = 1;   // the flood's req ids go on from round to round
-    std::vector<Mode> modes = make_modes(&txs);
-    const Mode *mode = nullptr;
+    std::vector<FloodKind> modes = make_modes(&txs);
+    const FloodKind *mode = nullptr;
     for (const auto &m : modes)
         if (m.name == mode_name)
             mode = &m;
@@ -446,7 +277,7 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
         return res;
     }
     pid_t px = proxied ? store.proxy_pid() : -1, xsd = store.host().daemon_pid();
-    GoodGuests gg(store, good);
+    GoodGuests gg(store, good, "data/bench");
     sleep_ms(500);   // warm up
     // quiet and flood windows in turn, pooled: the machine's own noise
     // falls on both alike
@@ -455,40 +286,25 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
     double flood_time = 0;
     double flood_cost = 0, flood_hostile_cost = 0, flood_held = 0, flood_window = 0;   // ms
     for (unsigned round = 0; round < rounds && gg.problem().empty(); round++) {
-        quiet.push_back(gg.measure(seconds, px, xsd));
-        std::atomic<bool> stop_notify{ false };
-        std::atomic<uint64_t> notifies{ 0 };
-        std::unique_ptr<Flood> flood;
-        std::thread notifier;
+        quiet.push_back(measure(gg, seconds, px, xsd));
         open_txs();
         auto t0 = Clock::now();
-        if (mode->notify_only) {
-            notifier = std::thread([&] {
-                while (!stop_notify) {
-                    hostile->notify();
-                    notifies++;
-                }
-            });
-            to_flood_cpu(notifier.native_handle());
-        } else {
-            auto next = mode->next;
-            if (flood_rate > 0) {
-                // message I of this flood is made no sooner than I/rate s in
-                auto start = Clock::now();
-                uint32_t first = msg_base;
-                next = [next, start, first, flood_rate](uint32_t i) {
-                    std::this_thread::sleep_until(
-                        start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>((i - first) / flood_rate)));
-                    return next(i);
-                };
-            }
-            flood = std::make_unique<Flood>(*hostile, next, mode->drain, msg_base);
-            to_flood_cpu(flood->thread_handle());
+        auto next = mode->next;
+        if (!mode->notify_only && flood_rate > 0) {
+            // message I of this flood is made no sooner than I/rate s in
+            auto start = Clock::now();
+            uint32_t first = msg_base;
+            next = [next, start, first, flood_rate](uint32_t i) {
+                std::this_thread::sleep_until(
+                    start + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>((i - first) / flood_rate)));
+                return next(i);
+            };
         }
+        HostileLoad load(*hostile, mode->notify_only, next, mode->drain, msg_base, g_flood_cpu);
         sleep_ms(200);
         Shares s0 = proxied ? shares(store) : Shares{};
-        flooded.push_back(gg.measure(seconds, px, xsd));
+        flooded.push_back(measure(gg, seconds, px, xsd));
         if (proxied) {
             Shares s1 = shares(store);
             flood_cost += s1.all_cost - s0.all_cost;
@@ -496,16 +312,11 @@ Result run_one(xssim_daemon daemon, bool proxied, const std::string &mode_name, 
             flood_held += s1.hostile_held - s0.hostile_held;
             flood_window += flooded.back().seconds * 1000;
         }
-        flood_time += std::chrono::duration<double>(Clock::now() - t0).count();
-        if (flood) {
-            flood->stop();
-            sent += flood->sent();
-            msg_base += (uint32_t)flood->sent();
-        }
-        stop_notify = true;
-        if (notifier.joinable())
-            notifier.join();
-        sent += notifies;
+        flood_time += seconds_since(t0);
+        uint64_t n = load.stop();
+        sent += n;
+        if (!mode->notify_only)
+            msg_base += (uint32_t)n;
         // before the next quiet window: the guest reads what it did not,
         // and drops its watches and transactions (a quiet window is one
         // without the flood, and without what it left behind)
@@ -567,11 +378,7 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "d:g:s:r:f:DCR:h", opts, nullptr)) != -1;) {
         switch (c) {
         case 'd':
-            if (strcmp(optarg, "oxenstored") == 0)
-                daemons = { XSSIM_OXENSTORED };
-            else if (strcmp(optarg, "xenstored") == 0)
-                daemons = { XSSIM_XENSTORED };
-            else if (strcmp(optarg, "both") != 0)
+            if (!parse_daemons(optarg, &daemons))
                 return usage(), 2;
             break;
         case 'g':
@@ -611,7 +418,7 @@ int main(int argc, char **argv)
             return usage(), c == 'h' ? 0 : 2;
         }
     }
-    if (own_cpu && !keep_off_flood_cpu()) {
+    if (own_cpu && (g_flood_cpu = keep_off_last_cpu()) < 0) {
         fprintf(stderr, "xshostile: --own-cpu needs 2 CPUs or more, and sched_setaffinity\n");
         return 2;
     }

@@ -21,12 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
 #include "busy_guest.h"
 #include "sim_host.h"
 #include "workload.h"
 
 namespace {
 
+using namespace xsbench;
 using namespace xstest;
 
 // Goals (milliseconds): an insertion or a hand-back of a busy guest, and
@@ -56,10 +58,9 @@ double rate(const Worker &w, int start, int64_t ms)
 std::string control(SockConn &ctl, const std::string &cmd, unsigned dom, double *ms)
 {
     WireMsg r;
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
     bool sent = ctl.request(XS_CONTROL, 0, nul_join({ cmd, std::to_string(dom) }), &r, 10000);
-    *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
+    *ms = ms_since(start);
     if (!sent)
         return "no answer: " + ctl.error();
     return r.type == XS_ERROR ? escape(r.body) : "";
@@ -140,8 +141,7 @@ void print(xssim_daemon daemon, const Options &o, const Figures &f)
     printf("  removals refused as busy, asked again: %d\n", f.refused);
     for (int i = 0; i < 2; i++)
         printf("  domain %d rounds/s: %.0f alone, %.0f during the cycles (ratio %.2f)\n", 5 + i,
-               f.quiet_rate[i], f.busy_rate[i],
-               f.quiet_rate[i] > 0 ? f.busy_rate[i] / f.quiet_rate[i] : 0);
+               f.quiet_rate[i], f.busy_rate[i], ratio(f.busy_rate[i], f.quiet_rate[i]));
     if (!f.failure.empty())
         printf("  FAILED: %s\n", f.failure.c_str());
 }
@@ -165,11 +165,7 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
         switch (c) {
         case 'd':
-            if (!strcmp(optarg, "oxenstored"))
-                o.daemons = { XSSIM_OXENSTORED };
-            else if (!strcmp(optarg, "xenstored"))
-                o.daemons = { XSSIM_XENSTORED };
-            else if (strcmp(optarg, "both")) {
+            if (!parse_daemons(optarg, &o.daemons)) {
                 usage(stderr);
                 return 2;
             }

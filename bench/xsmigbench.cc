@@ -12,7 +12,7 @@
 //   - for reference, what the requests a save and a restore make cost
 //     straight at the daemon's socket, one at a time and pipelined, and
 //     save and restore against that pipelined floor.
-// The goals (the project's issues) are printed next to the figures.  It
+// The project's goals are printed next to the figures.  It
 // prints figures and never judges them: the exit code is non-zero only when
 // something fails.
 //
@@ -51,13 +51,14 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
 #include "sim_host.h"
 #include "workload.h"
 #include "xsproxy_wire.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace xsbench;
 using namespace xstest;
 
 const unsigned kSrcDomid = 5;
@@ -68,19 +69,6 @@ const unsigned kNodesPerTx = 200;
 const unsigned kWatchWindow = 10;    // watches in flight while registering
 const unsigned kInFlight = 20;       // xsproxy's --max-outstanding default
 const int kLongMs = 120000;          // save and restore of a big domain
-
-double ms_since(Clock::time_point t)
-{
-    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double pct(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    return v[(size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5)];
-}
 
 bool ok_reply(const WireMsg &r) { return r.type != XS_ERROR; }
 
@@ -112,6 +100,21 @@ std::string node_value(unsigned i)
     return b;
 }
 
+// The requests that write nodes FROM..TO-1 under BASE in transaction TX
+// (MKDIR or WRITE, then SET_PERMS to PERMS, each), appended to REQS.
+void node_writes(const std::string &base, unsigned from, unsigned to, uint32_t tx,
+                 const std::string &perms, std::vector<WireMsg> *reqs)
+{
+    for (unsigned i = from; i < to; i++) {
+        std::string p = base + node_rel(i);
+        if (i % kNodesPerDir == 0)
+            reqs->push_back({ XS_MKDIR, 0, tx, nul_join({ p }) });
+        else
+            reqs->push_back({ XS_WRITE, 0, tx, nul_join({ p }) + node_value(i) });
+        reqs->push_back({ XS_SET_PERMS, 0, tx, nul_join({ p }) + perms });
+    }
+}
+
 std::string fmt(const char *f, double v)
 {
     char b[64];
@@ -131,22 +134,22 @@ void row(const std::string &label, const std::string &figures, const std::string
 std::string p50_p99_max(const std::vector<double> &v)
 {
     char b[96];
-    snprintf(b, sizeof(b), "p50 %7.3f  p99 %7.3f  max %7.3f ms", pct(v, 50), pct(v, 99),
-             pct(v, 100));
+    snprintf(b, sizeof(b), "p50 %7.3f  p99 %7.3f  max %7.3f ms", percentile(v, 50),
+             percentile(v, 99), percentile(v, 100));
     return b;
 }
 
 std::string median_max(const std::vector<double> &v)
 {
     char b[96];
-    snprintf(b, sizeof(b), "median %8.1f  max %8.1f ms", pct(v, 50), pct(v, 100));
+    snprintf(b, sizeof(b), "median %8.1f  max %8.1f ms", percentile(v, 50), percentile(v, 100));
     return b;
 }
 
 std::string min_median(const std::vector<double> &v)
 {
     char b[96];
-    snprintf(b, sizeof(b), "min %8.1f  median %8.1f ms", pct(v, 0), pct(v, 50));
+    snprintf(b, sizeof(b), "min %8.1f  median %8.1f ms", percentile(v, 0), percentile(v, 50));
     return b;
 }
 
@@ -171,13 +174,12 @@ private:
     {
         while (!stop_) {
             WireMsg r;
-            auto t0 = std::chrono::steady_clock::now();
+            auto t0 = Clock::now();
             if (!g_.request(XS_READ, 0, nul_join({ "domid" }), &r, 30000) || r.type == XS_ERROR) {
                 ok_ = false;
                 return;
             }
-            lat_.push_back(std::chrono::duration<double, std::milli>(
-                               std::chrono::steady_clock::now() - t0).count());
+            lat_.push_back(ms_since(t0));
         }
     }
     RingConn &g_;
@@ -342,14 +344,7 @@ struct Bench {
             uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
             std::vector<WireMsg> reqs, reps;
             unsigned batch = std::min(kNodesPerTx, nodes - done);
-            for (unsigned i = done; i < done + batch; i++) {
-                std::string p = base + node_rel(i);
-                if (i % kNodesPerDir == 0)
-                    reqs.push_back({ XS_MKDIR, 0, tx, nul_join({ p }) });
-                else
-                    reqs.push_back({ XS_WRITE, 0, tx, nul_join({ p }) + node_value(i) });
-                reqs.push_back({ XS_SET_PERMS, 0, tx, nul_join({ p }) + perms });
-            }
+            node_writes(base, done, done + batch, tx, perms, &reqs);
             std::string err;
             if (!pipeline(c, reqs, &reps, 64, &err))
                 return fail("writing nodes: " + err);
@@ -583,14 +578,7 @@ struct Bench {
             return fail("TRANSACTION_START: " + escape(r.body));
         uint32_t tx = (uint32_t)strtoul(r.body.c_str(), nullptr, 10);
         std::vector<WireMsg> reqs, reps;
-        for (unsigned i = 0; i < nodes; i++) {
-            std::string p = base + node_rel(i);
-            if (i % kNodesPerDir == 0)
-                reqs.push_back({ XS_MKDIR, 0, tx, nul_join({ p }) });
-            else
-                reqs.push_back({ XS_WRITE, 0, tx, nul_join({ p }) + node_value(i) });
-            reqs.push_back({ XS_SET_PERMS, 0, tx, nul_join({ p }) + perms });
-        }
+        node_writes(base, 0, nodes, tx, perms, &reqs);
         std::string err;
         if (!pipeline(*c, reqs, &reps, 256, &err))
             return fail("reference writes: " + err);
@@ -689,8 +677,8 @@ struct Bench {
         row("  its READs during a save (" + std::to_string(during_save.size()) + ")",
             p50_p99_max(during_save));
         row("    the same READs, quiet (2000)", p50_p99_max(quiet));
-        row("    p99 meanwhile / p99 quiet", fmt("%.2f", pct(during_save, 99) / pct(quiet, 99)),
-            "goal <= 1.5");
+        row("    p99 meanwhile / p99 quiet",
+            fmt("%.2f", percentile(during_save, 99) / percentile(quiet, 99)), "goal <= 1.5");
         fflush(stdout);
 
         std::vector<double> restores, served, dwaits;
@@ -713,7 +701,8 @@ struct Bench {
             p50_p99_max(during_restore));
         row("    the same READs, quiet (2000)", p50_p99_max(quiet_dst));
         row("    p99 meanwhile / p99 quiet",
-            fmt("%.2f", pct(during_restore, 99) / pct(quiet_dst, 99)), "goal <= 1.5");
+            fmt("%.2f", percentile(during_restore, 99) / percentile(quiet_dst, 99)),
+            "goal <= 1.5");
         fflush(stdout);
 
         // for reference: the same requests straight at the daemon
@@ -746,14 +735,16 @@ struct Bench {
         row("  restore's " + std::to_string(nwrites) + " writes, in a tx",
             fmt("pipelined %.1f ms", write_ms));
         row("  another guest's READs during the reads", p50_p99_max(piped_during));
-        row("    p99 then / p99 quiet", fmt("%.2f", pct(piped_during, 99) / pct(quiet, 99)));
+        row("    p99 then / p99 quiet",
+            fmt("%.2f", percentile(piped_during, 99) / percentile(quiet, 99)));
         row("  another guest's READs during the writes", p50_p99_max(write_during));
-        row("    p99 then / p99 quiet", fmt("%.2f", pct(write_during, 99) / pct(quiet, 99)));
+        row("    p99 then / p99 quiet",
+            fmt("%.2f", percentile(write_during, 99) / percentile(quiet, 99)));
         // the goal: no slower than the daemon answers the same requests
         // (a save reads outside any transaction, behind a watch)
-        row("save / the same reads, no tx", fmt("%.2f", pct(saves, 50) / notx_ms),
+        row("save / the same reads, no tx", fmt("%.2f", percentile(saves, 50) / notx_ms),
             "goal <= 1.2");
-        row("restore / its writes, in a tx", fmt("%.2f", pct(restores, 50) / write_ms),
+        row("restore / its writes, in a tx", fmt("%.2f", percentile(restores, 50) / write_ms),
             "goal <= 1.2");
         fflush(stdout);
         if (!src.proxy_alive() || !dst.proxy_alive())
@@ -790,13 +781,12 @@ int main(int argc, char **argv)
     };
     int c;
     while ((c = getopt_long(argc, argv, "d:n:w:r:h", opts, nullptr)) != -1) {
-        if (c == 'd' && !strcmp(optarg, "oxenstored"))
-            daemons = { XSSIM_OXENSTORED };
-        else if (c == 'd' && !strcmp(optarg, "xenstored"))
-            daemons = { XSSIM_XENSTORED };
-        else if (c == 'd' && !strcmp(optarg, "both"))
-            daemons = { XSSIM_OXENSTORED, XSSIM_XENSTORED };
-        else if (c == 'n' && atoi(optarg) >= 2)
+        if (c == 'd') {
+            if (!parse_daemons(optarg, &daemons)) {
+                usage(stderr);
+                return 2;
+            }
+        } else if (c == 'n' && atoi(optarg) >= 2)
             nodes = (unsigned)atoi(optarg);
         else if (c == 'w' && atoi(optarg) >= 0)
             watches = (unsigned)atoi(optarg);

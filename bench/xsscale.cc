@@ -37,7 +37,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -45,60 +44,18 @@
 #include <utility>
 #include <vector>
 
+#include "bench_common.h"
 #include "sim_host.h"
 #include "workload.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace xsbench;
 using namespace xstest;
 
 const int kCtlTimeoutMs = 60000;
 
-double seconds_since(Clock::time_point t)
-{
-    return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-double ms_since(Clock::time_point t)
-{
-    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double us_since(Clock::time_point t)
-{
-    return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
-}
-
-double pct(std::vector<double> v, double p)
-{
-    if (v.empty())
-        return 0;
-    std::sort(v.begin(), v.end());
-    return v[(size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5)];
-}
-
-// ---- /proc (proc_status_kib and read_rss are workload.h's) ----------------
-
-// utime + stime of PID, in seconds (-1: unreadable).
-double cpu_seconds(pid_t pid)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    size_t paren = s.rfind(')');
-    if (paren == std::string::npos)
-        return -1;
-    std::istringstream in(s.substr(paren + 2));
-    std::string field;
-    unsigned long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && in >> field; i++) {
-        if (i == 14)
-            utime = strtoul(field.c_str(), nullptr, 10);
-        if (i == 15)
-            stime = strtoul(field.c_str(), nullptr, 10);
-    }
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-}
+// ---- /proc (cpu_seconds is bench_common.h's, read_rss workload.h's) -------
 
 int open_fds(pid_t pid)
 {
@@ -118,12 +75,7 @@ int open_fds(pid_t pid)
 bool create_domain(Store &store, unsigned d, const std::string &socket, bool introduce,
                    std::string *err)
 {
-    std::vector<std::string> argv = { xssim_program(), "--dir", store.dir(), "domain", "create",
-                                      std::to_string(d) };
-    if (!introduce)
-        argv.push_back("--no-introduce");
-    RunResult r = run_program(argv, { "XSSIM_DIR=" + store.dir(), "XENSTORED_PATH=" + socket },
-                              30000);
+    RunResult r = create_domain_at(store, d, socket, introduce, 30000);
     if (!r.ok()) {
         *err = "xssim domain create " + std::to_string(d) + " (exit " +
                std::to_string(r.exit_code) + "): " + r.err;
@@ -467,8 +419,8 @@ void print_ops(const char *what, const std::vector<double> &v)
         printf("  %-38s %5s\n", what, "none");
         return;
     }
-    printf("  %-38s %5zu %8.2f %8.2f %8.2f\n", what, v.size(), pct(v, 50), pct(v, 99),
-           *std::max_element(v.begin(), v.end()));
+    printf("  %-38s %5zu %8.2f %8.2f %8.2f\n", what, v.size(), percentile(v, 50),
+           percentile(v, 99), *std::max_element(v.begin(), v.end()));
 }
 
 void print_run(const char *what, Run &r)
@@ -483,8 +435,8 @@ void print_run(const char *what, Run &r)
         hi = *std::max_element(r.per_domain.begin(), r.per_domain.end());
     }
     printf("  %-22s %5.1f %8ld %7.0f %8.1f %8.1f %8.1f %8.1f %6ld..%ld\n", what, r.elapsed_s, r.ops,
-           r.elapsed_s > 0 ? (double)r.ops / r.elapsed_s : 0, r.mean_us() / 1000,
-           pct(r.lat_us, 50) / 1000, pct(r.lat_us, 99) / 1000,
+           ratio((double)r.ops, r.elapsed_s), r.mean_us() / 1000, percentile(r.lat_us, 50) / 1000,
+           percentile(r.lat_us, 99) / 1000,
            r.lat_us.empty() ? 0 : *std::max_element(r.lat_us.begin(), r.lat_us.end()) / 1000, lo,
            hi);
 }
@@ -730,13 +682,13 @@ int run_daemon(xssim_daemon daemon, const Options &o)
         fprintf(stderr, "xsscale: xsproxy died; the end of its log:\n%s\n", store.proxy_log().c_str());
         failures++;
     }
-    auto ratio = [](double a, double b) { return b > 0 ? a / b : 0; };
     printf("\n%s, %u domains: %.1f KiB/domain besides rings = %.2f of the 32 KiB goal; p50 insert "
            "%.1f / release %.1f / live insert %.1f / hand back %.1f ms; busy during churn: mean "
            "x%.2f, p99 x%.2f, throughput x%.2f\n",
-           name, o.domains, besides, besides / 32.0, pct(ch.insert, 50), pct(ch.release, 50),
-           pct(ch.live_insert, 50), pct(ch.hand_back, 50), ratio(during.mean_us(), quiet.mean_us()),
-           ratio(pct(during.lat_us, 99), pct(quiet.lat_us, 99)),
+           name, o.domains, besides, besides / 32.0, percentile(ch.insert, 50),
+           percentile(ch.release, 50), percentile(ch.live_insert, 50),
+           percentile(ch.hand_back, 50), ratio(during.mean_us(), quiet.mean_us()),
+           ratio(percentile(during.lat_us, 99), percentile(quiet.lat_us, 99)),
            ratio((double)during.ops / std::max(1e-9, during.elapsed_s),
                  (double)quiet.ops / std::max(1e-9, quiet.elapsed_s)));
     fflush(stdout);
@@ -779,13 +731,7 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "d:N:c:b:s:w:r:h", opts, nullptr)) != -1) {
         switch (c) {
         case 'd':
-            if (strcmp(optarg, "oxenstored") == 0)
-                daemons = { XSSIM_OXENSTORED };
-            else if (strcmp(optarg, "xenstored") == 0)
-                daemons = { XSSIM_XENSTORED };
-            else if (strcmp(optarg, "both") == 0)
-                daemons = { XSSIM_OXENSTORED, XSSIM_XENSTORED };
-            else {
+            if (!parse_daemons(optarg, &daemons)) {
                 usage(stderr);
                 return 2;
             }

@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -32,13 +31,14 @@ extern "C" {
 #include <xenstore.h>
 }
 
+#include "bench_common.h"
 #include "null_relay.h"
 #include "sim_host.h"
 #include "workload.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace xsbench;
 
 // What a workload runs against: the sim, the guests' domains (introduced to
 // the daemon directly, or through xsproxy), dom0's socket.
@@ -58,7 +58,7 @@ struct Budget {
     {
         if (ops > 0)
             return n >= ops;
-        return std::chrono::duration<double>(Clock::now() - start).count() >= seconds;
+        return seconds_since(start) >= seconds;
     }
 };
 
@@ -74,28 +74,9 @@ struct Result {
     double rate() const { return elapsed_s > 0 ? (double)ops / elapsed_s : 0; }
 };
 
-double percentile(std::vector<double> &v, double p)
-{
-    if (v.empty())
-        return 0;
-    size_t i = (size_t)(p / 100.0 * (double)(v.size() - 1) + 0.5);
-    std::nth_element(v.begin(), v.begin() + (long)i, v.end());
-    return v[i];
-}
-
-double us_since(Clock::time_point t)
-{
-    return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
-}
-
 std::string domains_text(size_t n)
 {
     return std::to_string(n) + (n == 1 ? " domain" : " domains");
-}
-
-double seconds_since(Clock::time_point t)
-{
-    return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
 const char kNode[] = "data/bench";   // relative: /local/domain/D/data/bench
@@ -109,7 +90,7 @@ struct Workload {
     unsigned domains = 1;
     unsigned depth = 1;
     uint32_t op = XS_READ;
-    // the goal (the project's performance issue): proxied/direct ops
+    // the project's performance goal: proxied/direct ops
     // ratio at least this, and p50 added at most this (0: none)
     double goal_ratio = 0, goal_p50_added_us = 0;
 };
@@ -360,7 +341,7 @@ void print_comparison(const char *daemon, const std::vector<Workload> &ws,
         double d50 = percentile(d.lat_us, 50), p50 = percentile(p.lat_us, 50);
         double d99 = percentile(d.lat_us, 99), p99 = percentile(p.lat_us, 99);
         printf("%-36s %11.0f %11.0f %6.2f %8.1f %8.1f %8.1f %8.1f %8.1f %6.2f %6.2f  %s\n",
-               ws[i].name.c_str(), d.rate(), p.rate(), d.rate() > 0 ? p.rate() / d.rate() : 0,
+               ws[i].name.c_str(), d.rate(), p.rate(), ratio(p.rate(), d.rate()),
                d50, p50, p50 - d50, d99, p99, d.daemon_reads, p.daemon_reads,
                goal_text(ws[i]).c_str());
     }
@@ -406,9 +387,7 @@ bool create_domains(xstest::Store &store, const std::vector<uint32_t> &domains,
 {
     auto t0 = Clock::now();
     for (uint32_t d : domains) {
-        xstest::RunResult r = xstest::run_program(
-            { xstest::xssim_program(), "--dir", store.dir(), "domain", "create", std::to_string(d) },
-            { "XSSIM_DIR=" + store.dir(), "XENSTORED_PATH=" + socket });
+        xstest::RunResult r = create_domain_at(store, d, socket, true);
         if (!r.ok()) {
             fprintf(stderr, "xsbench: xssim domain create %u (%s, exit %d): %s\n", d, what,
                     r.exit_code, r.err.c_str());
@@ -476,13 +455,7 @@ int main(int argc, char **argv)
             }
             break;
         case 'd':
-            if (strcmp(optarg, "oxenstored") == 0)
-                daemons = { XSSIM_OXENSTORED };
-            else if (strcmp(optarg, "xenstored") == 0)
-                daemons = { XSSIM_XENSTORED };
-            else if (strcmp(optarg, "both") == 0)
-                daemons = { XSSIM_OXENSTORED, XSSIM_XENSTORED };
-            else {
+            if (!parse_daemons(optarg, &daemons)) {
                 usage(stderr);
                 return 2;
             }
@@ -528,7 +501,7 @@ int main(int argc, char **argv)
         sizes.push_back(ndomains);
     for (unsigned n : sizes) {
         std::string doms = domains_text(n);
-        bool many = n >= 100;   // the issue's goals are for 1 and 100 domains
+        bool many = n >= 100;   // the goals are for 1 and 100 domains
         workloads.push_back({ "ring serial READ, " + doms, false, n, 1, XS_READ,
                               many ? 0.9 : 0.7, many ? 0 : 12.0 });
         workloads.push_back({ "ring serial WRITE, " + doms, false, n, 1, XS_WRITE,
