@@ -603,6 +603,78 @@ void shadow_on_streamed_end(struct shadow *s, const struct msg *m)
     s->has_streamed = false;
 }
 
+/* The answer to one of xsproxy's own requests: a transaction restored, an
+ * operation replayed or a watch put back. */
+static enum shadow_reply on_internal_reply(struct shadow *s, struct inflight *f,
+                                           struct msg *m, bool whole)
+{
+    uint32_t backend_id;
+    if (f->restore_tx) {
+        struct shadow_tx *t = tx_by_guest(s, f->restore_tx);
+        if (t && m->hdr.type == XS_TRANSACTION_START &&
+            msg_parse_u32((const char *)msg_body(m), &backend_id) && backend_id)
+            t->backend_id = backend_id;
+        else if (t)
+            remove_tx(s, f->restore_tx);   /* xenstored refused a new one */
+    }
+    if (f->replay_tx && whole)
+        check_replay(s, f, m);
+    bool tx = f->restore_tx || f->replay_tx;
+    if (f->type == XS_WATCH && m->hdr.type != XS_ERROR && f->watch_path) {
+        add_watch(s, f->watch_path, f->watch_token);
+        f->watch_path = f->watch_token = NULL;
+    }
+    return tx ? SHADOW_INTERNAL_TX : SHADOW_INTERNAL;
+}
+
+/* What the answer M to a guest's request F changes in the shadow's
+ * transactions and watches. */
+static void track_reply(struct shadow *s, struct inflight *f, struct msg *m)
+{
+    bool ok = m->hdr.type != XS_ERROR;
+    if (!ok && f->guest_tx && f->type != XS_TRANSACTION_END) {
+        /* an id adopted at its first use that oxenstored does not know
+         * either (EIO): it was never open.  (C xenstored says ENOENT, which
+         * a READ in a real transaction says too: such an id stays, and ends
+         * in EAGAIN if the domain migrates.) */
+        struct shadow_tx *t = tx_by_guest(s, f->guest_tx);
+        if (t && t->adopted && strcmp((const char *)msg_body(m), "EIO") == 0)
+            remove_tx(s, f->guest_tx);
+    }
+    switch (f->type) {
+    case XS_TRANSACTION_START:
+        if (ok)
+            started_tx(s, m);
+        break;
+    case XS_TRANSACTION_END:
+        /* xenstored ends the transaction whatever the outcome, except when
+         * it refused the argument itself */
+        if (ok || strcmp((const char *)msg_body(m), "EINVAL") != 0)
+            remove_tx(s, f->guest_tx);
+        if (f->force_eagain)
+            msg_build(m, XS_ERROR, m->hdr.req_id, m->hdr.tx_id, "EAGAIN", 7);
+        break;
+    case XS_WATCH:
+        if (ok && f->watch_path) {
+            add_watch(s, f->watch_path, f->watch_token);
+            f->watch_path = f->watch_token = NULL;
+        }
+        break;
+    case XS_UNWATCH:
+        if (ok && f->watch_path)
+            remove_watch(s, f->watch_path, f->watch_token);
+        break;
+    case XS_RESET_WATCHES:
+        if (ok) {
+            shadow_clear_watches(s);
+            clear_txs(s);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
 enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
 {
     if (m->hdr.type == XS_WATCH_EVENT)
@@ -625,70 +697,14 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
         f.tx_req = NULL;
     }
     if (f.internal) {
-        uint32_t backend_id;
-        if (f.restore_tx) {
-            struct shadow_tx *t = tx_by_guest(s, f.restore_tx);
-            if (t && m->hdr.type == XS_TRANSACTION_START &&
-                msg_parse_u32((const char *)msg_body(m), &backend_id) && backend_id)
-                t->backend_id = backend_id;
-            else if (t)
-                remove_tx(s, f.restore_tx);   /* xenstored refused a new one */
-        }
-        if (f.replay_tx && whole)
-            check_replay(s, &f, m);
-        bool tx = f.restore_tx || f.replay_tx;
-        if (f.type == XS_WATCH && m->hdr.type != XS_ERROR && f.watch_path) {
-            add_watch(s, f.watch_path, f.watch_token);
-            f.watch_path = f.watch_token = NULL;
-        }
+        enum shadow_reply r = on_internal_reply(s, &f, m, whole);
         free_inflight(&f);
-        return tx ? SHADOW_INTERNAL_TX : SHADOW_INTERNAL;
+        return r;
     }
     if (f.tx_req && whole)
         log_op(s, &f, m);
     m->hdr.tx_id = f.guest_tx;
-    bool ok = m->hdr.type != XS_ERROR;
-    if (!ok && f.guest_tx && f.type != XS_TRANSACTION_END) {
-        /* an id adopted at its first use that oxenstored does not know
-         * either (EIO): it was never open.  (C xenstored says ENOENT, which
-         * a READ in a real transaction says too: such an id stays, and ends
-         * in EAGAIN if the domain migrates.) */
-        struct shadow_tx *t = tx_by_guest(s, f.guest_tx);
-        if (t && t->adopted && strcmp((const char *)msg_body(m), "EIO") == 0)
-            remove_tx(s, f.guest_tx);
-    }
-    switch (f.type) {
-    case XS_TRANSACTION_START:
-        if (ok)
-            started_tx(s, m);
-        break;
-    case XS_TRANSACTION_END:
-        /* xenstored ends the transaction whatever the outcome, except when
-         * it refused the argument itself */
-        if (ok || strcmp((const char *)msg_body(m), "EINVAL") != 0)
-            remove_tx(s, f.guest_tx);
-        if (f.force_eagain)
-            msg_build(m, XS_ERROR, m->hdr.req_id, m->hdr.tx_id, "EAGAIN", 7);
-        break;
-    case XS_WATCH:
-        if (ok && f.watch_path) {
-            add_watch(s, f.watch_path, f.watch_token);
-            f.watch_path = f.watch_token = NULL;
-        }
-        break;
-    case XS_UNWATCH:
-        if (ok && f.watch_path)
-            remove_watch(s, f.watch_path, f.watch_token);
-        break;
-    case XS_RESET_WATCHES:
-        if (ok) {
-            shadow_clear_watches(s);
-            clear_txs(s);
-        }
-        break;
-    default:
-        break;
-    }
+    track_reply(s, &f, m);
     free_inflight(&f);
     return SHADOW_REPLY;
 }
