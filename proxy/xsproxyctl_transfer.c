@@ -397,89 +397,116 @@ static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
     return 0;
 }
 
+/* One link being carried: xsproxy's end (LINK) and the other host's. */
+struct carrier {
+    int link, peer_in, peer_out;
+    struct buf from_x, to_peer, to_x;
+    enum outcome out;
+    bool x_open, peer_open, x_shut;
+    long long heard;   /* the other host, last */
+    uint8_t chunk[65536];
+};
+
+/* Frames from xsproxy: REPORTs shown, the rest queued for the peer. */
+static void from_xsproxy(struct carrier *c)
+{
+    ssize_t n = read(c->link, c->chunk, sizeof(c->chunk));
+    if (n <= 0) {
+        c->x_open = false;
+    } else if (buf_add(&c->from_x, c->chunk, (size_t)n) < 0 ||
+               sort_frames(&c->from_x, &c->to_peer, &c->out) < 0) {
+        c->x_open = false;
+    }
+}
+
+/* What the other host sent, queued for xsproxy; -1 out of memory. */
+static int from_peer(struct carrier *c)
+{
+    ssize_t n = read(c->peer_in, c->chunk, sizeof(c->chunk));
+    c->heard = now_ms();
+    if (n <= 0)
+        c->peer_open = false;   /* the link to the other host broke */
+    else if (buf_add(&c->to_x, c->chunk, (size_t)n) < 0)
+        return -1;
+    return 0;
+}
+
+static void to_peer(struct carrier *c)
+{
+    ssize_t n = write_some(c->peer_out, c->to_peer.p, c->to_peer.len);
+    if (n < 0) {
+        c->to_peer.len = 0;   /* gone: xsproxy hears of it below */
+        c->peer_out = -1;
+        c->peer_open = false;
+    } else {
+        buf_take(&c->to_peer, (size_t)n);
+    }
+}
+
+static void to_xsproxy(struct carrier *c)
+{
+    ssize_t n = write_some(c->link, c->to_x.p, c->to_x.len);
+    if (n < 0)
+        c->x_open = false;
+    else
+        buf_take(&c->to_x, (size_t)n);
+}
+
 /* Both xsproxies send PING twice a second: a peer silent for SILENCE_MS
  * is a link that broke without closing (packets dropped, a cable pulled). */
 static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *silent)
 {
-    struct buf from_x = { 0 }, to_peer = { 0 }, to_x = { 0 };
-    enum outcome out = OUT_NONE;
-    bool x_open = true, peer_open = true, x_shut = false;
-    uint8_t chunk[65536];
-    long long heard = now_ms();   /* the other host, last */
-    while (x_open || to_peer.len) {
+    struct carrier cr = { .link = link, .peer_in = peer_in, .peer_out = peer_out,
+                          .out = OUT_NONE, .x_open = true, .peer_open = true,
+                          .heard = now_ms() };
+    struct carrier *c = &cr;
+    while (c->x_open || c->to_peer.len) {
         struct pollfd p[4];
         int np = 0, ix = -1, ipin = -1, ipout = -1, ixout = -1;
-        if (x_open)
+        if (c->x_open)
             p[ix = np++] = (struct pollfd){ .fd = link, .events = POLLIN };
-        if (peer_open)
+        if (c->peer_open)
             p[ipin = np++] = (struct pollfd){ .fd = peer_in, .events = POLLIN };
-        if (to_peer.len && peer_out >= 0)
-            p[ipout = np++] = (struct pollfd){ .fd = peer_out, .events = POLLOUT };
-        if (to_x.len && x_open)
+        if (c->to_peer.len && c->peer_out >= 0)
+            p[ipout = np++] = (struct pollfd){ .fd = c->peer_out, .events = POLLOUT };
+        if (c->to_x.len && c->x_open)
             p[ixout = np++] = (struct pollfd){ .fd = link, .events = POLLOUT };
-        long long left = heard + silence_ms - now_ms();
-        int ready = poll(p, (nfds_t)np, peer_open ? (int)(left > 0 ? left : 0) : -1);
+        long long left = c->heard + silence_ms - now_ms();
+        int ready = poll(p, (nfds_t)np, c->peer_open ? (int)(left > 0 ? left : 0) : -1);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready < 0)
             break;
-        if (peer_open && now_ms() - heard >= silence_ms) {
+        if (c->peer_open && now_ms() - c->heard >= silence_ms) {
             fprintf(stderr, "xsproxyctl: nothing from the other host for %d ms: the link is "
                     "taken for broken\n", silence_ms);
-            peer_open = false;
-            peer_out = -1;
-            to_peer.len = 0;
+            c->peer_open = false;
+            c->peer_out = -1;
+            c->to_peer.len = 0;
             *silent = true;
             continue;
         }
-        if (ix >= 0 && p[ix].revents) {
-            ssize_t n = read(link, chunk, sizeof(chunk));
-            if (n <= 0) {
-                x_open = false;
-            } else if (buf_add(&from_x, chunk, (size_t)n) < 0 ||
-                       sort_frames(&from_x, &to_peer, &out) < 0) {
-                x_open = false;
-            }
-        }
-        if (ipin >= 0 && p[ipin].revents) {
-            ssize_t n = read(peer_in, chunk, sizeof(chunk));
-            heard = now_ms();
-            if (n <= 0)
-                peer_open = false;   /* the link to the other host broke */
-            else if (buf_add(&to_x, chunk, (size_t)n) < 0) {
-                break;
-            }
-        }
-        if (ipout >= 0 && p[ipout].revents) {
-            ssize_t n = write_some(peer_out, to_peer.p, to_peer.len);
-            if (n < 0) {
-                to_peer.len = 0;   /* gone: xsproxy hears of it below */
-                peer_out = -1;
-                peer_open = false;
-            } else {
-                buf_take(&to_peer, (size_t)n);
-            }
-        }
-        if (ixout >= 0 && p[ixout].revents) {
-            ssize_t n = write_some(link, to_x.p, to_x.len);
-            if (n < 0)
-                x_open = false;
-            else
-                buf_take(&to_x, (size_t)n);
-        }
-        if (!peer_open && !to_x.len && x_open && !x_shut) {
+        if (ix >= 0 && p[ix].revents)
+            from_xsproxy(c);
+        if (ipin >= 0 && p[ipin].revents && from_peer(c) < 0)
+            break;
+        if (ipout >= 0 && p[ipout].revents)
+            to_peer(c);
+        if (ixout >= 0 && p[ixout].revents)
+            to_xsproxy(c);
+        if (!c->peer_open && !c->to_x.len && c->x_open && !c->x_shut) {
             /* what the other host sent is passed on first; then xsproxy
              * hears that the link ended, and pauses */
             shutdown(link, SHUT_WR);
-            x_shut = true;
+            c->x_shut = true;
         }
-        if (!x_open && peer_out < 0)
+        if (!c->x_open && c->peer_out < 0)
             break;
     }
-    free(from_x.p);
-    free(to_peer.p);
-    free(to_x.p);
-    return out == OUT_DONE ? 0 : out == OUT_ABORTED ? 4 : 3;
+    free(c->from_x.p);
+    free(c->to_peer.p);
+    free(c->to_x.p);
+    return c->out == OUT_DONE ? 0 : c->out == OUT_ABORTED ? 4 : 3;
 }
 
 /* Read and drop what FD still sends, until it closes or is silent. */
@@ -536,6 +563,95 @@ static int simple(const char *sock, const char *const *args, unsigned n)
     return 0;
 }
 
+/* A connection to xsproxy that has become the transfer's link: `transfer
+ * send|receive` asked and granted.  Its descriptor, or -1 with the exit
+ * code in *RC. */
+static int open_link(const char *sock, const char *cmd, const struct opts *o, bool sending,
+                     int *rc)
+{
+    int link = connect_unix(sock);
+    if (link < 0) {
+        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
+                strerror(errno));
+        *rc = 1;
+        return -1;
+    }
+    const char *args[6] = { "transfer", sending ? "send" : "receive", o->domid };
+    unsigned n = 3;
+    if (!sending && o->from)
+        args[n++] = o->from;
+    if (o->resume)
+        args[n++] = "resume";
+    char text[XENSTORE_PAYLOAD_MAX + 1];
+    int asked = ask(link, args, n, text, sizeof(text));
+    if (asked == -2) {
+        /* whatever it had journalled, its next start holds, paused */
+        fprintf(stderr, "xsproxyctl: %s %s: xsproxy went away: once it is back, `%s %s "
+                "--resume` goes on\n", cmd, o->domid, cmd, o->domid);
+        close(link);
+        *rc = 3;
+        return -1;
+    }
+    if (asked < 0) {
+        fprintf(stderr, "xsproxyctl: %s %s: %s (`xsproxyctl migrate-status %s`, and xsproxy's "
+                "log, say why)\n", cmd, o->domid, text, o->domid);
+        close(link);
+        *rc = 1;
+        return -1;
+    }
+    return link;
+}
+
+/* --token's, or a new random one: at most 32 characters, in TOKEN[40]. */
+static int listen_token(const struct opts *o, char *token)
+{
+    if (o->token) {
+        snprintf(token, 40, "%.32s", o->token);
+        return 0;
+    }
+    uint8_t r[16];
+    if (getrandom(r, sizeof(r), 0) != sizeof(r))
+        return -1;
+    for (int i = 0; i < 16; i++)
+        sprintf(token + 2 * i, "%02x", r[i]);
+    return 0;
+}
+
+/* The other host's end: dialled, awaited, a command's pipe, or standard
+ * input and output (the defaults already in *PEER_IN and *PEER_OUT).
+ * -1 when no token could be made. */
+static int reach_peer(const struct opts *o, int silence_ms, int *peer_in, int *peer_out,
+                      pid_t *child)
+{
+    char token[40];
+    if (o->to) {
+        *peer_in = *peer_out = dial(o->to, o->token, silence_ms);
+    } else if (o->listen) {
+        if (listen_token(o, token) < 0)
+            return -1;
+        *peer_in = *peer_out = await_peer(o->listen, token);
+    } else if (o->ssh) {
+        *peer_in = *peer_out = run_command(o->ssh, child);
+    }
+    return 0;
+}
+
+/* The carrying is over: the other host's end closed as it should be. */
+static void close_peer(int peer_in, bool silent, int silence_ms)
+{
+    if (peer_in > 1) {
+        /* a TCP peer's close with its PINGs unread would be a reset, which
+         * may lose the last frame on the way: say we are done, let the other
+         * side close first */
+        shutdown(peer_in, SHUT_WR);
+        if (!silent)   /* a silent peer would only make us wait as long again */
+            drain(peer_in, silence_ms);
+        close(peer_in);
+    } else {
+        close(1);
+    }
+}
+
 int xsproxyctl_transfer(const char *sock, int argc, char **argv)
 {
     struct opts o;
@@ -551,73 +667,25 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
     if ((o.to && !o.token) || (sending && o.listen) || (!sending && (o.to || o.ssh)))
         return usage();
     signal(SIGPIPE, SIG_IGN);
-    int link = connect_unix(sock);
-    if (link < 0) {
-        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
-                strerror(errno));
-        return 1;
-    }
-    const char *args[6] = { "transfer", sending ? "send" : "receive", o.domid };
-    unsigned n = 3;
-    if (!sending && o.from)
-        args[n++] = o.from;
-    if (o.resume)
-        args[n++] = "resume";
-    char text[XENSTORE_PAYLOAD_MAX + 1];
-    int asked = ask(link, args, n, text, sizeof(text));
-    if (asked == -2) {
-        /* whatever it had journalled, its next start holds, paused */
-        fprintf(stderr, "xsproxyctl: %s %s: xsproxy went away: once it is back, `%s %s "
-                "--resume` goes on\n", cmd, o.domid, cmd, o.domid);
-        close(link);
-        return 3;
-    }
-    if (asked < 0) {
-        fprintf(stderr, "xsproxyctl: %s %s: %s (`xsproxyctl migrate-status %s`, and xsproxy's "
-                "log, say why)\n", cmd, o.domid, text, o.domid);
-        close(link);
-        return 1;
-    }
+    int rc;
+    int link = open_link(sock, cmd, &o, sending, &rc);
+    if (link < 0)
+        return rc;
     int silence_ms = o.timeout ? (int)(atof(o.timeout) * 1000) : 10000;
     if (silence_ms < 1000)
         silence_ms = 1000;   /* above the PINGs' half second */
     int peer_in = 0, peer_out = 1;
     pid_t child = -1;
-    char token[40];
-    if (o.to) {
-        peer_in = peer_out = dial(o.to, o.token, silence_ms);
-    } else if (o.listen) {
-        if (o.token) {
-            snprintf(token, sizeof(token), "%.32s", o.token);
-        } else {
-            uint8_t r[16];
-            if (getrandom(r, sizeof(r), 0) != sizeof(r))
-                return 1;
-            for (int i = 0; i < 16; i++)
-                sprintf(token + 2 * i, "%02x", r[i]);
-        }
-        peer_in = peer_out = await_peer(o.listen, token);
-    } else if (o.ssh) {
-        peer_in = peer_out = run_command(o.ssh, &child);
-    }
+    if (reach_peer(&o, silence_ms, &peer_in, &peer_out, &child) < 0)
+        return 1;
     if (peer_in < 0) {
         close(link);   /* xsproxy pauses the transfer */
         return 3;
     }
     bool silent = false;
-    int rc = carry(link, peer_in, peer_out, silence_ms, &silent);
+    rc = carry(link, peer_in, peer_out, silence_ms, &silent);
     close(link);
-    if (peer_in > 1) {
-        /* a TCP peer's close with its PINGs unread would be a reset, which
-         * may lose the last frame on the way: say we are done, let the other
-         * side close first */
-        shutdown(peer_in, SHUT_WR);
-        if (!silent)   /* a silent peer would only make us wait as long again */
-            drain(peer_in, silence_ms);
-        close(peer_in);
-    } else {
-        close(1);
-    }
+    close_peer(peer_in, silent, silence_ms);
     if (child > 0)
         waitpid(child, NULL, 0);
     if (rc == 3)
