@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xsproxy_type_names.h"
+
 static const char usage[] =
     "usage: xsrecords dump FILE\n"
     "       xsrecords verify FILE...\n"
@@ -144,14 +146,8 @@ static void put_str(const char *s)
 
 static const char *msg_type_name(uint32_t t)
 {
-    static const char *const names[] = {
-        "CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",
-        "TRANSACTION_START", "TRANSACTION_END", "INTRODUCE", "RELEASE",
-        "GET_DOMAIN_PATH", "WRITE", "MKDIR", "RM", "SET_PERMS", "WATCH_EVENT",
-        "ERROR", "IS_DOMAIN_INTRODUCED", "RESUME", "SET_TARGET", "RESTRICT",
-        "RESET_WATCHES", "DIRECTORY_PART",
-    };
-    return t < sizeof(names) / sizeof(names[0]) ? names[t] : "type";
+    const char *name = xsp_type_name(t);
+    return name ? name : "type";
 }
 
 /* The messages of pending data (host order, already checked by the parse). */
