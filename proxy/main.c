@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "share.h"
 #include "transfer.h"
+#include "unix_sock.h"
 
 static const char usage_text[] =
     "usage: xsproxy [OPTIONS]\n"
@@ -189,12 +190,9 @@ static int make_dir(const char *path)
 
 static int listen_on(const char *path)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(a.sun_path)) {
-        errno = ENAMETOOLONG;
+    struct sockaddr_un a;
+    if (unix_addr(&a, path) < 0)
         return -1;
-    }
-    strcpy(a.sun_path, path);
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return -1;

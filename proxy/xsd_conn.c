@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "proxy.h"
+#include "unix_sock.h"
 #include "xsd_conn.h"
 
 #define RETRY_S 0.02   /* a full listen queue: connect again after this */
@@ -34,22 +34,7 @@ struct xsd_conn {
 
 int xsd_connect(const char *path)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(a.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(a.sun_path, path);
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s < 0)
-        return -1;
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int e = errno;
-        close(s);
-        errno = e;
-        return -1;
-    }
-    return s;
+    return unix_connect(path, SOCK_NONBLOCK);
 }
 
 static void destroy(struct xsd_conn *c)

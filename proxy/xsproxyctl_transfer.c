@@ -19,13 +19,13 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
 
 #include "transfer_wire.h"
+#include "unix_sock.h"
 
 #define TOKEN_LINE "XSPT-TOKEN "
 #define TOKEN_WAIT_MS 10000
@@ -76,38 +76,6 @@ static int parse(int argc, char **argv, struct opts *o)
 }
 
 /* ---- xsproxy's socket ------------------------------------------------- */
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        fd = -1;
-    }
-    return fd;
-}
-
-static bool io_all(int fd, void *buf, size_t len, bool rd)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t n = rd ? read(fd, (char *)buf + done, len - done)
-                       : write(fd, (const char *)buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
 
 /* `transfer ARGS...` on a connection of its own: 0 with the reply's text
  * in TEXT, -1 when xsproxy refused (TEXT: its error name), -2 when the
@@ -545,7 +513,7 @@ static const char *refusal_hint(const char *verb, const char *err)
 
 static int simple(const char *sock, const char *const *args, unsigned n)
 {
-    int fd = connect_unix(sock);
+    int fd = unix_connect(sock, 0);
     if (fd < 0) {
         fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
                 strerror(errno));
@@ -569,7 +537,7 @@ static int simple(const char *sock, const char *const *args, unsigned n)
 static int open_link(const char *sock, const char *cmd, const struct opts *o, bool sending,
                      int *rc)
 {
-    int link = connect_unix(sock);
+    int link = unix_connect(sock, 0);
     if (link < 0) {
         fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
                 strerror(errno));
