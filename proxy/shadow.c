@@ -196,6 +196,22 @@ static unsigned adopted_txs(const struct shadow *s)
     return n;
 }
 
+/* The path and token of the (UN)WATCH request M, kept in F for its answer
+ * (nothing kept when M lacks either).  -1 when out of memory, F freed. */
+static int note_watch(struct inflight *f, const struct msg *m)
+{
+    const char *parts[2];
+    if (msg_split(m->bytes + MSG_HDR_LEN, m->hdr.len, parts, 2) != 2)
+        return 0;
+    f->watch_path = strdup(parts[0]);
+    f->watch_token = strdup(parts[1]);
+    if (!f->watch_path || !f->watch_token) {
+        free_inflight(f);
+        return -1;
+    }
+    return 0;
+}
+
 int shadow_on_request(struct shadow *s, struct msg *m)
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = m->hdr.tx_id };
@@ -206,17 +222,8 @@ int shadow_on_request(struct shadow *s, struct msg *m)
         if (!f.tx_req)
             return -1;
     }
-    if (m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) {
-        const char *parts[2];
-        if (msg_split(msg_body(m), m->hdr.len, parts, 2) == 2) {
-            f.watch_path = strdup(parts[0]);
-            f.watch_token = strdup(parts[1]);
-            if (!f.watch_path || !f.watch_token) {
-                free_inflight(&f);
-                return -1;
-            }
-        }
-    }
+    if ((m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) && note_watch(&f, m) < 0)
+        return -1;
     if (push_inflight(s, &f) < 0) {
         free_inflight(&f);
         return -1;
@@ -250,17 +257,8 @@ int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type,
                           .guest_tx = m->hdr.tx_id, .internal = true };
-    if (adds_watch && m->hdr.type == XS_WATCH) {
-        const char *parts[2];
-        if (msg_split(m->bytes + MSG_HDR_LEN, m->hdr.len, parts, 2) == 2) {
-            f.watch_path = strdup(parts[0]);
-            f.watch_token = strdup(parts[1]);
-            if (!f.watch_path || !f.watch_token) {
-                free_inflight(&f);
-                return -1;
-            }
-        }
-    }
+    if (adds_watch && m->hdr.type == XS_WATCH && note_watch(&f, m) < 0)
+        return -1;
     if (push_inflight(s, &f) < 0) {
         free_inflight(&f);
         return -1;
