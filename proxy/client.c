@@ -436,13 +436,10 @@ static void client_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    ssize_t n = write(c->fd, bq_head(&c->to_client), bq_pending(&c->to_client));
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    if (bq_write(&c->to_client, c->fd) < 0) {
         client_free(c);
         return;
     }
-    if (n > 0)
-        bq_consume(&c->to_client, (size_t)n);
     if (!bq_pending(&c->to_client) && c->close_when_flushed && !c->q_head) {
         client_free(c);
         return;
@@ -482,13 +479,10 @@ static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    ssize_t n = write(c->backend_fd, bq_head(&c->to_backend), bq_pending(&c->to_backend));
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    if (bq_write(&c->to_backend, c->backend_fd) < 0) {
         backend_lost(c);
         return;
     }
-    if (n > 0)
-        bq_consume(&c->to_backend, (size_t)n);
     if (!bq_pending(&c->to_backend))
         ev_io_stop(loop, w);
 }
@@ -616,6 +610,16 @@ void bq_consume(struct bytequeue *q, size_t n)
             q->cap = 0;
         }
     }
+}
+
+int bq_write(struct bytequeue *q, int fd)
+{
+    ssize_t n = write(fd, bq_head(q), bq_pending(q));
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return -1;
+    if (n > 0)
+        bq_consume(q, (size_t)n);
+    return 0;
 }
 
 void bq_free(struct bytequeue *q)

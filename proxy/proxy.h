@@ -35,6 +35,10 @@ static inline size_t bq_pending(const struct bytequeue *q) { return q->len - q->
 static inline const uint8_t *bq_head(const struct bytequeue *q) { return q->data + q->off; }
 void bq_consume(struct bytequeue *q, size_t n);
 void bq_free(struct bytequeue *q);
+/* What of Q the descriptor FD takes now, written and consumed: 0 (also
+ * when it takes nothing now: EAGAIN, EINTR), or -1 with errno when FD
+ * failed. */
+int bq_write(struct bytequeue *q, int fd);
 
 struct config {
     const char *socket_path;    /* where dom0 clients connect */

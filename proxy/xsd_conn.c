@@ -114,13 +114,10 @@ static void wr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct xsd_conn *c = w->data;
-    ssize_t n = write(c->fd, bq_head(&c->out), bq_pending(&c->out));
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    if (bq_write(&c->out, c->fd) < 0) {
         fail(c, errno);
         return;
     }
-    if (n > 0)
-        bq_consume(&c->out, (size_t)n);
     if (!bq_pending(&c->out))
         ev_io_stop(loop, w);
 }
