@@ -26,7 +26,7 @@ void shadow_init(struct shadow *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void free_inflight(struct inflight *f)
+void shadow_free_inflight(struct inflight *f)
 {
     free(f->watch_path);
     free(f->watch_token);
@@ -94,9 +94,9 @@ void shadow_clear(struct shadow *s)
     shadow_clear_watches(s);
     clear_txs(s);
     for (unsigned i = 0; i < s->q_len; i++)
-        free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
+        shadow_free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     free(s->q);
-    free_inflight(&s->streamed);
+    shadow_free_inflight(&s->streamed);
     uint32_t gen = s->watch_gencnt, domid = s->domid;
     memset(s, 0, sizeof(*s));
     s->watch_gencnt = gen;
@@ -206,7 +206,7 @@ static int note_watch(struct inflight *f, const struct msg *m)
     f->watch_path = strdup(parts[0]);
     f->watch_token = strdup(parts[1]);
     if (!f->watch_path || !f->watch_token) {
-        free_inflight(f);
+        shadow_free_inflight(f);
         return -1;
     }
     return 0;
@@ -225,7 +225,7 @@ int shadow_on_request(struct shadow *s, struct msg *m)
     if ((m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) && note_watch(&f, m) < 0)
         return -1;
     if (push_inflight(s, &f) < 0) {
-        free_inflight(&f);
+        shadow_free_inflight(&f);
         return -1;
     }
     /* the guest's id becomes xenstored's; an id xsproxy does not know goes
@@ -260,7 +260,7 @@ int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_
     if (adds_watch && m->hdr.type == XS_WATCH && note_watch(&f, m) < 0)
         return -1;
     if (push_inflight(s, &f) < 0) {
-        free_inflight(&f);
+        shadow_free_inflight(&f);
         return -1;
     }
     return 0;
@@ -367,9 +367,9 @@ uint32_t shadow_watch_page(const struct shadow *s, uint32_t index, char *buf, ui
 void shadow_backend_lost(struct shadow *s)
 {
     for (unsigned i = 0; i < s->q_len; i++)
-        free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
+        shadow_free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     s->q_head = s->q_len = 0;
-    free_inflight(&s->streamed);
+    shadow_free_inflight(&s->streamed);
     s->has_streamed = false;
     clear_txs(s);
 }
@@ -597,7 +597,7 @@ void shadow_on_streamed_end(struct shadow *s, const struct msg *m)
         check_replay(s, &s->streamed, m);
     else if (s->streamed.tx_req)
         log_op(s, &s->streamed, m);
-    free_inflight(&s->streamed);
+    shadow_free_inflight(&s->streamed);
     s->has_streamed = false;
 }
 
@@ -689,21 +689,21 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     bool whole = m->got >= msg_wire_len(m);
     if (!whole && (f.replay_tx || f.tx_req)) {
         /* its body is still on the way: finish when it is whole */
-        free_inflight(&s->streamed);
+        shadow_free_inflight(&s->streamed);
         s->streamed = f;
         s->has_streamed = true;
         f.tx_req = NULL;
     }
     if (f.internal) {
         enum shadow_reply r = on_internal_reply(s, &f, m, whole);
-        free_inflight(&f);
+        shadow_free_inflight(&f);
         return r;
     }
     if (f.tx_req && whole)
         log_op(s, &f, m);
     m->hdr.tx_id = f.guest_tx;
     track_reply(s, &f, m);
-    free_inflight(&f);
+    shadow_free_inflight(&f);
     return SHADOW_REPLY;
 }
 

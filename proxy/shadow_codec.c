@@ -447,15 +447,6 @@ static bool get_flag_word(struct rd *r, const char *what, uint32_t known, uint32
     return true;
 }
 
-static void free_inflight_fields(struct inflight *f)
-{
-    free(f->watch_path);
-    free(f->watch_token);
-    free(f->tx_req);
-    f->watch_path = f->watch_token = NULL;
-    f->tx_req = NULL;
-}
-
 /* One inflight into F (zeroed first); on failure F owns nothing. */
 static bool get_inflight(struct rd *r, struct inflight *f)
 {
@@ -485,7 +476,7 @@ static bool get_inflight(struct rd *r, struct inflight *f)
         ((f->type != XS_WATCH && f->type != XS_UNWATCH) || f->tx_req || f->replay_tx))
         fail(r, "a watch on request %u of type %u, logged or replayed", f->req_id, f->type);
     if (r->bad) {
-        free_inflight_fields(f);
+        shadow_free_inflight(f);
         return false;
     }
     return true;
