@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
 
+#include "bytequeue.h"
 #include "transfer_wire.h"
 #include "unix_sock.h"
 
@@ -271,34 +272,6 @@ static int run_command(const char *cmd, pid_t *pid)
 
 /* ---- carrying the link ------------------------------------------------------ */
 
-struct buf {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-static void buf_take(struct buf *b, size_t n)
-{
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-}
-
 /* What of P fits on FD now: a socket is never waited on (a peer that
  * drops packets would hold a blocking write past the silence check); a
  * pipe is written as it takes it.  -1 when FD is gone. */
@@ -341,14 +314,15 @@ static void show(const struct tw_frame *f, enum outcome *out)
 }
 
 /* Frames from xsproxy in FROM: REPORTs shown, the rest to TO. */
-static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
+static int sort_frames(struct bytequeue *from, struct bytequeue *to, enum outcome *out)
 {
     size_t off = 0;
     for (;;) {
         struct tw_frame f;
         size_t used;
         char err[128];
-        int rc = tw_parse(from->p + off, from->len - off, &f, &used, err, sizeof(err));
+        int rc = tw_parse(bq_head(from) + off, bq_pending(from) - off, &f, &used, err,
+                          sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "xsproxyctl: from xsproxy: %s\n", err);
             return -1;
@@ -357,18 +331,18 @@ static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
             break;
         if (f.type == TW_REPORT)
             show(&f, out);
-        else if (buf_add(to, from->p + off, used) < 0)
+        else if (bq_push(to, bq_head(from) + off, used) < 0)
             return -1;
         off += used;
     }
-    buf_take(from, off);
+    bq_consume(from, off);
     return 0;
 }
 
 /* One link being carried: xsproxy's end (LINK) and the other host's. */
 struct carrier {
     int link, peer_in, peer_out;
-    struct buf from_x, to_peer, to_x;
+    struct bytequeue from_x, to_peer, to_x;
     enum outcome out;
     bool x_open, peer_open, x_shut;
     long long heard;   /* the other host, last */
@@ -381,7 +355,7 @@ static void from_xsproxy(struct carrier *c)
     ssize_t n = read(c->link, c->chunk, sizeof(c->chunk));
     if (n <= 0) {
         c->x_open = false;
-    } else if (buf_add(&c->from_x, c->chunk, (size_t)n) < 0 ||
+    } else if (bq_push(&c->from_x, c->chunk, (size_t)n) < 0 ||
                sort_frames(&c->from_x, &c->to_peer, &c->out) < 0) {
         c->x_open = false;
     }
@@ -394,30 +368,30 @@ static int from_peer(struct carrier *c)
     c->heard = now_ms();
     if (n <= 0)
         c->peer_open = false;   /* the link to the other host broke */
-    else if (buf_add(&c->to_x, c->chunk, (size_t)n) < 0)
+    else if (bq_push(&c->to_x, c->chunk, (size_t)n) < 0)
         return -1;
     return 0;
 }
 
 static void to_peer(struct carrier *c)
 {
-    ssize_t n = write_some(c->peer_out, c->to_peer.p, c->to_peer.len);
+    ssize_t n = write_some(c->peer_out, bq_head(&c->to_peer), bq_pending(&c->to_peer));
     if (n < 0) {
-        c->to_peer.len = 0;   /* gone: xsproxy hears of it below */
+        bq_consume(&c->to_peer, bq_pending(&c->to_peer));   /* gone: xsproxy hears below */
         c->peer_out = -1;
         c->peer_open = false;
     } else {
-        buf_take(&c->to_peer, (size_t)n);
+        bq_consume(&c->to_peer, (size_t)n);
     }
 }
 
 static void to_xsproxy(struct carrier *c)
 {
-    ssize_t n = write_some(c->link, c->to_x.p, c->to_x.len);
+    ssize_t n = write_some(c->link, bq_head(&c->to_x), bq_pending(&c->to_x));
     if (n < 0)
         c->x_open = false;
     else
-        buf_take(&c->to_x, (size_t)n);
+        bq_consume(&c->to_x, (size_t)n);
 }
 
 /* Both xsproxies send PING twice a second: a peer silent for SILENCE_MS
@@ -428,16 +402,16 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *sile
                           .out = OUT_NONE, .x_open = true, .peer_open = true,
                           .heard = now_ms() };
     struct carrier *c = &cr;
-    while (c->x_open || c->to_peer.len) {
+    while (c->x_open || bq_pending(&c->to_peer)) {
         struct pollfd p[4];
         int np = 0, ix = -1, ipin = -1, ipout = -1, ixout = -1;
         if (c->x_open)
             p[ix = np++] = (struct pollfd){ .fd = link, .events = POLLIN };
         if (c->peer_open)
             p[ipin = np++] = (struct pollfd){ .fd = peer_in, .events = POLLIN };
-        if (c->to_peer.len && c->peer_out >= 0)
+        if (bq_pending(&c->to_peer) && c->peer_out >= 0)
             p[ipout = np++] = (struct pollfd){ .fd = c->peer_out, .events = POLLOUT };
-        if (c->to_x.len && c->x_open)
+        if (bq_pending(&c->to_x) && c->x_open)
             p[ixout = np++] = (struct pollfd){ .fd = link, .events = POLLOUT };
         long long left = c->heard + silence_ms - now_ms();
         int ready = poll(p, (nfds_t)np, c->peer_open ? (int)(left > 0 ? left : 0) : -1);
@@ -450,7 +424,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *sile
                     "taken for broken\n", silence_ms);
             c->peer_open = false;
             c->peer_out = -1;
-            c->to_peer.len = 0;
+            bq_consume(&c->to_peer, bq_pending(&c->to_peer));
             *silent = true;
             continue;
         }
@@ -462,7 +436,7 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *sile
             to_peer(c);
         if (ixout >= 0 && p[ixout].revents)
             to_xsproxy(c);
-        if (!c->peer_open && !c->to_x.len && c->x_open && !c->x_shut) {
+        if (!c->peer_open && !bq_pending(&c->to_x) && c->x_open && !c->x_shut) {
             /* what the other host sent is passed on first; then xsproxy
              * hears that the link ended, and pauses */
             shutdown(link, SHUT_WR);
@@ -471,9 +445,9 @@ static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *sile
         if (!c->x_open && c->peer_out < 0)
             break;
     }
-    free(c->from_x.p);
-    free(c->to_peer.p);
-    free(c->to_x.p);
+    bq_free(&c->from_x);
+    bq_free(&c->to_peer);
+    bq_free(&c->to_x);
     return c->out == OUT_DONE ? 0 : c->out == OUT_ABORTED ? 4 : 3;
 }
 
