@@ -191,9 +191,7 @@ static int make_dir(const char *path)
 static int listen_on(const char *path)
 {
     struct sockaddr_un a;
-    if (unix_addr(&a, path) < 0)
-        return -1;
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int s = unix_socket(path, SOCK_NONBLOCK, &a);
     if (s < 0)
         return -1;
     unlink(path);

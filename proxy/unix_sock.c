@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int unix_addr(struct sockaddr_un *a, const char *path)
+int unix_socket(const char *path, int flags, struct sockaddr_un *a)
 {
     memset(a, 0, sizeof(*a));
     a->sun_family = AF_UNIX;
@@ -18,15 +18,13 @@ int unix_addr(struct sockaddr_un *a, const char *path)
         return -1;
     }
     strcpy(a->sun_path, path);
-    return 0;
+    return socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
 }
 
 int unix_connect(const char *path, int flags)
 {
     struct sockaddr_un a;
-    if (unix_addr(&a, path) < 0)
-        return -1;
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+    int s = unix_socket(path, flags, &a);
     if (s < 0)
         return -1;
     if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {

@@ -10,9 +10,10 @@
 #include <stddef.h>
 #include <sys/un.h>
 
-/* A's family and path PATH: 0, or -1 with ENAMETOOLONG when it does not
- * fit. */
-int unix_addr(struct sockaddr_un *a, const char *path);
+/* A Unix stream socket (close-on-exec, and FLAGS: SOCK_NONBLOCK or 0),
+ * and in A the address of PATH: its descriptor, or -1 with errno
+ * (ENAMETOOLONG: PATH does not fit an address). */
+int unix_socket(const char *path, int flags, struct sockaddr_un *a);
 /* A stream connection to the socket at PATH (close-on-exec, and FLAGS:
  * SOCK_NONBLOCK or 0), or -1 with errno. */
 int unix_connect(const char *path, int flags);
