@@ -27,15 +27,29 @@ struct up_parser {
     struct xsrec_error *err;
 };
 
+/* Room for the view of any one record. */
+union up_view {
+    struct xsrec_global g;
+    struct xsrec_conn c;
+    struct xsrec_watch w;
+    struct xsrec_tx t;
+    struct xsrec_node n;
+    struct xsrec_tx_op op;
+};
+
 /*
  * Each decoder checks one record body (at `off`, of the length in `rec`'s
- * header, which fits in the buffer with its padding), fills the view in
- * `rec` and returns the octets its contents take, or -1.
+ * header, which fits in the buffer with its padding), fills its view in
+ * `v` and points `rec` at it, and returns the octets its contents take,
+ * or -1.
  */
+typedef long long up_decoder(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                             union up_view *v);
 
 static long long dec_global(struct up_parser *p, size_t off, struct xsrec_record *rec,
-                            struct xsrec_global *g)
+                            union up_view *v)
 {
+    struct xsrec_global *g = &v->g;
     const uint8_t *b = p->buf + off;
 
     if (xsrec__check_fixed(rec, GLOBAL_LEN, false, p->err))
@@ -47,8 +61,9 @@ static long long dec_global(struct up_parser *p, size_t off, struct xsrec_record
 }
 
 static long long dec_conn(struct up_parser *p, size_t off, struct xsrec_record *rec,
-                          struct xsrec_conn *c)
+                          union up_view *v)
 {
+    struct xsrec_conn *c = &v->c;
     const uint8_t *b = p->buf + off;
     uint32_t len = rec->len;
 
@@ -131,8 +146,9 @@ static int need_conn(struct up_parser *p, uint32_t id, size_t off, const char *w
 }
 
 static long long dec_watch(struct up_parser *p, size_t off, struct xsrec_record *rec,
-                           struct xsrec_watch *w)
+                           union up_view *v)
 {
+    struct xsrec_watch *w = &v->w;
     const uint8_t *b = p->buf + off;
     uint32_t len = rec->len;
 
@@ -165,8 +181,9 @@ static long long dec_watch(struct up_parser *p, size_t off, struct xsrec_record 
 }
 
 static long long dec_tx(struct up_parser *p, size_t off, struct xsrec_record *rec,
-                        struct xsrec_tx *t)
+                        union up_view *v)
 {
+    struct xsrec_tx *t = &v->t;
     const uint8_t *b = p->buf + off;
 
     if (xsrec__check_fixed(rec, TX_LEN, false, p->err))
@@ -190,8 +207,9 @@ static long long dec_tx(struct up_parser *p, size_t off, struct xsrec_record *re
 }
 
 static long long dec_node(struct up_parser *p, size_t off, struct xsrec_record *rec,
-                          struct xsrec_node *n)
+                          union up_view *v)
 {
+    struct xsrec_node *n = &v->n;
     const uint8_t *b = p->buf + off;
     uint32_t len = rec->len;
 
@@ -271,8 +289,9 @@ static bool tx_op_type_ok(uint32_t t)
 }
 
 static long long dec_tx_op(struct up_parser *p, size_t off, struct xsrec_record *rec,
-                           struct xsrec_tx_op *op)
+                           union up_view *v)
 {
+    struct xsrec_tx_op *op = &v->op;
     const uint8_t *b = p->buf + off;
     uint32_t len = rec->len;
 
@@ -320,22 +339,48 @@ static long long dec_tx_op(struct up_parser *p, size_t off, struct xsrec_record 
     return (long long)need;
 }
 
-/* Room for the view of any one record. */
-union up_view {
-    struct xsrec_global g;
-    struct xsrec_conn c;
-    struct xsrec_watch w;
-    struct xsrec_tx t;
-    struct xsrec_node n;
-    struct xsrec_tx_op op;
+/* The record types of this revision (and xsproxy's TX_OP): their kinds
+ * and decoders (END has no contents). */
+struct up_type {
+    uint32_t type;
+    enum xsrec_kind kind;
+    up_decoder *dec;
+};
+static const struct up_type up_types[] = {
+    { XSREC_UP_END, XSREC_K_END, NULL },
+    { XSREC_UP_GLOBAL, XSREC_K_GLOBAL, dec_global },
+    { XSREC_UP_CONN, XSREC_K_CONN, dec_conn },
+    { XSREC_UP_WATCH, XSREC_K_WATCH, dec_watch },
+    { XSREC_UP_TX, XSREC_K_TX, dec_tx },
+    { XSREC_UP_NODE, XSREC_K_NODE, dec_node },
+    { XSREC_UP_TX_OP, XSREC_K_TX_OP, dec_tx_op },
 };
 
-/* A type of this revision, in its place: GLOBAL_DATA first and once. */
+/* TYPE's entry in up_types, or NULL. */
+static const struct up_type *up_type(uint32_t type)
+{
+    for (size_t i = 0; i < sizeof(up_types) / sizeof(up_types[0]); i++)
+        if (up_types[i].type == type)
+            return &up_types[i];
+    return NULL;
+}
+
+/* REC's body at BODY, decoded into V by its type's decoder: the octets its
+ * contents take, or -1.  Its type is one of up_types (check_type). */
+static long long dec_record(struct up_parser *p, size_t body, struct xsrec_record *rec,
+                            union up_view *v)
+{
+    const struct up_type *t = up_type(rec->type);
+    rec->kind = t->kind;
+    return t->dec ? t->dec(p, body, rec, v) : 0;
+}
+
+/* A type of up_types, in its place: GLOBAL_DATA first and once. */
 static int check_type(struct up_parser *p, const struct xsrec_record *rec,
                       const struct xsrec_info *info)
 {
     uint32_t type = rec->type;
-    if (type > XSREC_UP_NODE && type != XSREC_UP_TX_OP)
+    if (!up_type(type))
         return xsrec__fail(p->err, rec->offset, "record-type",
                            type <= 8 ? "record type %u (%s) belongs to later revisions "
                                        "of the format and is not supported"
@@ -346,36 +391,6 @@ static int check_type(struct up_parser *p, const struct xsrec_record *rec,
         return xsrec__fail(p->err, rec->offset, "global-first",
                            "GLOBAL_DATA must be the first record and appear once");
     return 0;
-}
-
-/* REC's body at BODY, decoded into V by its type's decoder: the octets its
- * contents take, or -1. */
-static long long dec_record(struct up_parser *p, size_t body, struct xsrec_record *rec,
-                            union up_view *v)
-{
-    switch (rec->type) {
-    case XSREC_UP_END:
-        rec->kind = XSREC_K_END;
-        return 0;
-    case XSREC_UP_GLOBAL:
-        rec->kind = XSREC_K_GLOBAL;
-        return dec_global(p, body, rec, &v->g);
-    case XSREC_UP_CONN:
-        rec->kind = XSREC_K_CONN;
-        return dec_conn(p, body, rec, &v->c);
-    case XSREC_UP_WATCH:
-        rec->kind = XSREC_K_WATCH;
-        return dec_watch(p, body, rec, &v->w);
-    case XSREC_UP_TX:
-        rec->kind = XSREC_K_TX;
-        return dec_tx(p, body, rec, &v->t);
-    case XSREC_UP_NODE:
-        rec->kind = XSREC_K_NODE;
-        return dec_node(p, body, rec, &v->n);
-    default:   /* XSREC_UP_TX_OP: check_type let no other through */
-        rec->kind = XSREC_K_TX_OP;
-        return dec_tx_op(p, body, rec, &v->op);
-    }
 }
 
 static int parse_records(struct up_parser *p, xsrec_visit_fn visit, void *ctx,
