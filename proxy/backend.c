@@ -11,29 +11,19 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "proxy.h"
 #include "share.h"
+#include "unix_sock.h"
 
 static int connect_probe(const char *path)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(a.sun_path))
-        return -1;
-    strcpy(a.sun_path, path);
     /* a blocking connect: a busy xenstored's full listen queue means
      * "wait", not "gone" */
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int s = unix_connect(path, 0);
     if (s < 0)
         return -1;
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-        int e = errno;
-        close(s);
-        errno = e;
-        return -1;
-    }
     fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_NONBLOCK);
     return s;
 }

@@ -436,13 +436,10 @@ static void client_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    ssize_t n = write(c->fd, bq_head(&c->to_client), bq_pending(&c->to_client));
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    if (bq_write(&c->to_client, c->fd) < 0) {
         client_free(c);
         return;
     }
-    if (n > 0)
-        bq_consume(&c->to_client, (size_t)n);
     if (!bq_pending(&c->to_client) && c->close_when_flushed && !c->q_head) {
         client_free(c);
         return;
@@ -482,13 +479,10 @@ static void backend_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    ssize_t n = write(c->backend_fd, bq_head(&c->to_backend), bq_pending(&c->to_backend));
-    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+    if (bq_write(&c->to_backend, c->backend_fd) < 0) {
         backend_lost(c);
         return;
     }
-    if (n > 0)
-        bq_consume(&c->to_backend, (size_t)n);
     if (!bq_pending(&c->to_backend))
         ev_io_stop(loop, w);
 }
@@ -573,53 +567,4 @@ void client_close_all(struct proxy *px)
 {
     while (px->clients)
         client_free(px->clients);
-}
-
-/* ---- byte queues ------------------------------------------------------- */
-
-int bq_push(struct bytequeue *q, const void *p, size_t n)
-{
-    if (n == 0)
-        return 0;   /* P may be NULL then */
-    if (q->off && q->off == q->len)
-        q->off = q->len = 0;
-    if (q->len + n > q->cap) {
-        if (q->off) {   /* slide down before growing */
-            memmove(q->data, q->data + q->off, q->len - q->off);
-            q->len -= q->off;
-            q->off = 0;
-        }
-        if (q->len + n > q->cap) {
-            size_t cap = q->cap ? q->cap : 4096;
-            while (cap < q->len + n)
-                cap *= 2;
-            uint8_t *nd = realloc(q->data, cap);
-            if (!nd)
-                return -1;
-            q->data = nd;
-            q->cap = cap;
-        }
-    }
-    memcpy(q->data + q->len, p, n);
-    q->len += n;
-    return 0;
-}
-
-void bq_consume(struct bytequeue *q, size_t n)
-{
-    q->off += n;
-    if (q->off >= q->len) {
-        q->off = q->len = 0;
-        if (q->cap > 65536) {   /* give a burst's memory back */
-            free(q->data);
-            q->data = NULL;
-            q->cap = 0;
-        }
-    }
-}
-
-void bq_free(struct bytequeue *q)
-{
-    free(q->data);
-    memset(q, 0, sizeof(*q));
 }

@@ -36,13 +36,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "claim.h"
 #include "job.h"
 #include "proxy.h"
+#include "unix_sock.h"
 
 #define SWITCH_TRY_MS 3000     /* keep asking while the shim says busy, in all */
 #define SWITCH_ANSWER_MS 2000  /* for one answer */
@@ -155,20 +155,6 @@ static const char *answer_text(const struct switch_answer *a)
 
 #define WATCHES_MAX (16u << 20)   /* the largest `watches` answer taken */
 
-static bool io_all(int fd, void *buf, size_t len, bool rd)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t n = rd ? read(fd, (char *)buf + done, len - done)
-                       : write(fd, (const char *)buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
-
 /* XS_CONTROL `watches` on a connection of its own: oxenstored answers with
  * every connection's watches in one message, longer than the protocol's
  * 4096 bytes once a few dozen domains have watches - which libxenstore
@@ -176,11 +162,7 @@ static bool io_all(int fd, void *buf, size_t len, bool rd)
  * command (C xenstored) or the answer is not usable. */
 static char *control_watches(struct proxy *px)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(px->cfg.backend_path) >= sizeof(a.sun_path))
-        return NULL;
-    strcpy(a.sun_path, px->cfg.backend_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = unix_connect(px->cfg.backend_path, 0);
     if (fd < 0)
         return NULL;
     struct timeval tv = { 5, 0 };   /* never hang the loop on a daemon */
@@ -188,7 +170,7 @@ static char *control_watches(struct proxy *px)
     static const char cmd[] = "watches";
     struct xsd_sockmsg h = { XS_CONTROL, 1, 0, sizeof(cmd) };
     char *text = NULL;
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && io_all(fd, &h, sizeof(h), false) &&
+    if (io_all(fd, &h, sizeof(h), false) &&
         io_all(fd, (void *)cmd, sizeof(cmd), false) && io_all(fd, &h, sizeof(h), true) &&
         h.type == XS_CONTROL && h.len < WATCHES_MAX && (text = malloc(h.len + 1)) &&
         io_all(fd, text, h.len, true)) {

@@ -19,6 +19,7 @@
 #include "proxy.h"
 #include "share.h"
 #include "transfer.h"
+#include "unix_sock.h"
 
 static const char usage_text[] =
     "usage: xsproxy [OPTIONS]\n"
@@ -189,13 +190,8 @@ static int make_dir(const char *path)
 
 static int listen_on(const char *path)
 {
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(a.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(a.sun_path, path);
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_un a;
+    int s = unix_socket(path, SOCK_NONBLOCK, &a);
     if (s < 0)
         return -1;
     unlink(path);
@@ -279,9 +275,10 @@ static struct xs_handle *open_backend(const char *path)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* The defaults, then the config file and the command line. */
+static void configure(struct config *cfg, int argc, char **argv)
 {
-    struct config *cfg = &proxy.cfg;
+    static char pidbuf[512];
     cfg->socket_path = "/run/xsproxy/socket";
     cfg->backend_path = "/run/xenstored/socket";
     cfg->run_dir = "/run/xsproxy";
@@ -289,89 +286,105 @@ int main(int argc, char **argv)
     cfg->max_outstanding = 20;
     capture_settings_init(&cfg->capture);
     parse_args(cfg, argc, argv);
-    char pidbuf[512];
     if (!cfg->pid_file) {
         snprintf(pidbuf, sizeof(pidbuf), "%s/xsproxy.pid", cfg->run_dir);
         cfg->pid_file = pidbuf;
     }
-    log_init(cfg);
-    signal(SIGPIPE, SIG_IGN);
-    /* the claims are for xenstored's shim; xsproxy maps the real rings */
-    unsetenv("XSSHIM_CLAIMS");
+}
 
-    char path[512];
+/* The run directory and what it holds: claims, shadow rings, journals. */
+static int make_run_dirs(const struct config *cfg)
+{
+    char path[512], shadow_dir[512], journal_dir[512];
     snprintf(path, sizeof(path), "%s/claims", cfg->run_dir);
-    char shadow_dir[512], journal_dir[512];
     snprintf(shadow_dir, sizeof(shadow_dir), "%s/shadow", cfg->run_dir);
     snprintf(journal_dir, sizeof(journal_dir), "%s/journal", cfg->run_dir);
     if (make_dir(cfg->run_dir) < 0 || make_dir(path) < 0 || make_dir(shadow_dir) < 0 ||
         make_dir(journal_dir) < 0) {
         xlog(LOG_LVL_ERROR, "cannot create %s: %s", cfg->run_dir, strerror(errno));
-        return 1;
+        return -1;
     }
+    return 0;
+}
+
+/* Xen's interfaces, the domain-exception VIRQ and xenstored.  The event
+ * channels' descriptor (non-blocking), or -1. */
+static int open_xen(const struct config *cfg)
+{
     proxy.xce = xenevtchn_open(NULL, 0);
     proxy.xgt = xengnttab_open(NULL, 0);
     proxy.xch = xc_interface_open(NULL, NULL, 0);
     if (!proxy.xce || !proxy.xgt || !proxy.xch) {
         xlog(LOG_LVL_ERROR, "cannot open the Xen interfaces (evtchn, gnttab, xenctrl): %s",
              strerror(errno));
-        return 1;
+        return -1;
     }
     int efd = xenevtchn_fd(proxy.xce);
     fcntl(efd, F_SETFL, fcntl(efd, F_GETFL) | O_NONBLOCK);
     int vp = xenevtchn_bind_virq(proxy.xce, VIRQ_DOM_EXC);
     if (vp < 0) {
         xlog(LOG_LVL_ERROR, "cannot bind VIRQ_DOM_EXC: %s", strerror(errno));
-        return 1;
+        return -1;
     }
     proxy.virq_port = (evtchn_port_t)vp;
     proxy.xs = open_backend(cfg->backend_path);
     if (!proxy.xs) {
         xlog(LOG_LVL_ERROR, "cannot reach xenstored at %s: %s", cfg->backend_path,
              strerror(errno));
-        return 1;
+        return -1;
     }
+    return efd;
+}
 
+/* The loop, with the event channels, the ring scan and the signals. */
+static void start_loop(int efd)
+{
+    static ev_signal sigterm, sigint, sighup;
     proxy.loop = ev_default_loop(EVFLAG_AUTO);
     share_init(&proxy);
     ev_io_init(&proxy.evtchn_watcher, evtchn_cb, efd, EV_READ);
     ev_io_start(proxy.loop, &proxy.evtchn_watcher);
     ev_timer_init(&proxy.scan_timer, scan_cb, 1.0, 1.0);
     ev_timer_start(proxy.loop, &proxy.scan_timer);
-    ev_signal sigterm, sigint, sighup;
     ev_signal_init(&sigterm, stop_cb, SIGTERM);
     ev_signal_init(&sigint, stop_cb, SIGINT);
     ev_signal_init(&sighup, hup_cb, SIGHUP);
     ev_signal_start(proxy.loop, &sigterm);
     ev_signal_start(proxy.loop, &sigint);
     ev_signal_start(proxy.loop, &sighup);
-    if (backend_start(&proxy) < 0) {
-        xlog(LOG_LVL_ERROR, "cannot reach xenstored at %s: %s", cfg->backend_path,
-             strerror(errno));
-        return 1;
+}
+
+static int start_capture(struct config *cfg)
+{
+    char err[512];
+    proxy.capture = capture_open(cfg->capture_file, &cfg->capture, err, sizeof(err));
+    if (!proxy.capture) {
+        xlog(LOG_LVL_ERROR, "%s", err);
+        return -1;
     }
-    if (cfg->capture_file) {
-        char err[512];
-        proxy.capture = capture_open(cfg->capture_file, &cfg->capture, err, sizeof(err));
-        if (!proxy.capture) {
-            xlog(LOG_LVL_ERROR, "%s", err);
-            return 1;
-        }
-        char spec[1024];
-        capture_settings_describe(&cfg->capture, spec, sizeof(spec));
-        xlog(LOG_LVL_INFO, "capturing to %s (%s)", cfg->capture_file, spec);
-    }
-    /* the domains the last xsproxy served, if it crashed or stopped */
+    char spec[1024];
+    capture_settings_describe(&cfg->capture, spec, sizeof(spec));
+    xlog(LOG_LVL_INFO, "capturing to %s (%s)", cfg->capture_file, spec);
+    return 0;
+}
+
+/* The domains and transfers the last xsproxy had, if it crashed or stopped. */
+static void carry_on(const struct config *cfg)
+{
     int recovered = domain_recover_all(&proxy);
     if (recovered > 0)
-        xlog(LOG_LVL_INFO, "carried on with %d domains from the journals in %s", recovered,
-             journal_dir);
+        xlog(LOG_LVL_INFO, "carried on with %d domains from the journals in %s/journal",
+             recovered, cfg->run_dir);
     transfer_recover_all(&proxy);   /* paused, until the toolstack resumes them */
-    /* listen last: a client that can connect finds xsproxy ready */
+}
+
+/* Listen last: a client that can connect finds xsproxy ready. */
+static int start_listening(const struct config *cfg)
+{
     proxy.listen_fd = listen_on(cfg->socket_path);
     if (proxy.listen_fd < 0) {
         xlog(LOG_LVL_ERROR, "cannot listen on %s: %s", cfg->socket_path, strerror(errno));
-        return 1;
+        return -1;
     }
     FILE *pf = fopen(cfg->pid_file, "w");
     if (pf) {
@@ -381,9 +394,11 @@ int main(int argc, char **argv)
     ev_io_init(&proxy.listen_watcher, listen_cb, proxy.listen_fd, EV_READ);
     ev_io_start(proxy.loop, &proxy.listen_watcher);
     xlog(LOG_LVL_INFO, "serving %s in front of %s", cfg->socket_path, cfg->backend_path);
+    return 0;
+}
 
-    ev_run(proxy.loop, 0);
-
+static void shut_down(struct config *cfg)
+{
     backend_stop(&proxy);
     client_close_all(&proxy);
     transfer_free_all(&proxy);
@@ -410,5 +425,33 @@ int main(int argc, char **argv)
         munmap(proxy.claims_asked, 4096);
     ev_loop_destroy(proxy.loop);
     xlog(LOG_LVL_INFO, "stopped");
+}
+
+int main(int argc, char **argv)
+{
+    struct config *cfg = &proxy.cfg;
+    configure(cfg, argc, argv);
+    log_init(cfg);
+    signal(SIGPIPE, SIG_IGN);
+    /* the claims are for xenstored's shim; xsproxy maps the real rings */
+    unsetenv("XSSHIM_CLAIMS");
+    if (make_run_dirs(cfg) < 0)
+        return 1;
+    int efd = open_xen(cfg);
+    if (efd < 0)
+        return 1;
+    start_loop(efd);
+    if (backend_start(&proxy) < 0) {
+        xlog(LOG_LVL_ERROR, "cannot reach xenstored at %s: %s", cfg->backend_path,
+             strerror(errno));
+        return 1;
+    }
+    if (cfg->capture_file && start_capture(cfg) < 0)
+        return 1;
+    carry_on(cfg);
+    if (start_listening(cfg) < 0)
+        return 1;
+    ev_run(proxy.loop, 0);
+    shut_down(cfg);
     return 0;
 }

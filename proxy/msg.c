@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "xsproxy_type_names.h"
 #include "xsproxy_wire.h"
 
 void msg_reset(struct msg *m)
@@ -116,44 +117,31 @@ int msg_errno_value(const char *name)
     return EIO;
 }
 
-/* Upstream's types in enum order, then xsproxy's (from XSP_TYPE_BASE + 1). */
-static const char *const upstream_names[] = {
-    "CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",
-    "TRANSACTION_START", "TRANSACTION_END", "INTRODUCE", "RELEASE",
-    "GET_DOMAIN_PATH", "WRITE", "MKDIR", "RM", "SET_PERMS", "WATCH_EVENT",
-    "ERROR", "IS_DOMAIN_INTRODUCED", "RESUME", "SET_TARGET", "RESTRICT",
-    "RESET_WATCHES", "DIRECTORY_PART", "GET_FEATURE", "SET_FEATURE",
-    "GET_QUOTA", "SET_QUOTA",
-};
-static const char *const proxy_names[] = {
-    "QUIESCE", "GET_DOMAIN_WATCHES", "ADD_DOMAIN_WATCHES", "RESTORE_TRANSACTIONS",
-    "XSP_RESUME", "XSP_INSERT", "XSP_REMOVE",
-};
-#define NR_UPSTREAM (sizeof(upstream_names) / sizeof(upstream_names[0]))
-#define NR_PROXY (sizeof(proxy_names) / sizeof(proxy_names[0]))
-
 const char *msg_type_name(uint32_t type, char *buf, size_t len)
 {
-    if (type < NR_UPSTREAM)
-        return upstream_names[type];
-    if (type > XSP_TYPE_BASE && type - XSP_TYPE_BASE <= NR_PROXY)
-        return proxy_names[type - XSP_TYPE_BASE - 1];
+    const char *name = xsp_type_name(type);
+    if (name)
+        return name;
     snprintf(buf, len, "TYPE_%u", type);
     return buf;
 }
 
+/* NAME among the types from FIRST on: upstream's and xsproxy's each run
+ * without a gap up to the first type with no name. */
+static bool find_type(const char *name, uint32_t first, uint32_t *type)
+{
+    for (uint32_t t = first; xsp_type_name(t); t++)
+        if (strcasecmp(name, xsp_type_name(t)) == 0) {
+            *type = t;
+            return true;
+        }
+    return false;
+}
+
 bool msg_type_parse(const char *name, uint32_t *type)
 {
-    for (uint32_t i = 0; i < NR_UPSTREAM; i++)
-        if (strcasecmp(name, upstream_names[i]) == 0) {
-            *type = i;
-            return true;
-        }
-    for (uint32_t i = 0; i < NR_PROXY; i++)
-        if (strcasecmp(name, proxy_names[i]) == 0) {
-            *type = XSP_TYPE_BASE + 1 + i;
-            return true;
-        }
+    if (find_type(name, 0, type) || find_type(name, XSP_TYPE_BASE + 1, type))
+        return true;
     if (strcasecmp(name, "DEBUG") == 0) {   /* CONTROL's old name */
         *type = XS_CONTROL;
         return true;

@@ -139,80 +139,98 @@ int persist_decode_watches(struct domain *d, const uint8_t *buf, size_t len, cha
     return shadow_decode_watches(&d->sh, buf, len, err, errlen);
 }
 
-int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watches_apart,
-                   char *err, size_t errlen)
+/* The fixed part at the start of BUF, checked: its fields in F, its length
+ * (which goes by the version) in *FIXED, and what the whole journal needs
+ * for the messages and queues it announces in *NEED.  0, or -1 with ERR. */
+static int read_fixed(const uint8_t *buf, size_t len, struct persist_fixed *f, size_t *fixed,
+                      size_t *need, char *err, size_t errlen)
 {
-    struct persist_fixed f;
-    memset(&f, 0, sizeof(f));
+    memset(f, 0, sizeof(*f));
     if (len < PERSIST_FIXED_V1) {
         snprintf(err, errlen, "truncated (%zu octets)", len);
         return -1;
     }
-    memcpy(&f, buf, PERSIST_FIXED_V1);
-    if (f.magic != PERSIST_MAGIC || (f.version != PERSIST_VERSION && f.version != 1)) {
-        snprintf(err, errlen, "not a domain's state (magic %#x version %u)", f.magic,
-                 f.version);
+    memcpy(f, buf, PERSIST_FIXED_V1);
+    if (f->magic != PERSIST_MAGIC || (f->version != PERSIST_VERSION && f->version != 1)) {
+        snprintf(err, errlen, "not a domain's state (magic %#x version %u)", f->magic,
+                 f->version);
         return -1;
     }
-    size_t fixed = f.version == 1 ? PERSIST_FIXED_V1 : sizeof(f);
-    if (len < fixed) {
+    *fixed = f->version == 1 ? PERSIST_FIXED_V1 : sizeof(*f);
+    if (len < *fixed) {
         snprintf(err, errlen, "truncated (%zu octets)", len);
         return -1;
     }
-    memcpy(&f, buf, fixed);
-    if (f.state > DOM_RECONNECTING || f.in_got > MSG_MAX_LEN || f.in_sent > f.in_got ||
-        f.out_got > MSG_MAX_LEN || f.g_msg_left > MSG_MAX_LEN || f.in_on_shadow > f.in_got ||
-        f.out_skip > f.out_got) {
+    memcpy(f, buf, *fixed);
+    if (f->state > DOM_RECONNECTING || f->in_got > MSG_MAX_LEN || f->in_sent > f->in_got ||
+        f->out_got > MSG_MAX_LEN || f->g_msg_left > MSG_MAX_LEN ||
+        f->in_on_shadow > f->in_got || f->out_skip > f->out_got) {
         snprintf(err, errlen, "a field is out of range");
         return -1;
     }
-    size_t need = fixed + (size_t)f.in_got + f.out_got + f.to_guest_len + f.inject_len;
-    if (len < need) {
-        snprintf(err, errlen, "truncated: %zu octets of %zu", len, need);
+    *need = *fixed + (size_t)f->in_got + f->out_got + f->to_guest_len + f->inject_len;
+    if (len < *need) {
+        snprintf(err, errlen, "truncated: %zu octets of %zu", len, *need);
         return -1;
     }
+    return 0;
+}
+
+/* The fixed part's ports, flags, positions, indexes and counters into D. */
+static void take_fixed(struct domain *d, const struct persist_fixed *f)
+{
+    d->domid = f->domid;
+    d->gfn = f->gfn;
+    d->remote_port = f->remote_port;
+    d->xsd_port = f->xsd_port;
+    d->state = (enum domain_state)f->state;
+    d->in_queued = f->flags & PF_IN_QUEUED;
+    d->out_streaming = f->flags & PF_OUT_STREAMING;
+    d->out_discard = f->flags & PF_OUT_DISCARD;
+    d->rsp_corrupt = f->flags & PF_RSP_CORRUPT;
+    d->quiesce = f->flags & PF_QUIESCE;
+    d->restoring = f->flags & PF_RESTORING;
+    d->live = f->flags & PF_LIVE;
+    d->diverged = f->flags & PF_DIVERGED;
+    d->switching = f->flags & PF_SWITCHING;
+    d->req_corrupt = f->flags & PF_REQ_CORRUPT;
+    d->s_req_prod_sane = f->s_req_prod_sane;
+    d->raw = f->flags & PF_RAW;
+    d->raw_off = f->raw_off;
+    d->in_sent = f->in_sent;
+    d->in_on_shadow = f->in_on_shadow;
+    d->out_skip = f->out_skip;
+    d->out_rd = f->out_rd;
+    d->g_msg_left = f->g_msg_left;
+    d->next_internal_id = f->next_internal_id;
+    d->g_req_cons = f->g_req_cons;
+    d->s_req_prod = f->s_req_prod;
+    d->s_rsp_cons = f->s_rsp_cons;
+    d->g_rsp_prod = f->g_rsp_prod;
+    d->requests = f->requests;
+    d->replies = f->replies;
+    d->events = f->events;
+    memcpy(d->inject_error, f->inject_error, sizeof(d->inject_error));
+    d->inject_error[sizeof(d->inject_error) - 1] = '\0';
+}
+
+int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watches_apart,
+                   char *err, size_t errlen)
+{
+    struct persist_fixed f;
+    size_t fixed, need;
+    if (read_fixed(buf, len, &f, &fixed, &need, err, errlen) < 0)
+        return -1;
+    take_fixed(d, &f);
     const uint8_t *p = buf + fixed;
-    d->domid = f.domid;
-    d->gfn = f.gfn;
-    d->remote_port = f.remote_port;
-    d->xsd_port = f.xsd_port;
-    d->state = (enum domain_state)f.state;
-    d->in_queued = f.flags & PF_IN_QUEUED;
-    d->out_streaming = f.flags & PF_OUT_STREAMING;
-    d->out_discard = f.flags & PF_OUT_DISCARD;
-    d->rsp_corrupt = f.flags & PF_RSP_CORRUPT;
-    d->quiesce = f.flags & PF_QUIESCE;
-    d->restoring = f.flags & PF_RESTORING;
-    d->live = f.flags & PF_LIVE;
-    d->diverged = f.flags & PF_DIVERGED;
-    d->switching = f.flags & PF_SWITCHING;
-    d->req_corrupt = f.flags & PF_REQ_CORRUPT;
-    d->s_req_prod_sane = f.s_req_prod_sane;
-    d->raw = f.flags & PF_RAW;
-    d->raw_off = f.raw_off;
     msg_reset(&d->in);
     memcpy(d->in.bytes, p, f.in_got);
     d->in.got = f.in_got;
     p += f.in_got;
-    d->in_sent = f.in_sent;
-    d->in_on_shadow = f.in_on_shadow;
     msg_reset(&d->out);
     memcpy(d->out.bytes, p, f.out_got);
     d->out.got = f.out_got;
     p += f.out_got;
-    d->out_skip = f.out_skip;
-    d->out_rd = f.out_rd;
-    d->g_msg_left = f.g_msg_left;
-    d->next_internal_id = f.next_internal_id;
-    d->g_req_cons = f.g_req_cons;
-    d->s_req_prod = f.s_req_prod;
-    d->s_rsp_cons = f.s_rsp_cons;
-    d->g_rsp_prod = f.g_rsp_prod;
-    d->requests = f.requests;
-    d->replies = f.replies;
-    d->events = f.events;
-    memcpy(d->inject_error, f.inject_error, sizeof(d->inject_error));
-    d->inject_error[sizeof(d->inject_error) - 1] = '\0';
     if ((f.to_guest_len && bq_push(&d->to_guest, p, f.to_guest_len) < 0) ||
         (f.inject_len && bq_push(&d->inject, p + f.to_guest_len, f.inject_len) < 0)) {
         snprintf(err, errlen, "out of memory");

@@ -100,6 +100,226 @@ static int forget_unwritten(struct proxy *px, uint32_t domid, const char *path, 
     return 0;
 }
 
+/* A domain on its way back: what recover_one's steps share.  Until the
+ * domain is linked, the journals are the recovery's, not the domain's. */
+struct recovery {
+    struct proxy *px;
+    struct domain *d;
+    struct journal *j, *jw;          /* its journal, and its watch list's */
+    struct switch_answer *answer;    /* a live switch's, when cut short */
+    bool switched_live;              /* a live insertion cut short after the switch */
+    bool new_xenstored;              /* xenstored's end of the shadow channel is gone */
+    char *err;
+    size_t errlen;
+};
+
+/* The domain is to be left as it is without us: its files go, and the
+ * recovery stops with no error.  -1, as a failed step. */
+static int let_domain_be(struct recovery *r)
+{
+    forget(r->px, r->d->domid, r->j, r->jw);
+    r->j = r->jw = NULL;
+    r->err[0] = '\0';
+    return -1;
+}
+
+/* The watch list, journalled apart. */
+static int read_watch_journal(struct recovery *r)
+{
+    const uint8_t *data;
+    size_t len;
+    char wpath[300];
+    watch_journal_path(r->px, r->d->domid, wpath, sizeof(wpath));
+    r->jw = journal_open(wpath, &data, &len, r->err, r->errlen);
+    if (!r->jw || persist_decode_watches(r->d, data, len, r->err, r->errlen) < 0) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", r->err);
+        if (snprintf(r->err, r->errlen, "its watch list: %s", why) < 0)
+            r->err[0] = '\0';
+        journal_close(r->jw);
+        r->jw = NULL;
+        return -1;
+    }
+    r->d->jnl_watch_gen = r->d->sh.watch_gencnt;
+    return 0;
+}
+
+/* Is the journal's domain still ours to serve? */
+static int still_ours(struct recovery *r)
+{
+    struct domain *d = r->d;
+    if (domain_find(r->px, d->domid)) {
+        snprintf(r->err, r->errlen, "domain %u has two journals", d->domid);
+        return -1;
+    }
+    if (!domain_alive(r->px, d->domid)) {
+        xlog(LOG_LVL_INFO, "domain %u is gone: its journal, claim and shadow ring removed",
+             d->domid);
+        return let_domain_be(r);
+    }
+    return 0;
+}
+
+/* A live insertion cut short: was the ring switched? */
+static int settle_live_switch(struct recovery *r)
+{
+    struct domain *d = r->d;
+    if (!d->switching)
+        return 0;
+    if (!(r->answer = malloc(sizeof(*r->answer)))) {
+        snprintf(r->err, r->errlen, "out of memory");
+        return -1;
+    }
+    int s = live_recover_switch(r->px, d, r->answer, r->err, r->errlen);
+    if (s < 0)
+        return -1;
+    if (s == 0) {
+        xlog(LOG_LVL_WARN,
+             "domain %u: its live insertion was cut short before the switch; it stays "
+             "with xenstored, served directly",
+             d->domid);
+        return let_domain_be(r);
+    }
+    r->switched_live = true;
+    return 0;
+}
+
+/* The guest's ring page, and the shadow ring from its file. */
+static int map_rings(struct recovery *r)
+{
+    struct domain *d = r->d;
+    d->guest = xengnttab_map_grant_ref(r->px->xgt, d->domid, 1, PROT_READ | PROT_WRITE);
+    if (!d->guest) {
+        snprintf(r->err, r->errlen, "cannot map domain %u's ring: %s", d->domid,
+                 strerror(errno));
+        return -1;
+    }
+    int shadow_fd = open(d->shadow_file, O_RDWR | O_CLOEXEC);
+    if (shadow_fd >= 0)
+        d->shadow = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
+    if (shadow_fd < 0 || d->shadow == MAP_FAILED) {
+        d->shadow = NULL;
+        snprintf(r->err, r->errlen, "cannot map its shadow ring %s: %s", d->shadow_file,
+                 strerror(errno));
+        if (shadow_fd >= 0)
+            close(shadow_fd);
+        return -1;
+    }
+    close(shadow_fd);
+    return 0;
+}
+
+/* Both event channels again: the guest's port and xenstored's were left
+ * unbound when the last xsproxy died. */
+static int bind_ports(struct recovery *r)
+{
+    struct proxy *px = r->px;
+    struct domain *d = r->d;
+    int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
+    if (p < 0 && d->live && live_handed_back(px, d->domid)) {
+        /* xenstored holds the guest's channel again: a hand-back the last
+         * xsproxy did not get to finish */
+        xlog(LOG_LVL_INFO, "domain %u was handed back to xenstored just before the crash: its "
+             "journal, claim and shadow ring removed", d->domid);
+        return let_domain_be(r);
+    }
+    if (p < 0) {
+        snprintf(r->err, r->errlen, "cannot bind domain %u's event channel %u again: %s",
+                 d->domid, d->remote_port, strerror(errno));
+        return -1;
+    }
+    d->guest_port = (evtchn_port_t)p;
+    /* xenstored's port too: it keeps its number, so xenstored notices
+     * nothing.  Not known if xenstored had not bound it yet: then a new
+     * port, which the claim names for when it does. */
+    p = d->xsd_port ? xenevtchn_bind_interdomain(px->xce, 0, d->xsd_port) : -1;
+    /* a port that is no longer waiting for us: xenstored itself is a new
+     * one, which knows nothing of the domain */
+    r->new_xenstored = p < 0 && d->xsd_port;
+    if (p < 0)
+        p = xenevtchn_bind_unbound_port(px->xce, 0);
+    if (p < 0) {
+        snprintf(r->err, r->errlen,
+                 "cannot bind xenstored's end %u of domain %u's shadow channel: %s",
+                 d->xsd_port, d->domid, strerror(errno));
+        return -1;
+    }
+    d->shadow_port = (evtchn_port_t)p;
+    if (domain_set_port(px, d->guest_port, d) < 0 || domain_set_port(px, d->shadow_port, d) < 0) {
+        snprintf(r->err, r->errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The ring indexes the relay goes on from. */
+static int take_indexes(struct recovery *r)
+{
+    struct domain *d = r->d;
+    if (!r->switched_live)
+        return restore_indexes(d, r->err, r->errlen);
+    /* the journal has no indexes yet: the rings' are where the switch
+     * left them, as live_insert takes them */
+    if (live_finish_recovered(r->px, d, r->answer, r->err, r->errlen) < 0)
+        return -1;
+    d->g_req_cons = d->guest->req_cons;
+    d->g_rsp_prod = d->guest->rsp_prod;
+    d->s_req_prod = d->shadow->req_prod;
+    d->s_rsp_cons = d->shadow->rsp_cons;
+    xlog(LOG_LVL_INFO, "domain %u: its live insertion was cut short after the switch; "
+         "finishing it", d->domid);
+    free(r->answer);
+    r->answer = NULL;
+    return 0;
+}
+
+/* A recovered domain, linked: it is relayed again. */
+static void relay_again(struct recovery *r)
+{
+    struct proxy *px = r->px;
+    struct domain *d = r->d;
+    xlog(LOG_LVL_INFO,
+         "domain %u recovered: %u watches, %u transactions, %u requests in flight, %u octets "
+         "of a request and %zu of output held%s",
+         d->domid, d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh), d->in.got,
+         bq_pending(&d->to_guest), d->quiesce ? "; quiesced" : "");
+    if (r->new_xenstored) {
+        /* as when xenstored restarts under a running xsproxy: what was in
+         * flight gets EIO, then the domain and its watches are introduced
+         * to the new one */
+        xlog(LOG_LVL_WARN,
+             "domain %u: xenstored's end %u of its shadow channel is gone: xenstored is a new "
+             "one; introducing the domain to it again",
+             d->domid, d->xsd_port);
+        d->xsd_port = 0;
+        domain_backend_lost(d);
+        domain_reintroduce(d);
+        return;
+    }
+    /* events sent to the dead process are lost: both sides look again */
+    xenevtchn_notify(px->xce, d->guest_port);
+    xenevtchn_notify(px->xce, d->shadow_port);
+    transfer_hold_at_recovery(px, d);   /* before anything of it is relayed */
+    domain_pump(d);
+}
+
+/* A step failed, or found the domain is not to be served: undo the rest.
+ * -1 with ERR, or 0 when ERR was cleared (nothing wrong). */
+static int recovery_failed(struct recovery *r)
+{
+    struct domain *d = r->d;
+    free(r->answer);
+    d->jnl = d->jnl_watches = NULL;
+    domain_let_go(r->px, d, false);   /* the files stay, for a look */
+    shadow_clear(&d->sh);
+    bq_free(&d->to_guest);
+    bq_free(&d->inject);
+    free(d);
+    journal_close(r->j);
+    journal_close(r->jw);
+    return r->err[0] ? -1 : 0;
+}
+
 static int recover_one(struct proxy *px, const char *path, uint32_t domid, char *err,
                        size_t errlen)
 {
@@ -116,185 +336,34 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     }
     d->px = px;
     shadow_init(&d->sh);
-    int shadow_fd = -1;
     bool apart = false;
-    struct switch_answer *answer = NULL;   /* a live switch's, when cut short */
     if (persist_decode(d, data, len, &apart, err, errlen) < 0) {
         free(d);
         journal_close(j);
         return -1;
     }
-    struct journal *jw = NULL;
-    if (apart) {
-        /* the watch list, journalled apart */
-        char wpath[300];
-        watch_journal_path(px, d->domid, wpath, sizeof(wpath));
-        jw = journal_open(wpath, &data, &len, err, errlen);
-        if (!jw || persist_decode_watches(d, data, len, err, errlen) < 0) {
-            char why[256];
-            snprintf(why, sizeof(why), "%s", err);
-            if (snprintf(err, errlen, "its watch list: %s", why) < 0)
-                err[0] = '\0';
-            journal_close(jw);
-            jw = NULL;
-            goto fail;
-        }
-        d->jnl_watch_gen = d->sh.watch_gencnt;
-    }
+    struct recovery r = { .px = px, .d = d, .j = j, .err = err, .errlen = errlen };
+    if (apart && read_watch_journal(&r) < 0)
+        return recovery_failed(&r);
     d->sh.domid = d->domid;   /* relative watch paths are under its home */
-    if (domain_find(px, d->domid)) {
-        snprintf(err, errlen, "domain %u has two journals", d->domid);
-        goto fail;
-    }
-    if (!domain_alive(px, d->domid)) {
-        xlog(LOG_LVL_INFO, "domain %u is gone: its journal, claim and shadow ring removed",
-             d->domid);
-        forget(px, d->domid, j, jw);
-        j = jw = NULL;
-        err[0] = '\0';
-        goto fail;
-    }
+    if (still_ours(&r) < 0)
+        return recovery_failed(&r);
     snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir,
              d->domid);
     snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, d->domid);
-    /* a live insertion cut short: was the ring switched? */
-    bool switched_live = false;
-    if (d->switching && !(answer = malloc(sizeof(*answer)))) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    if (d->switching) {
-        int s = live_recover_switch(px, d, answer, err, errlen);
-        if (s < 0)
-            goto fail;
-        if (s == 0) {
-            xlog(LOG_LVL_WARN,
-                 "domain %u: its live insertion was cut short before the switch; it stays "
-                 "with xenstored, served directly",
-                 d->domid);
-            forget(px, d->domid, j, jw);
-            j = jw = NULL;
-            err[0] = '\0';
-            goto fail;
-        }
-        switched_live = true;
-    }
-    d->guest = xengnttab_map_grant_ref(px->xgt, d->domid, 1, PROT_READ | PROT_WRITE);
-    if (!d->guest) {
-        snprintf(err, errlen, "cannot map domain %u's ring: %s", d->domid, strerror(errno));
-        goto fail;
-    }
-    shadow_fd = open(d->shadow_file, O_RDWR | O_CLOEXEC);
-    if (shadow_fd >= 0)
-        d->shadow = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
-    if (shadow_fd < 0 || d->shadow == MAP_FAILED) {
-        d->shadow = NULL;
-        snprintf(err, errlen, "cannot map its shadow ring %s: %s", d->shadow_file,
-                 strerror(errno));
-        goto fail;
-    }
-    close(shadow_fd);
-    shadow_fd = -1;
-    /* the guest's port was left unbound when the last xsproxy died */
-    int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
-    if (p < 0 && d->live && live_handed_back(px, d->domid)) {
-        /* xenstored holds the guest's channel again: a hand-back the last
-         * xsproxy did not get to finish */
-        xlog(LOG_LVL_INFO, "domain %u was handed back to xenstored just before the crash: its "
-             "journal, claim and shadow ring removed", d->domid);
-        forget(px, d->domid, j, jw);
-        j = jw = NULL;
-        err[0] = '\0';
-        goto fail;
-    }
-    if (p < 0) {
-        snprintf(err, errlen, "cannot bind domain %u's event channel %u again: %s", d->domid,
-                 d->remote_port, strerror(errno));
-        goto fail;
-    }
-    d->guest_port = (evtchn_port_t)p;
-    /* xenstored's port too: it keeps its number, so xenstored notices
-     * nothing.  Not known if xenstored had not bound it yet: then a new
-     * port, which the claim names for when it does. */
-    p = d->xsd_port ? xenevtchn_bind_interdomain(px->xce, 0, d->xsd_port) : -1;
-    /* a port that is no longer waiting for us: xenstored itself is a new
-     * one, which knows nothing of the domain */
-    bool new_xenstored = p < 0 && d->xsd_port;
-    if (p < 0)
-        p = xenevtchn_bind_unbound_port(px->xce, 0);
-    if (p < 0) {
-        snprintf(err, errlen, "cannot bind xenstored's end %u of domain %u's shadow channel: %s",
-                 d->xsd_port, d->domid, strerror(errno));
-        goto fail;
-    }
-    d->shadow_port = (evtchn_port_t)p;
-    if (domain_set_port(px, d->guest_port, d) < 0 || domain_set_port(px, d->shadow_port, d) < 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
+    if (settle_live_switch(&r) < 0 || map_rings(&r) < 0 || bind_ports(&r) < 0)
+        return recovery_failed(&r);
     if (domain_write_claim(d, d->live ? CLAIM_LIVE_IN : CLAIM_LIVE_NONE) < 0) {
         snprintf(err, errlen, "cannot write the claim %s: %s", d->claim_file, strerror(errno));
-        goto fail;
+        return recovery_failed(&r);
     }
-    d->jnl = j;
-    d->jnl_watches = jw;
-    if (switched_live) {
-        /* the journal has no indexes yet: the rings' are where the switch
-         * left them, as live_insert takes them */
-        if (live_finish_recovered(px, d, answer, err, errlen) < 0) {
-            d->jnl = d->jnl_watches = NULL;
-            goto fail;
-        }
-        d->g_req_cons = d->guest->req_cons;
-        d->g_rsp_prod = d->guest->rsp_prod;
-        d->s_req_prod = d->shadow->req_prod;
-        d->s_rsp_cons = d->shadow->rsp_cons;
-        xlog(LOG_LVL_INFO, "domain %u: its live insertion was cut short after the switch; "
-             "finishing it", d->domid);
-        free(answer);
-        answer = NULL;
-    } else if (restore_indexes(d, err, errlen) < 0) {
-        d->jnl = d->jnl_watches = NULL;
-        goto fail;
-    }
+    d->jnl = r.j;
+    d->jnl_watches = r.jw;
+    if (take_indexes(&r) < 0)
+        return recovery_failed(&r);
     domain_link(px, d);
-    xlog(LOG_LVL_INFO,
-         "domain %u recovered: %u watches, %u transactions, %u requests in flight, %u octets "
-         "of a request and %zu of output held%s",
-         d->domid, d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh), d->in.got,
-         bq_pending(&d->to_guest), d->quiesce ? "; quiesced" : "");
-    if (new_xenstored) {
-        /* as when xenstored restarts under a running xsproxy: what was in
-         * flight gets EIO, then the domain and its watches are introduced
-         * to the new one */
-        xlog(LOG_LVL_WARN,
-             "domain %u: xenstored's end %u of its shadow channel is gone: xenstored is a new "
-             "one; introducing the domain to it again",
-             d->domid, d->xsd_port);
-        d->xsd_port = 0;
-        domain_backend_lost(d);
-        domain_reintroduce(d);
-        return 0;
-    }
-    /* events sent to the dead process are lost: both sides look again */
-    xenevtchn_notify(px->xce, d->guest_port);
-    xenevtchn_notify(px->xce, d->shadow_port);
-    transfer_hold_at_recovery(px, d);   /* before anything of it is relayed */
-    domain_pump(d);
+    relay_again(&r);
     return 0;
-fail:
-    free(answer);
-    if (shadow_fd >= 0)
-        close(shadow_fd);
-    d->jnl = d->jnl_watches = NULL;
-    domain_let_go(px, d, false);   /* the files stay, for a look */
-    shadow_clear(&d->sh);
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
-    free(d);
-    journal_close(j);
-    journal_close(jw);
-    return err[0] ? -1 : 0;
 }
 
 int domain_recover_all(struct proxy *px)

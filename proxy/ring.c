@@ -20,6 +20,16 @@ int ring_space(struct ring_dir r)
     return n < 0 ? -1 : XENSTORE_RING_SIZE - n;
 }
 
+/* N bytes of the ring at index AT into DST, across its end if need be. */
+static void copy_from(const char *buf, XENSTORE_RING_IDX at, void *dst, uint32_t n)
+{
+    uint32_t first = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(at);
+    if (first > n)
+        first = n;
+    memcpy(dst, buf + MASK_XENSTORE_IDX(at), first);
+    memcpy((char *)dst + first, buf, n - first);
+}
+
 int ring_read(struct ring_dir r, void *dst, uint32_t max)
 {
     int avail = ring_avail(r);
@@ -27,11 +37,7 @@ int ring_read(struct ring_dir r, void *dst, uint32_t max)
         return -1;
     XENSTORE_RING_IDX cons = *r.cons;
     uint32_t n = (uint32_t)avail < max ? (uint32_t)avail : max;
-    uint32_t first = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(cons);
-    if (first > n)
-        first = n;
-    memcpy(dst, r.buf + MASK_XENSTORE_IDX(cons), first);
-    memcpy((char *)dst + first, r.buf, n - first);
+    copy_from(r.buf, cons, dst, n);
     __atomic_store_n(r.cons, cons + n, __ATOMIC_RELEASE);
     return (int)n;
 }
@@ -43,11 +49,7 @@ int ring_peek(struct ring_dir r, XENSTORE_RING_IDX pos, void *dst, uint32_t max)
     if (prod - cons > XENSTORE_RING_SIZE || pos - cons > prod - cons)
         return -1;
     uint32_t n = prod - pos < max ? prod - pos : max;
-    uint32_t first = XENSTORE_RING_SIZE - MASK_XENSTORE_IDX(pos);
-    if (first > n)
-        first = n;
-    memcpy(dst, r.buf + MASK_XENSTORE_IDX(pos), first);
-    memcpy((char *)dst + first, r.buf, n - first);
+    copy_from(r.buf, pos, dst, n);
     return (int)n;
 }
 

@@ -26,7 +26,7 @@ void shadow_init(struct shadow *s)
     memset(s, 0, sizeof(*s));
 }
 
-static void free_inflight(struct inflight *f)
+void shadow_free_inflight(struct inflight *f)
 {
     free(f->watch_path);
     free(f->watch_token);
@@ -94,9 +94,9 @@ void shadow_clear(struct shadow *s)
     shadow_clear_watches(s);
     clear_txs(s);
     for (unsigned i = 0; i < s->q_len; i++)
-        free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
+        shadow_free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     free(s->q);
-    free_inflight(&s->streamed);
+    shadow_free_inflight(&s->streamed);
     uint32_t gen = s->watch_gencnt, domid = s->domid;
     memset(s, 0, sizeof(*s));
     s->watch_gencnt = gen;
@@ -196,6 +196,22 @@ static unsigned adopted_txs(const struct shadow *s)
     return n;
 }
 
+/* The path and token of the (UN)WATCH request M, kept in F for its answer
+ * (nothing kept when M lacks either).  -1 when out of memory, F freed. */
+static int note_watch(struct inflight *f, const struct msg *m)
+{
+    const char *parts[2];
+    if (msg_split(m->bytes + MSG_HDR_LEN, m->hdr.len, parts, 2) != 2)
+        return 0;
+    f->watch_path = strdup(parts[0]);
+    f->watch_token = strdup(parts[1]);
+    if (!f->watch_path || !f->watch_token) {
+        shadow_free_inflight(f);
+        return -1;
+    }
+    return 0;
+}
+
 int shadow_on_request(struct shadow *s, struct msg *m)
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type, .guest_tx = m->hdr.tx_id };
@@ -206,19 +222,10 @@ int shadow_on_request(struct shadow *s, struct msg *m)
         if (!f.tx_req)
             return -1;
     }
-    if (m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) {
-        const char *parts[2];
-        if (msg_split(msg_body(m), m->hdr.len, parts, 2) == 2) {
-            f.watch_path = strdup(parts[0]);
-            f.watch_token = strdup(parts[1]);
-            if (!f.watch_path || !f.watch_token) {
-                free_inflight(&f);
-                return -1;
-            }
-        }
-    }
+    if ((m->hdr.type == XS_WATCH || m->hdr.type == XS_UNWATCH) && note_watch(&f, m) < 0)
+        return -1;
     if (push_inflight(s, &f) < 0) {
-        free_inflight(&f);
+        shadow_free_inflight(&f);
         return -1;
     }
     /* the guest's id becomes xenstored's; an id xsproxy does not know goes
@@ -250,19 +257,10 @@ int shadow_on_internal_request(struct shadow *s, const struct msg *m, bool adds_
 {
     struct inflight f = { .req_id = m->hdr.req_id, .type = m->hdr.type,
                           .guest_tx = m->hdr.tx_id, .internal = true };
-    if (adds_watch && m->hdr.type == XS_WATCH) {
-        const char *parts[2];
-        if (msg_split(m->bytes + MSG_HDR_LEN, m->hdr.len, parts, 2) == 2) {
-            f.watch_path = strdup(parts[0]);
-            f.watch_token = strdup(parts[1]);
-            if (!f.watch_path || !f.watch_token) {
-                free_inflight(&f);
-                return -1;
-            }
-        }
-    }
+    if (adds_watch && m->hdr.type == XS_WATCH && note_watch(&f, m) < 0)
+        return -1;
     if (push_inflight(s, &f) < 0) {
-        free_inflight(&f);
+        shadow_free_inflight(&f);
         return -1;
     }
     return 0;
@@ -369,9 +367,9 @@ uint32_t shadow_watch_page(const struct shadow *s, uint32_t index, char *buf, ui
 void shadow_backend_lost(struct shadow *s)
 {
     for (unsigned i = 0; i < s->q_len; i++)
-        free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
+        shadow_free_inflight(&s->q[(s->q_head + i) % s->q_cap]);
     s->q_head = s->q_len = 0;
-    free_inflight(&s->streamed);
+    shadow_free_inflight(&s->streamed);
     s->has_streamed = false;
     clear_txs(s);
 }
@@ -599,8 +597,80 @@ void shadow_on_streamed_end(struct shadow *s, const struct msg *m)
         check_replay(s, &s->streamed, m);
     else if (s->streamed.tx_req)
         log_op(s, &s->streamed, m);
-    free_inflight(&s->streamed);
+    shadow_free_inflight(&s->streamed);
     s->has_streamed = false;
+}
+
+/* The answer to one of xsproxy's own requests: a transaction restored, an
+ * operation replayed or a watch put back. */
+static enum shadow_reply on_internal_reply(struct shadow *s, struct inflight *f,
+                                           struct msg *m, bool whole)
+{
+    uint32_t backend_id;
+    if (f->restore_tx) {
+        struct shadow_tx *t = tx_by_guest(s, f->restore_tx);
+        if (t && m->hdr.type == XS_TRANSACTION_START &&
+            msg_parse_u32((const char *)msg_body(m), &backend_id) && backend_id)
+            t->backend_id = backend_id;
+        else if (t)
+            remove_tx(s, f->restore_tx);   /* xenstored refused a new one */
+    }
+    if (f->replay_tx && whole)
+        check_replay(s, f, m);
+    bool tx = f->restore_tx || f->replay_tx;
+    if (f->type == XS_WATCH && m->hdr.type != XS_ERROR && f->watch_path) {
+        add_watch(s, f->watch_path, f->watch_token);
+        f->watch_path = f->watch_token = NULL;
+    }
+    return tx ? SHADOW_INTERNAL_TX : SHADOW_INTERNAL;
+}
+
+/* What the answer M to a guest's request F changes in the shadow's
+ * transactions and watches. */
+static void track_reply(struct shadow *s, struct inflight *f, struct msg *m)
+{
+    bool ok = m->hdr.type != XS_ERROR;
+    if (!ok && f->guest_tx && f->type != XS_TRANSACTION_END) {
+        /* an id adopted at its first use that oxenstored does not know
+         * either (EIO): it was never open.  (C xenstored says ENOENT, which
+         * a READ in a real transaction says too: such an id stays, and ends
+         * in EAGAIN if the domain migrates.) */
+        struct shadow_tx *t = tx_by_guest(s, f->guest_tx);
+        if (t && t->adopted && strcmp((const char *)msg_body(m), "EIO") == 0)
+            remove_tx(s, f->guest_tx);
+    }
+    switch (f->type) {
+    case XS_TRANSACTION_START:
+        if (ok)
+            started_tx(s, m);
+        break;
+    case XS_TRANSACTION_END:
+        /* xenstored ends the transaction whatever the outcome, except when
+         * it refused the argument itself */
+        if (ok || strcmp((const char *)msg_body(m), "EINVAL") != 0)
+            remove_tx(s, f->guest_tx);
+        if (f->force_eagain)
+            msg_build(m, XS_ERROR, m->hdr.req_id, m->hdr.tx_id, "EAGAIN", 7);
+        break;
+    case XS_WATCH:
+        if (ok && f->watch_path) {
+            add_watch(s, f->watch_path, f->watch_token);
+            f->watch_path = f->watch_token = NULL;
+        }
+        break;
+    case XS_UNWATCH:
+        if (ok && f->watch_path)
+            remove_watch(s, f->watch_path, f->watch_token);
+        break;
+    case XS_RESET_WATCHES:
+        if (ok) {
+            shadow_clear_watches(s);
+            clear_txs(s);
+        }
+        break;
+    default:
+        break;
+    }
 }
 
 enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
@@ -619,77 +689,21 @@ enum shadow_reply shadow_on_reply(struct shadow *s, struct msg *m)
     bool whole = m->got >= msg_wire_len(m);
     if (!whole && (f.replay_tx || f.tx_req)) {
         /* its body is still on the way: finish when it is whole */
-        free_inflight(&s->streamed);
+        shadow_free_inflight(&s->streamed);
         s->streamed = f;
         s->has_streamed = true;
         f.tx_req = NULL;
     }
     if (f.internal) {
-        uint32_t backend_id;
-        if (f.restore_tx) {
-            struct shadow_tx *t = tx_by_guest(s, f.restore_tx);
-            if (t && m->hdr.type == XS_TRANSACTION_START &&
-                msg_parse_u32((const char *)msg_body(m), &backend_id) && backend_id)
-                t->backend_id = backend_id;
-            else if (t)
-                remove_tx(s, f.restore_tx);   /* xenstored refused a new one */
-        }
-        if (f.replay_tx && whole)
-            check_replay(s, &f, m);
-        bool tx = f.restore_tx || f.replay_tx;
-        if (f.type == XS_WATCH && m->hdr.type != XS_ERROR && f.watch_path) {
-            add_watch(s, f.watch_path, f.watch_token);
-            f.watch_path = f.watch_token = NULL;
-        }
-        free_inflight(&f);
-        return tx ? SHADOW_INTERNAL_TX : SHADOW_INTERNAL;
+        enum shadow_reply r = on_internal_reply(s, &f, m, whole);
+        shadow_free_inflight(&f);
+        return r;
     }
     if (f.tx_req && whole)
         log_op(s, &f, m);
     m->hdr.tx_id = f.guest_tx;
-    bool ok = m->hdr.type != XS_ERROR;
-    if (!ok && f.guest_tx && f.type != XS_TRANSACTION_END) {
-        /* an id adopted at its first use that oxenstored does not know
-         * either (EIO): it was never open.  (C xenstored says ENOENT, which
-         * a READ in a real transaction says too: such an id stays, and ends
-         * in EAGAIN if the domain migrates.) */
-        struct shadow_tx *t = tx_by_guest(s, f.guest_tx);
-        if (t && t->adopted && strcmp((const char *)msg_body(m), "EIO") == 0)
-            remove_tx(s, f.guest_tx);
-    }
-    switch (f.type) {
-    case XS_TRANSACTION_START:
-        if (ok)
-            started_tx(s, m);
-        break;
-    case XS_TRANSACTION_END:
-        /* xenstored ends the transaction whatever the outcome, except when
-         * it refused the argument itself */
-        if (ok || strcmp((const char *)msg_body(m), "EINVAL") != 0)
-            remove_tx(s, f.guest_tx);
-        if (f.force_eagain)
-            msg_build(m, XS_ERROR, m->hdr.req_id, m->hdr.tx_id, "EAGAIN", 7);
-        break;
-    case XS_WATCH:
-        if (ok && f.watch_path) {
-            add_watch(s, f.watch_path, f.watch_token);
-            f.watch_path = f.watch_token = NULL;
-        }
-        break;
-    case XS_UNWATCH:
-        if (ok && f.watch_path)
-            remove_watch(s, f.watch_path, f.watch_token);
-        break;
-    case XS_RESET_WATCHES:
-        if (ok) {
-            shadow_clear_watches(s);
-            clear_txs(s);
-        }
-        break;
-    default:
-        break;
-    }
-    free_inflight(&f);
+    track_reply(s, &f, m);
+    shadow_free_inflight(&f);
     return SHADOW_REPLY;
 }
 

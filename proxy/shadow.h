@@ -74,6 +74,10 @@ struct inflight {
                               reply is not the guest's */
 };
 
+/* What F owns (its watch's strings, its logged payload) freed, the
+ * pointers cleared. */
+void shadow_free_inflight(struct inflight *f);
+
 struct shadow {
     struct shadow_watch *watches;
     unsigned nr_watches;

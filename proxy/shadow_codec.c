@@ -249,6 +249,15 @@ static int finish(struct wr *w, size_t start)
     return 0;
 }
 
+/* What every encoding begins with: MAGIC, the version, and a length word
+ * that finish fills in. */
+static void put_head(struct wr *w, uint32_t magic)
+{
+    put_u32(w, magic);
+    put_u32(w, CODEC_VERSION);
+    put_u32(w, 0);
+}
+
 static int encode(const struct shadow *s, bool watches, uint8_t **buf, size_t *len, size_t *cap)
 {
     struct wr w = { buf, len, cap, false };
@@ -256,9 +265,7 @@ static int encode(const struct shadow *s, bool watches, uint8_t **buf, size_t *l
     uint32_t flags = (s->adopt_unknown_tx ? F_ADOPT_UNKNOWN : 0) |
                      (s->incomplete ? F_INCOMPLETE : 0) | (s->has_streamed ? F_STREAMED : 0) |
                      (watches ? 0 : F_WATCHES_APART);
-    put_u32(&w, CODEC_MAGIC);
-    put_u32(&w, CODEC_VERSION);
-    put_u32(&w, 0);   /* the length, known at the end */
+    put_head(&w, CODEC_MAGIC);
     put_u32(&w, flags);
     put_u32(&w, s->watch_gencnt);
     put_u64(&w, s->unexpected);
@@ -294,9 +301,7 @@ int shadow_encode_watches(const struct shadow *s, uint8_t **buf, size_t *len, si
 {
     struct wr w = { buf, len, cap, false };
     size_t start = *len;
-    put_u32(&w, WATCHES_MAGIC);
-    put_u32(&w, CODEC_VERSION);
-    put_u32(&w, 0);
+    put_head(&w, WATCHES_MAGIC);
     put_u32(&w, s->watch_gencnt);
     put_watches(&w, s);
     return finish(&w, start);
@@ -442,15 +447,6 @@ static bool get_flag_word(struct rd *r, const char *what, uint32_t known, uint32
     return true;
 }
 
-static void free_inflight_fields(struct inflight *f)
-{
-    free(f->watch_path);
-    free(f->watch_token);
-    free(f->tx_req);
-    f->watch_path = f->watch_token = NULL;
-    f->tx_req = NULL;
-}
-
 /* One inflight into F (zeroed first); on failure F owns nothing. */
 static bool get_inflight(struct rd *r, struct inflight *f)
 {
@@ -480,7 +476,7 @@ static bool get_inflight(struct rd *r, struct inflight *f)
         ((f->type != XS_WATCH && f->type != XS_UNWATCH) || f->tx_req || f->replay_tx))
         fail(r, "a watch on request %u of type %u, logged or replayed", f->req_id, f->type);
     if (r->bad) {
-        free_inflight_fields(f);
+        shadow_free_inflight(f);
         return false;
     }
     return true;
@@ -636,6 +632,19 @@ static void get_queue(struct rd *r, struct shadow *s)
     }
 }
 
+/* The head put_head wrote, checked to be MAGIC's (WHAT names that kind of
+ * encoding) in this version: its length word, for the caller to check. */
+static uint32_t get_head(struct rd *r, uint32_t magic, const char *what)
+{
+    uint32_t m = get_u32(r, "magic");
+    if (!r->bad && m != magic)
+        fail(r, "not %s (magic 0x%08x)", what, m);
+    uint32_t version = get_u32(r, "version");
+    if (!r->bad && version != CODEC_VERSION)
+        fail(r, "version %u (this xsproxy reads %u)", version, CODEC_VERSION);
+    return get_u32(r, "length");
+}
+
 int shadow_decode(struct shadow *s, const uint8_t *buf, size_t len, size_t *used, char *err,
                   size_t errlen)
 {
@@ -652,13 +661,7 @@ int shadow_decode_watches(struct shadow *s, const uint8_t *buf, size_t len, char
         fail(&r, "the shadow to decode watches into has watches");
         return -1;
     }
-    uint32_t magic = get_u32(&r, "magic");
-    if (!r.bad && magic != WATCHES_MAGIC)
-        fail(&r, "not a watch list's encoding (magic 0x%08x)", magic);
-    uint32_t version = get_u32(&r, "version");
-    if (!r.bad && version != CODEC_VERSION)
-        fail(&r, "version %u (this xsproxy reads %u)", version, CODEC_VERSION);
-    uint32_t total = get_u32(&r, "length");
+    uint32_t total = get_head(&r, WATCHES_MAGIC, "a watch list's encoding");
     if (!r.bad && total != len)
         fail(&r, "an encoding of %u bytes in %zu", total, len);
     uint32_t gen = get_u32(&r, "watch generation");
@@ -686,13 +689,7 @@ int shadow_decode_apart(struct shadow *s, const uint8_t *buf, size_t len, size_t
         fail(&r, "the shadow to decode into is not empty");
         return -1;
     }
-    uint32_t magic = get_u32(&r, "magic");
-    if (!r.bad && magic != CODEC_MAGIC)
-        fail(&r, "not a shadow encoding (magic 0x%08x)", magic);
-    uint32_t version = get_u32(&r, "version");
-    if (!r.bad && version != CODEC_VERSION)
-        fail(&r, "version %u (this xsproxy reads %u)", version, CODEC_VERSION);
-    uint32_t total = get_u32(&r, "length");
+    uint32_t total = get_head(&r, CODEC_MAGIC, "a shadow encoding");
     if (!r.bad && (total < r.off || total > len))
         fail(&r, "an encoding of %u bytes in %zu", total, len);
     if (!r.bad)

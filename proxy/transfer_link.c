@@ -144,17 +144,13 @@ static void link_wr_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct transfer *t = w->data;
     struct link *l = t->link;
-    ssize_t n = write(l->fd, bq_head(&l->out), bq_pending(&l->out));
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n < 0) {
+    if (bq_write(&l->out, l->fd) < 0) {
         xfer_link_end(t, strerror(errno));
         xfer_link_close(t);
         return;
     }
-    bq_consume(&l->out, (size_t)n);
     if (bq_pending(&l->out))
-        return;
+        return;   /* the rest when the socket takes it (EAGAIN: all of it) */
     ev_io_stop(loop, w);
     if (l->closing)
         xfer_link_close(t);

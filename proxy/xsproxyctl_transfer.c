@@ -19,14 +19,15 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <xen/io/xs_wire.h>
 
+#include "bytequeue.h"
 #include "control_table.h"
 #include "transfer_wire.h"
+#include "unix_sock.h"
 
 #define TOKEN_LINE "XSPT-TOKEN "
 #define TOKEN_WAIT_MS 10000
@@ -96,38 +97,6 @@ static int parse(int argc, char **argv, struct opts *o)
 }
 
 /* ---- xsproxy's socket ------------------------------------------------- */
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        fd = -1;
-    }
-    return fd;
-}
-
-static bool io_all(int fd, void *buf, size_t len, bool rd)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t n = rd ? read(fd, (char *)buf + done, len - done)
-                       : write(fd, (const char *)buf + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
 
 /* `transfer ARGS...` on a connection of its own: 0 with the reply's text
  * in TEXT, -1 when xsproxy refused (TEXT: its error name), -2 when the
@@ -323,34 +292,6 @@ static int run_command(const char *cmd, pid_t *pid)
 
 /* ---- carrying the link ------------------------------------------------------ */
 
-struct buf {
-    uint8_t *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np)
-            return -1;
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-static void buf_take(struct buf *b, size_t n)
-{
-    memmove(b->p, b->p + n, b->len - n);
-    b->len -= n;
-}
-
 /* What of P fits on FD now: a socket is never waited on (a peer that
  * drops packets would hold a blocking write past the silence check); a
  * pipe is written as it takes it.  -1 when FD is gone. */
@@ -393,14 +334,15 @@ static void show(const struct tw_frame *f, enum outcome *out)
 }
 
 /* Frames from xsproxy in FROM: REPORTs shown, the rest to TO. */
-static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
+static int sort_frames(struct bytequeue *from, struct bytequeue *to, enum outcome *out)
 {
     size_t off = 0;
     for (;;) {
         struct tw_frame f;
         size_t used;
         char err[128];
-        int rc = tw_parse(from->p + off, from->len - off, &f, &used, err, sizeof(err));
+        int rc = tw_parse(bq_head(from) + off, bq_pending(from) - off, &f, &used, err,
+                          sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "xsproxyctl: from xsproxy: %s\n", err);
             return -1;
@@ -409,97 +351,124 @@ static int sort_frames(struct buf *from, struct buf *to, enum outcome *out)
             break;
         if (f.type == TW_REPORT)
             show(&f, out);
-        else if (buf_add(to, from->p + off, used) < 0)
+        else if (bq_push(to, bq_head(from) + off, used) < 0)
             return -1;
         off += used;
     }
-    buf_take(from, off);
+    bq_consume(from, off);
     return 0;
+}
+
+/* One link being carried: xsproxy's end (LINK) and the other host's. */
+struct carrier {
+    int link, peer_in, peer_out;
+    struct bytequeue from_x, to_peer, to_x;
+    enum outcome out;
+    bool x_open, peer_open, x_shut;
+    long long heard;   /* the other host, last */
+    uint8_t chunk[65536];
+};
+
+/* Frames from xsproxy: REPORTs shown, the rest queued for the peer. */
+static void from_xsproxy(struct carrier *c)
+{
+    ssize_t n = read(c->link, c->chunk, sizeof(c->chunk));
+    if (n <= 0) {
+        c->x_open = false;
+    } else if (bq_push(&c->from_x, c->chunk, (size_t)n) < 0 ||
+               sort_frames(&c->from_x, &c->to_peer, &c->out) < 0) {
+        c->x_open = false;
+    }
+}
+
+/* What the other host sent, queued for xsproxy; -1 out of memory. */
+static int from_peer(struct carrier *c)
+{
+    ssize_t n = read(c->peer_in, c->chunk, sizeof(c->chunk));
+    c->heard = now_ms();
+    if (n <= 0)
+        c->peer_open = false;   /* the link to the other host broke */
+    else if (bq_push(&c->to_x, c->chunk, (size_t)n) < 0)
+        return -1;
+    return 0;
+}
+
+static void to_peer(struct carrier *c)
+{
+    ssize_t n = write_some(c->peer_out, bq_head(&c->to_peer), bq_pending(&c->to_peer));
+    if (n < 0) {
+        bq_consume(&c->to_peer, bq_pending(&c->to_peer));   /* gone: xsproxy hears below */
+        c->peer_out = -1;
+        c->peer_open = false;
+    } else {
+        bq_consume(&c->to_peer, (size_t)n);
+    }
+}
+
+static void to_xsproxy(struct carrier *c)
+{
+    ssize_t n = write_some(c->link, bq_head(&c->to_x), bq_pending(&c->to_x));
+    if (n < 0)
+        c->x_open = false;
+    else
+        bq_consume(&c->to_x, (size_t)n);
 }
 
 /* Both xsproxies send PING twice a second: a peer silent for SILENCE_MS
  * is a link that broke without closing (packets dropped, a cable pulled). */
 static int carry(int link, int peer_in, int peer_out, int silence_ms, bool *silent)
 {
-    struct buf from_x = { 0 }, to_peer = { 0 }, to_x = { 0 };
-    enum outcome out = OUT_NONE;
-    bool x_open = true, peer_open = true, x_shut = false;
-    uint8_t chunk[65536];
-    long long heard = now_ms();   /* the other host, last */
-    while (x_open || to_peer.len) {
+    struct carrier cr = { .link = link, .peer_in = peer_in, .peer_out = peer_out,
+                          .out = OUT_NONE, .x_open = true, .peer_open = true,
+                          .heard = now_ms() };
+    struct carrier *c = &cr;
+    while (c->x_open || bq_pending(&c->to_peer)) {
         struct pollfd p[4];
         int np = 0, ix = -1, ipin = -1, ipout = -1, ixout = -1;
-        if (x_open)
+        if (c->x_open)
             p[ix = np++] = (struct pollfd){ .fd = link, .events = POLLIN };
-        if (peer_open)
+        if (c->peer_open)
             p[ipin = np++] = (struct pollfd){ .fd = peer_in, .events = POLLIN };
-        if (to_peer.len && peer_out >= 0)
-            p[ipout = np++] = (struct pollfd){ .fd = peer_out, .events = POLLOUT };
-        if (to_x.len && x_open)
+        if (bq_pending(&c->to_peer) && c->peer_out >= 0)
+            p[ipout = np++] = (struct pollfd){ .fd = c->peer_out, .events = POLLOUT };
+        if (bq_pending(&c->to_x) && c->x_open)
             p[ixout = np++] = (struct pollfd){ .fd = link, .events = POLLOUT };
-        long long left = heard + silence_ms - now_ms();
-        int ready = poll(p, (nfds_t)np, peer_open ? (int)(left > 0 ? left : 0) : -1);
+        long long left = c->heard + silence_ms - now_ms();
+        int ready = poll(p, (nfds_t)np, c->peer_open ? (int)(left > 0 ? left : 0) : -1);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready < 0)
             break;
-        if (peer_open && now_ms() - heard >= silence_ms) {
+        if (c->peer_open && now_ms() - c->heard >= silence_ms) {
             fprintf(stderr, "xsproxyctl: nothing from the other host for %d ms: the link is "
                     "taken for broken\n", silence_ms);
-            peer_open = false;
-            peer_out = -1;
-            to_peer.len = 0;
+            c->peer_open = false;
+            c->peer_out = -1;
+            bq_consume(&c->to_peer, bq_pending(&c->to_peer));
             *silent = true;
             continue;
         }
-        if (ix >= 0 && p[ix].revents) {
-            ssize_t n = read(link, chunk, sizeof(chunk));
-            if (n <= 0) {
-                x_open = false;
-            } else if (buf_add(&from_x, chunk, (size_t)n) < 0 ||
-                       sort_frames(&from_x, &to_peer, &out) < 0) {
-                x_open = false;
-            }
-        }
-        if (ipin >= 0 && p[ipin].revents) {
-            ssize_t n = read(peer_in, chunk, sizeof(chunk));
-            heard = now_ms();
-            if (n <= 0)
-                peer_open = false;   /* the link to the other host broke */
-            else if (buf_add(&to_x, chunk, (size_t)n) < 0) {
-                break;
-            }
-        }
-        if (ipout >= 0 && p[ipout].revents) {
-            ssize_t n = write_some(peer_out, to_peer.p, to_peer.len);
-            if (n < 0) {
-                to_peer.len = 0;   /* gone: xsproxy hears of it below */
-                peer_out = -1;
-                peer_open = false;
-            } else {
-                buf_take(&to_peer, (size_t)n);
-            }
-        }
-        if (ixout >= 0 && p[ixout].revents) {
-            ssize_t n = write_some(link, to_x.p, to_x.len);
-            if (n < 0)
-                x_open = false;
-            else
-                buf_take(&to_x, (size_t)n);
-        }
-        if (!peer_open && !to_x.len && x_open && !x_shut) {
+        if (ix >= 0 && p[ix].revents)
+            from_xsproxy(c);
+        if (ipin >= 0 && p[ipin].revents && from_peer(c) < 0)
+            break;
+        if (ipout >= 0 && p[ipout].revents)
+            to_peer(c);
+        if (ixout >= 0 && p[ixout].revents)
+            to_xsproxy(c);
+        if (!c->peer_open && !bq_pending(&c->to_x) && c->x_open && !c->x_shut) {
             /* what the other host sent is passed on first; then xsproxy
              * hears that the link ended, and pauses */
             shutdown(link, SHUT_WR);
-            x_shut = true;
+            c->x_shut = true;
         }
-        if (!x_open && peer_out < 0)
+        if (!c->x_open && c->peer_out < 0)
             break;
     }
-    free(from_x.p);
-    free(to_peer.p);
-    free(to_x.p);
-    return out == OUT_DONE ? 0 : out == OUT_ABORTED ? 4 : 3;
+    bq_free(&c->from_x);
+    bq_free(&c->to_peer);
+    bq_free(&c->to_x);
+    return c->out == OUT_DONE ? 0 : c->out == OUT_ABORTED ? 4 : 3;
 }
 
 /* Read and drop what FD still sends, until it closes or is silent. */
@@ -538,7 +507,7 @@ static const char *refusal_hint(const char *verb, const char *err)
 
 static int simple(const char *sock, const char *const *args, unsigned n)
 {
-    int fd = connect_unix(sock);
+    int fd = unix_connect(sock, 0);
     if (fd < 0) {
         fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
                 strerror(errno));
@@ -556,6 +525,95 @@ static int simple(const char *sock, const char *const *args, unsigned n)
     return 0;
 }
 
+/* A connection to xsproxy that has become the transfer's link: `transfer
+ * send|receive` asked and granted.  Its descriptor, or -1 with the exit
+ * code in *RC. */
+static int open_link(const char *sock, const char *cmd, const struct opts *o, bool sending,
+                     int *rc)
+{
+    int link = unix_connect(sock, 0);
+    if (link < 0) {
+        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
+                strerror(errno));
+        *rc = 1;
+        return -1;
+    }
+    const char *args[6] = { "transfer", sending ? "send" : "receive", o->domid };
+    unsigned n = 3;
+    if (!sending && o->from)
+        args[n++] = o->from;
+    if (o->resume)
+        args[n++] = "resume";
+    char text[XENSTORE_PAYLOAD_MAX + 1];
+    int asked = ask(link, args, n, text, sizeof(text));
+    if (asked == -2) {
+        /* whatever it had journalled, its next start holds, paused */
+        fprintf(stderr, "xsproxyctl: %s %s: xsproxy went away: once it is back, `%s %s "
+                "--resume` goes on\n", cmd, o->domid, cmd, o->domid);
+        close(link);
+        *rc = 3;
+        return -1;
+    }
+    if (asked < 0) {
+        fprintf(stderr, "xsproxyctl: %s %s: %s (`xsproxyctl migrate-status %s`, and xsproxy's "
+                "log, say why)\n", cmd, o->domid, text, o->domid);
+        close(link);
+        *rc = 1;
+        return -1;
+    }
+    return link;
+}
+
+/* --token's, or a new random one: at most 32 characters, in TOKEN[40]. */
+static int listen_token(const struct opts *o, char *token)
+{
+    if (o->token) {
+        snprintf(token, 40, "%.32s", o->token);
+        return 0;
+    }
+    uint8_t r[16];
+    if (getrandom(r, sizeof(r), 0) != sizeof(r))
+        return -1;
+    for (int i = 0; i < 16; i++)
+        sprintf(token + 2 * i, "%02x", r[i]);
+    return 0;
+}
+
+/* The other host's end: dialled, awaited, a command's pipe, or standard
+ * input and output (the defaults already in *PEER_IN and *PEER_OUT).
+ * -1 when no token could be made. */
+static int reach_peer(const struct opts *o, int silence_ms, int *peer_in, int *peer_out,
+                      pid_t *child)
+{
+    char token[40];
+    if (o->to) {
+        *peer_in = *peer_out = dial(o->to, o->token, silence_ms);
+    } else if (o->listen) {
+        if (listen_token(o, token) < 0)
+            return -1;
+        *peer_in = *peer_out = await_peer(o->listen, token);
+    } else if (o->ssh) {
+        *peer_in = *peer_out = run_command(o->ssh, child);
+    }
+    return 0;
+}
+
+/* The carrying is over: the other host's end closed as it should be. */
+static void close_peer(int peer_in, bool silent, int silence_ms)
+{
+    if (peer_in > 1) {
+        /* a TCP peer's close with its PINGs unread would be a reset, which
+         * may lose the last frame on the way: say we are done, let the other
+         * side close first */
+        shutdown(peer_in, SHUT_WR);
+        if (!silent)   /* a silent peer would only make us wait as long again */
+            drain(peer_in, silence_ms);
+        close(peer_in);
+    } else {
+        close(1);
+    }
+}
+
 int xsproxyctl_transfer(const char *sock, int argc, char **argv)
 {
     struct opts o;
@@ -571,73 +629,25 @@ int xsproxyctl_transfer(const char *sock, int argc, char **argv)
     if ((o.to && !o.token) || (sending && o.listen) || (!sending && (o.to || o.ssh)))
         return usage();
     signal(SIGPIPE, SIG_IGN);
-    int link = connect_unix(sock);
-    if (link < 0) {
-        fprintf(stderr, "xsproxyctl: cannot connect to xsproxy at %s: %s\n", sock,
-                strerror(errno));
-        return 1;
-    }
-    const char *args[6] = { "transfer", sending ? "send" : "receive", o.domid };
-    unsigned n = 3;
-    if (!sending && o.from)
-        args[n++] = o.from;
-    if (o.resume)
-        args[n++] = "resume";
-    char text[XENSTORE_PAYLOAD_MAX + 1];
-    int asked = ask(link, args, n, text, sizeof(text));
-    if (asked == -2) {
-        /* whatever it had journalled, its next start holds, paused */
-        fprintf(stderr, "xsproxyctl: %s %s: xsproxy went away: once it is back, `%s %s "
-                "--resume` goes on\n", cmd, o.domid, cmd, o.domid);
-        close(link);
-        return 3;
-    }
-    if (asked < 0) {
-        fprintf(stderr, "xsproxyctl: %s %s: %s (`xsproxyctl migrate-status %s`, and xsproxy's "
-                "log, say why)\n", cmd, o.domid, text, o.domid);
-        close(link);
-        return 1;
-    }
+    int rc;
+    int link = open_link(sock, cmd, &o, sending, &rc);
+    if (link < 0)
+        return rc;
     int silence_ms = o.timeout ? (int)(atof(o.timeout) * 1000) : 10000;
     if (silence_ms < 1000)
         silence_ms = 1000;   /* above the PINGs' half second */
     int peer_in = 0, peer_out = 1;
     pid_t child = -1;
-    char token[40];
-    if (o.to) {
-        peer_in = peer_out = dial(o.to, o.token, silence_ms);
-    } else if (o.listen) {
-        if (o.token) {
-            snprintf(token, sizeof(token), "%.32s", o.token);
-        } else {
-            uint8_t r[16];
-            if (getrandom(r, sizeof(r), 0) != sizeof(r))
-                return 1;
-            for (int i = 0; i < 16; i++)
-                sprintf(token + 2 * i, "%02x", r[i]);
-        }
-        peer_in = peer_out = await_peer(o.listen, token);
-    } else if (o.ssh) {
-        peer_in = peer_out = run_command(o.ssh, &child);
-    }
+    if (reach_peer(&o, silence_ms, &peer_in, &peer_out, &child) < 0)
+        return 1;
     if (peer_in < 0) {
         close(link);   /* xsproxy pauses the transfer */
         return 3;
     }
     bool silent = false;
-    int rc = carry(link, peer_in, peer_out, silence_ms, &silent);
+    rc = carry(link, peer_in, peer_out, silence_ms, &silent);
     close(link);
-    if (peer_in > 1) {
-        /* a TCP peer's close with its PINGs unread would be a reset, which
-         * may lose the last frame on the way: say we are done, let the other
-         * side close first */
-        shutdown(peer_in, SHUT_WR);
-        if (!silent)   /* a silent peer would only make us wait as long again */
-            drain(peer_in, silence_ms);
-        close(peer_in);
-    } else {
-        close(1);
-    }
+    close_peer(peer_in, silent, silence_ms);
     if (child > 0)
         waitpid(child, NULL, 0);
     if (rc == 3)

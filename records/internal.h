@@ -16,6 +16,7 @@
 #define XSREC_SEED_IDENT "xs-seed\0"   /* 8 octets, the last one NUL */
 #define XSREC_IDENT_LEN 8
 #define XSREC_HDR_LEN 16               /* both formats' file headers */
+#define XSREC_VERSION 1u               /* the only version of either format */
 #define XSREC_REC_HDR_LEN 8            /* both formats' record headers */
 #define XSREC_MSG_HDR_LEN 16           /* struct xsd_sockmsg */
 
@@ -99,6 +100,44 @@ int xsrec__check_node_limits(const struct xsrec_node *n, size_t value_off,
 int xsrec__walk_msgs(const uint8_t *data, size_t len, bool big, bool partial_tail,
                      uint8_t *swap_to, size_t off, const char *what,
                      struct xsrec_error *err);
+
+/* ---- the container both formats share: a file header, then records of
+ * an 8-octet header (type, length) and a body padded to 8 octets ---- */
+
+/*
+ * The 16-octet file header of format FMT at buf[0..len): its ident, a
+ * version that must be XSREC_VERSION and a word of the format's own
+ * (upstream's flags, the seed's record count) in *WORD.  INFO is cleared
+ * and given the format and version.  Upstream's header is big-endian
+ * whatever its flags say; the seed's is little-endian, like all of it.
+ */
+int xsrec__parse_file_header(const uint8_t *buf, size_t len, enum xsrec_format fmt,
+                             struct xsrec_info *info, uint32_t *word,
+                             struct xsrec_error *err);
+/* The record header at OFF (< LEN), in byte order BIG: REC is set to a
+ * record of format FMT with that offset, type and length.  0, or -1 when
+ * fewer than 8 octets are left. */
+int xsrec__read_rec_header(const uint8_t *buf, size_t len, size_t off, bool big,
+                           enum xsrec_format fmt, struct xsrec_record *rec,
+                           struct xsrec_error *err);
+/* REC's body, padded, must fit in the LEN octets of the buffer: its
+ * padded length in *PADDED, or -1. */
+int xsrec__rec_fits(const struct xsrec_record *rec, size_t len, uint64_t *padded,
+                    struct xsrec_error *err);
+/* REC's body holds the MIN octets of its fixed part; AT_LEAST: a part of
+ * varying length follows them (it only changes the wording).  0, or -1
+ * with the error at the header's len field. */
+int xsrec__check_fixed(const struct xsrec_record *rec, uint32_t min, bool at_least,
+                       struct xsrec_error *err);
+/* Octets [from, to) of BUF, a body's padding, must be zero. */
+int xsrec__check_padding(const uint8_t *buf, size_t from, size_t to, struct xsrec_error *err);
+/* A record that passed every check to VISIT (if any): 0, or -1 when the
+ * visitor stopped the parse. */
+int xsrec__visit(xsrec_visit_fn visit, void *ctx, const struct xsrec_record *rec,
+                 struct xsrec_error *err);
+/* The stream's header, as a record of its own (offset 0), likewise. */
+int xsrec__visit_header(enum xsrec_format fmt, const struct xsrec_info *info,
+                        xsrec_visit_fn visit, void *ctx, struct xsrec_error *err);
 
 /* ---- the format parsers ---- */
 int xsrec__parse_upstream(const uint8_t *buf, size_t len, xsrec_visit_fn visit,

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SEED_VERSION 1u
-
 struct seed_parser {
     const uint8_t *buf;
     size_t len;
@@ -49,9 +47,8 @@ static int dec_node(struct seed_parser *sp, size_t off, uint32_t len,
 {
     const uint8_t *b = sp->buf + off, *end = b + len;
 
-    if (len < 4)
-        return xsrec__fail(sp->err, off - 4, "record-length",
-                           "node-data needs at least 4 octets, len is %u", len);
+    if (xsrec__check_fixed(rec, 4, true, sp->err))
+        return -1;
     memset(n, 0, sizeof(*n));
     uint32_t count = xsrec__get32(b, false);
     const uint8_t *q = b + 4;
@@ -133,9 +130,8 @@ static int dec_tx(struct seed_parser *sp, size_t off, uint32_t len,
 {
     const uint8_t *b = sp->buf + off;
 
-    if (len < 4)
-        return xsrec__fail(sp->err, off - 4, "record-length",
-                           "transaction-data needs at least 4 octets, len is %u", len);
+    if (xsrec__check_fixed(rec, 4, true, sp->err))
+        return -1;
     uint32_t count = xsrec__get32(b, false);
     if ((uint64_t)len != 4 + 4 * (uint64_t)count)
         return xsrec__fail(sp->err, off - 4, "record-length",
@@ -168,30 +164,23 @@ static int parse_records(struct seed_parser *sp, uint32_t count, xsrec_visit_fn 
     size_t off = XSREC_HDR_LEN;
 
     for (uint32_t i = 0; i < count; i++) {
-        size_t rem = sp->len - off;
-        if (rem == 0)
+        if (off == sp->len)
             return xsrec__fail(sp->err, off, "truncated",
                                "the header announces %u records, the file ends after %u",
                                count, i);
-        if (rem < XSREC_REC_HDR_LEN)
-            return xsrec__fail(sp->err, off, "truncated",
-                               "record header needs 8 octets, %zu left", rem);
-        uint32_t type = xsrec__get32(sp->buf + off, false);
-        uint32_t len = xsrec__get32(sp->buf + off + 4, false);
+        struct xsrec_record rec;
+        if (xsrec__read_rec_header(sp->buf, sp->len, off, false, XSREC_FMT_SEED, &rec,
+                                   sp->err))
+            return -1;
+        uint32_t type = rec.type, len = rec.len;
         if (type < XSREC_SEED_NODE || type > XSREC_SEED_TX)
             return xsrec__fail(sp->err, off, "record-type",
                                "record type %u is none of node-data (1), watch-data (2), "
                                "transaction-data (3)", type);
-        uint64_t padded = xsrec__pad8(len);
-        if (padded > rem - XSREC_REC_HDR_LEN)
-            return xsrec__fail(sp->err, off, "truncated",
-                               "%s of %u octets (%llu padded) runs past the end, %zu left",
-                               xsrec_type_name(XSREC_FMT_SEED, type), len,
-                               (unsigned long long)padded, rem - XSREC_REC_HDR_LEN);
+        uint64_t padded;
+        if (xsrec__rec_fits(&rec, sp->len, &padded, sp->err))
+            return -1;
         size_t body = off + XSREC_REC_HDR_LEN;
-        struct xsrec_record rec = {
-            .format = XSREC_FMT_SEED, .offset = off, .type = type, .len = len,
-        };
         struct xsrec_node n;
         struct xsrec_watch w;
         int rc;
@@ -209,14 +198,10 @@ static int parse_records(struct seed_parser *sp, uint32_t count, xsrec_visit_fn 
             rc = dec_tx(sp, body, len, &rec);
             break;
         }
-        if (rc)
+        if (rc || xsrec__check_padding(sp->buf, body + len, body + (size_t)padded, sp->err))
             return -1;
-        for (size_t j = body + len; j < body + padded; j++)
-            if (sp->buf[j])
-                return xsrec__fail(sp->err, j, "padding",
-                                   "padding octet is 0x%02x, not 0", sp->buf[j]);
-        if (visit && visit(ctx, &rec, sp->err))
-            return xsrec__visit_failed(sp->err, off);
+        if (xsrec__visit(visit, ctx, &rec, sp->err))
+            return -1;
         info->nrecords++;
         off = body + (size_t)padded;
     }
@@ -233,30 +218,14 @@ int xsrec__parse_seed(const uint8_t *buf, size_t len, xsrec_visit_fn visit,
     struct xsrec_info local;
     if (!info)
         info = &local;
-    memset(info, 0, sizeof(*info));
-    info->format = XSREC_FMT_SEED;
-    info->order = XSREC_LITTLE_ENDIAN;
-
-    size_t cmp = len < XSREC_IDENT_LEN ? len : XSREC_IDENT_LEN;
-    if (cmp && memcmp(buf, XSREC_SEED_IDENT, cmp))  /* buf may be NULL when len is 0 */
-        return xsrec__fail(err, 0, "magic", "the file does not start with \"xs-seed\"");
-    if (len < XSREC_HDR_LEN)
-        return xsrec__fail(err, 0, "truncated",
-                           "the header needs 16 octets, the file has %zu", len);
-    info->version = xsrec__get32(buf + 8, false);
-    uint32_t count = xsrec__get32(buf + 12, false);
-    if (info->version != SEED_VERSION)
-        return xsrec__fail(err, 8, "version",
-                           "version %u is not supported (only 1)", info->version);
+    uint32_t count;
+    /* info->order stays XSREC_LITTLE_ENDIAN, as cleared: all of it is */
+    if (xsrec__parse_file_header(buf, len, XSREC_FMT_SEED, info, &count, err))
+        return -1;
 
     struct seed_parser sp = { .buf = buf, .len = len, .err = err };
-    struct xsrec_record hdr = {
-        .format = XSREC_FMT_SEED, .kind = XSREC_K_HEADER, .info = info,
-    };
-    int rc;
-    if (visit && visit(ctx, &hdr, err))
-        rc = xsrec__visit_failed(err, 0);
-    else
+    int rc = xsrec__visit_header(XSREC_FMT_SEED, info, visit, ctx, err);
+    if (!rc)
         rc = parse_records(&sp, count, visit, ctx, info);
     xsrec__idset_free(&sp.txs);
     xsrec__scratch_free(&sp.perms);
@@ -353,7 +322,7 @@ int xsrec_write_seed(const struct xsrec_stream *s, unsigned flags,
     }
 
     xsrec__ob_put(&ob, XSREC_SEED_IDENT, XSREC_IDENT_LEN);
-    xsrec__ob_u32(&ob, SEED_VERSION, false);
+    xsrec__ob_u32(&ob, XSREC_VERSION, false);
     xsrec__ob_u32(&ob, 0, false);  /* record count, set at the end */
     /* Restore order: nodes, then watches (each fires once, on the restored
      * nodes), then the transactions. */

@@ -27,35 +27,48 @@ struct up_parser {
     struct xsrec_error *err;
 };
 
-/*
- * Each decoder checks one record body (at `off`, `len` octets from the
- * header, which fits in the buffer with its padding), fills the view in
- * `rec` and returns the octets its contents take, or -1.
- */
+/* Room for the view of any one record. */
+union up_view {
+    struct xsrec_global g;
+    struct xsrec_conn c;
+    struct xsrec_watch w;
+    struct xsrec_tx t;
+    struct xsrec_node n;
+    struct xsrec_tx_op op;
+};
 
-static long long dec_global(struct up_parser *p, size_t off, uint32_t len,
-                            struct xsrec_record *rec, struct xsrec_global *g)
+/*
+ * Each decoder checks one record body (at `off`, of the length in `rec`'s
+ * header, which fits in the buffer with its padding), fills its view in
+ * `v` and points `rec` at it, and returns the octets its contents take,
+ * or -1.
+ */
+typedef long long up_decoder(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                             union up_view *v);
+
+static long long dec_global(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                            union up_view *v)
 {
+    struct xsrec_global *g = &v->g;
     const uint8_t *b = p->buf + off;
 
-    if (len < GLOBAL_LEN)
-        return xsrec__fail(p->err, off - 4, "record-length",
-                           "GLOBAL_DATA needs 8 octets, len is %u", len);
+    if (xsrec__check_fixed(rec, GLOBAL_LEN, false, p->err))
+        return -1;
     g->socket_fd = (int32_t)xsrec__get32(b, p->big);
     g->evtchn_fd = (int32_t)xsrec__get32(b + 4, p->big);
     rec->global = g;
     return GLOBAL_LEN;
 }
 
-static long long dec_conn(struct up_parser *p, size_t off, uint32_t len,
-                          struct xsrec_record *rec, struct xsrec_conn *c)
+static long long dec_conn(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                          union up_view *v)
 {
+    struct xsrec_conn *c = &v->c;
     const uint8_t *b = p->buf + off;
+    uint32_t len = rec->len;
 
-    if (len < CONN_FIXED)
-        return xsrec__fail(p->err, off - 4, "record-length",
-                           "CONNECTION_DATA needs at least %u octets, len is %u",
-                           CONN_FIXED, len);
+    if (xsrec__check_fixed(rec, CONN_FIXED, true, p->err))
+        return -1;
     memset(c, 0, sizeof(*c));
     c->id = xsrec__get32(b, p->big);
     c->type = xsrec__get16(b + 4, p->big);
@@ -132,14 +145,15 @@ static int need_conn(struct up_parser *p, uint32_t id, size_t off, const char *w
     return 0;
 }
 
-static long long dec_watch(struct up_parser *p, size_t off, uint32_t len,
-                           struct xsrec_record *rec, struct xsrec_watch *w)
+static long long dec_watch(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                           union up_view *v)
 {
+    struct xsrec_watch *w = &v->w;
     const uint8_t *b = p->buf + off;
+    uint32_t len = rec->len;
 
-    if (len < WATCH_FIXED)
-        return xsrec__fail(p->err, off - 4, "record-length",
-                           "WATCH_DATA needs at least 8 octets, len is %u", len);
+    if (xsrec__check_fixed(rec, WATCH_FIXED, true, p->err))
+        return -1;
     w->conn_id = xsrec__get32(b, p->big);
     uint16_t plen = xsrec__get16(b + 4, p->big), tlen = xsrec__get16(b + 6, p->big);
     uint64_t need = (uint64_t)WATCH_FIXED + plen + tlen;
@@ -166,14 +180,14 @@ static long long dec_watch(struct up_parser *p, size_t off, uint32_t len,
     return (long long)need;
 }
 
-static long long dec_tx(struct up_parser *p, size_t off, uint32_t len,
-                        struct xsrec_record *rec, struct xsrec_tx *t)
+static long long dec_tx(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                        union up_view *v)
 {
+    struct xsrec_tx *t = &v->t;
     const uint8_t *b = p->buf + off;
 
-    if (len < TX_LEN)
-        return xsrec__fail(p->err, off - 4, "record-length",
-                           "TRANSACTION_DATA needs 8 octets, len is %u", len);
+    if (xsrec__check_fixed(rec, TX_LEN, false, p->err))
+        return -1;
     t->conn_id = xsrec__get32(b, p->big);
     t->tx_id = xsrec__get32(b + 4, p->big);
     if (need_conn(p, t->conn_id, off, "TRANSACTION_DATA"))
@@ -192,14 +206,15 @@ static long long dec_tx(struct up_parser *p, size_t off, uint32_t len,
     return TX_LEN;
 }
 
-static long long dec_node(struct up_parser *p, size_t off, uint32_t len,
-                          struct xsrec_record *rec, struct xsrec_node *n)
+static long long dec_node(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                          union up_view *v)
 {
+    struct xsrec_node *n = &v->n;
     const uint8_t *b = p->buf + off;
+    uint32_t len = rec->len;
 
-    if (len < NODE_FIXED)
-        return xsrec__fail(p->err, off - 4, "record-length",
-                           "NODE_DATA needs at least 16 octets, len is %u", len);
+    if (xsrec__check_fixed(rec, NODE_FIXED, true, p->err))
+        return -1;
     memset(n, 0, sizeof(*n));
     n->conn_id = xsrec__get32(b, p->big);
     n->tx_id = xsrec__get32(b + 4, p->big);
@@ -273,14 +288,15 @@ static bool tx_op_type_ok(uint32_t t)
     }
 }
 
-static long long dec_tx_op(struct up_parser *p, size_t off, uint32_t len,
-                           struct xsrec_record *rec, struct xsrec_tx_op *op)
+static long long dec_tx_op(struct up_parser *p, size_t off, struct xsrec_record *rec,
+                           union up_view *v)
 {
+    struct xsrec_tx_op *op = &v->op;
     const uint8_t *b = p->buf + off;
+    uint32_t len = rec->len;
 
-    if (len < TX_OP_FIXED)
-        return xsrec__fail(p->err, off - 4, "record-length",
-                           "TX_OP needs at least %u octets, len is %u", TX_OP_FIXED, len);
+    if (xsrec__check_fixed(rec, TX_OP_FIXED, true, p->err))
+        return -1;
     memset(op, 0, sizeof(*op));
     op->conn_id = xsrec__get32(b, p->big);
     op->tx_id = xsrec__get32(b + 4, p->big);
@@ -323,13 +339,57 @@ static long long dec_tx_op(struct up_parser *p, size_t off, uint32_t len,
     return (long long)need;
 }
 
-/* Octets [from, to) of the buffer must be zero. */
-static int check_zero(struct up_parser *p, size_t from, size_t to)
+/* The record types of this revision (and xsproxy's TX_OP): their kinds
+ * and decoders (END has no contents). */
+struct up_type {
+    uint32_t type;
+    enum xsrec_kind kind;
+    up_decoder *dec;
+};
+static const struct up_type up_types[] = {
+    { XSREC_UP_END, XSREC_K_END, NULL },
+    { XSREC_UP_GLOBAL, XSREC_K_GLOBAL, dec_global },
+    { XSREC_UP_CONN, XSREC_K_CONN, dec_conn },
+    { XSREC_UP_WATCH, XSREC_K_WATCH, dec_watch },
+    { XSREC_UP_TX, XSREC_K_TX, dec_tx },
+    { XSREC_UP_NODE, XSREC_K_NODE, dec_node },
+    { XSREC_UP_TX_OP, XSREC_K_TX_OP, dec_tx_op },
+};
+
+/* TYPE's entry in up_types, or NULL. */
+static const struct up_type *up_type(uint32_t type)
 {
-    for (size_t i = from; i < to; i++)
-        if (p->buf[i])
-            return xsrec__fail(p->err, i, "padding",
-                               "padding octet is 0x%02x, not 0", p->buf[i]);
+    for (size_t i = 0; i < sizeof(up_types) / sizeof(up_types[0]); i++)
+        if (up_types[i].type == type)
+            return &up_types[i];
+    return NULL;
+}
+
+/* REC's body at BODY, decoded into V by its type's decoder: the octets its
+ * contents take, or -1.  Its type is one of up_types (check_type). */
+static long long dec_record(struct up_parser *p, size_t body, struct xsrec_record *rec,
+                            union up_view *v)
+{
+    const struct up_type *t = up_type(rec->type);
+    rec->kind = t->kind;
+    return t->dec ? t->dec(p, body, rec, v) : 0;
+}
+
+/* A type of up_types, in its place: GLOBAL_DATA first and once. */
+static int check_type(struct up_parser *p, const struct xsrec_record *rec,
+                      const struct xsrec_info *info)
+{
+    uint32_t type = rec->type;
+    if (!up_type(type))
+        return xsrec__fail(p->err, rec->offset, "record-type",
+                           type <= 8 ? "record type %u (%s) belongs to later revisions "
+                                       "of the format and is not supported"
+                                     : "unknown record type %u%s",
+                           type, type <= 8 ? xsrec_type_name(XSREC_FMT_UPSTREAM, type)
+                                           : "");
+    if (type == XSREC_UP_GLOBAL && info->nrecords)
+        return xsrec__fail(p->err, rec->offset, "global-first",
+                           "GLOBAL_DATA must be the first record and appear once");
     return 0;
 }
 
@@ -340,82 +400,29 @@ static int parse_records(struct up_parser *p, xsrec_visit_fn visit, void *ctx,
     bool end = false;
 
     while (!end && off < p->len) {
-        size_t rem = p->len - off;
-        if (rem < XSREC_REC_HDR_LEN)
-            return xsrec__fail(p->err, off, "truncated",
-                               "record header needs 8 octets, %zu left", rem);
-        uint32_t type = xsrec__get32(p->buf + off, p->big);
-        uint32_t len = xsrec__get32(p->buf + off + 4, p->big);
-        if (type > XSREC_UP_NODE && type != XSREC_UP_TX_OP)
-            return xsrec__fail(p->err, off, "record-type",
-                               type <= 8 ? "record type %u (%s) belongs to later revisions "
-                                           "of the format and is not supported"
-                                         : "unknown record type %u%s",
-                               type, type <= 8 ? xsrec_type_name(XSREC_FMT_UPSTREAM, type)
-                                               : "");
-        if (type == XSREC_UP_GLOBAL && info->nrecords)
-            return xsrec__fail(p->err, off, "global-first",
-                               "GLOBAL_DATA must be the first record and appear once");
-        uint64_t padded = xsrec__pad8(len);
-        if (padded > rem - XSREC_REC_HDR_LEN)
-            return xsrec__fail(p->err, off, "truncated",
-                               "%s of %u octets (%llu padded) runs past the end, %zu left",
-                               xsrec_type_name(XSREC_FMT_UPSTREAM, type), len,
-                               (unsigned long long)padded, rem - XSREC_REC_HDR_LEN);
-
+        struct xsrec_record rec;
+        uint64_t padded;
+        if (xsrec__read_rec_header(p->buf, p->len, off, p->big, XSREC_FMT_UPSTREAM, &rec,
+                                   p->err) ||
+            check_type(p, &rec, info) || xsrec__rec_fits(&rec, p->len, &padded, p->err))
+            return -1;
         size_t body = off + XSREC_REC_HDR_LEN;
-        struct xsrec_record rec = {
-            .format = XSREC_FMT_UPSTREAM, .offset = off, .type = type, .len = len,
-        };
-        struct xsrec_global g;
-        struct xsrec_conn c;
-        struct xsrec_watch w;
-        struct xsrec_tx t;
-        struct xsrec_node n;
-        struct xsrec_tx_op op;
-        long long used = 0;
-        switch (type) {
-        case XSREC_UP_END:
-            rec.kind = XSREC_K_END;
-            end = true;
-            break;
-        case XSREC_UP_GLOBAL:
-            rec.kind = XSREC_K_GLOBAL;
-            used = dec_global(p, body, len, &rec, &g);
-            break;
-        case XSREC_UP_CONN:
-            rec.kind = XSREC_K_CONN;
-            used = dec_conn(p, body, len, &rec, &c);
-            break;
-        case XSREC_UP_WATCH:
-            rec.kind = XSREC_K_WATCH;
-            used = dec_watch(p, body, len, &rec, &w);
-            break;
-        case XSREC_UP_TX:
-            rec.kind = XSREC_K_TX;
-            used = dec_tx(p, body, len, &rec, &t);
-            break;
-        case XSREC_UP_NODE:
-            rec.kind = XSREC_K_NODE;
-            used = dec_node(p, body, len, &rec, &n);
-            break;
-        case XSREC_UP_TX_OP:
-            rec.kind = XSREC_K_TX_OP;
-            used = dec_tx_op(p, body, len, &rec, &op);
-            break;
-        }
+        uint32_t len = rec.len;
+        union up_view v;
+        long long used = dec_record(p, body, &rec, &v);
         if (used < 0)
             return -1;
+        end = rec.kind == XSREC_K_END;
         /* len is the contents, or the contents padded (C xenstored). */
         if (len != (uint64_t)used && len != xsrec__pad8((uint64_t)used))
             return xsrec__fail(p->err, off + 4, "record-length",
                                "len %u matches neither the %lld octets of the %s "
                                "contents nor their padded size", len, used,
-                               xsrec_type_name(XSREC_FMT_UPSTREAM, type));
-        if (check_zero(p, body + (size_t)used, body + (size_t)padded))
+                               xsrec_type_name(XSREC_FMT_UPSTREAM, rec.type));
+        if (xsrec__check_padding(p->buf, body + (size_t)used, body + (size_t)padded, p->err))
             return -1;
-        if (visit && visit(ctx, &rec, p->err))
-            return xsrec__visit_failed(p->err, off);
+        if (xsrec__visit(visit, ctx, &rec, p->err))
+            return -1;
         info->nrecords++;
         off = body + (size_t)padded;
     }
@@ -435,21 +442,9 @@ int xsrec__parse_upstream(const uint8_t *buf, size_t len, xsrec_visit_fn visit,
     struct xsrec_info local;
     if (!info)
         info = &local;
-    memset(info, 0, sizeof(*info));
-    info->format = XSREC_FMT_UPSTREAM;
-
-    size_t cmp = len < XSREC_IDENT_LEN ? len : XSREC_IDENT_LEN;
-    if (cmp && memcmp(buf, XSREC_UP_IDENT, cmp))  /* buf may be NULL when len is 0 */
-        return xsrec__fail(err, 0, "magic", "the stream does not start with \"xenstore\"");
-    if (len < XSREC_HDR_LEN)
-        return xsrec__fail(err, 0, "truncated",
-                           "the header needs 16 octets, the stream has %zu", len);
-    /* The header is big-endian whatever the flags say. */
-    info->version = xsrec__get32(buf + 8, true);
-    uint32_t flags = xsrec__get32(buf + 12, true);
-    if (info->version != 1)
-        return xsrec__fail(err, 8, "version",
-                           "version %u is not supported (only 1)", info->version);
+    uint32_t flags;
+    if (xsrec__parse_file_header(buf, len, XSREC_FMT_UPSTREAM, info, &flags, err))
+        return -1;
     if (flags & ~1u)
         return xsrec__fail(err, 12, "flags",
                            "reserved flag bits 0x%08x are set", flags & ~1u);
@@ -459,13 +454,8 @@ int xsrec__parse_upstream(const uint8_t *buf, size_t len, xsrec_visit_fn visit,
         .buf = buf, .len = len, .big = info->order == XSREC_BIG_ENDIAN,
         .swap = info->order != xsrec_host_order(), .err = err,
     };
-    struct xsrec_record hdr = {
-        .format = XSREC_FMT_UPSTREAM, .kind = XSREC_K_HEADER, .info = info,
-    };
-    int rc;
-    if (visit && visit(ctx, &hdr, err))
-        rc = xsrec__visit_failed(err, 0);
-    else
+    int rc = xsrec__visit_header(XSREC_FMT_UPSTREAM, info, visit, ctx, err);
+    if (!rc)
         rc = parse_records(&p, visit, ctx, info);
     xsrec__idset_free(&p.conns);
     xsrec__idset_free(&p.txs);
@@ -645,7 +635,7 @@ int xsrec_write_upstream(const struct xsrec_stream *s, enum xsrec_byteorder orde
         memset(err, 0, sizeof(*err));
 
     xsrec__ob_put(&w.ob, XSREC_UP_IDENT, XSREC_IDENT_LEN);
-    xsrec__ob_u32(&w.ob, 1, true);              /* version, big-endian */
+    xsrec__ob_u32(&w.ob, XSREC_VERSION, true);  /* big-endian */
     xsrec__ob_u32(&w.ob, w.big ? 1 : 0, true);  /* flags, big-endian */
     if (s->has_global) {
         size_t at = rec_begin(&w, XSREC_UP_GLOBAL);

@@ -1,7 +1,8 @@
 /*
  * verify.c - the rules: format detection, the entry points that parse or
  * verify a buffer of either format, and the checks both formats share
- * (strings, paths, permissions, payload limits, buffered messages).
+ * (the file and record headers, padding, strings, paths, permissions,
+ * payload limits, buffered messages).
  * FORMAT.md lists every rule by name.
  */
 #include "internal.h"
@@ -46,6 +47,91 @@ int xsrec_verify(const uint8_t *buf, size_t len, struct xsrec_info *info,
                  struct xsrec_error *err)
 {
     return xsrec_parse(buf, len, NULL, NULL, info, err);
+}
+
+int xsrec__parse_file_header(const uint8_t *buf, size_t len, enum xsrec_format fmt,
+                             struct xsrec_info *info, uint32_t *word,
+                             struct xsrec_error *err)
+{
+    bool up = fmt == XSREC_FMT_UPSTREAM;
+    const char *ident = up ? XSREC_UP_IDENT : XSREC_SEED_IDENT;
+    const char *what = up ? "stream" : "file";
+    memset(info, 0, sizeof(*info));
+    info->format = fmt;
+
+    size_t cmp = len < XSREC_IDENT_LEN ? len : XSREC_IDENT_LEN;
+    if (cmp && memcmp(buf, ident, cmp))  /* buf may be NULL when len is 0 */
+        return xsrec__fail(err, 0, "magic", "the %s does not start with \"%s\"", what, ident);
+    if (len < XSREC_HDR_LEN)
+        return xsrec__fail(err, 0, "truncated", "the header needs 16 octets, the %s has %zu",
+                           what, len);
+    info->version = xsrec__get32(buf + 8, up);
+    *word = xsrec__get32(buf + 12, up);
+    if (info->version != XSREC_VERSION)
+        return xsrec__fail(err, 8, "version",
+                           "version %u is not supported (only 1)", info->version);
+    return 0;
+}
+
+int xsrec__read_rec_header(const uint8_t *buf, size_t len, size_t off, bool big,
+                           enum xsrec_format fmt, struct xsrec_record *rec,
+                           struct xsrec_error *err)
+{
+    size_t rem = len - off;
+    if (rem < XSREC_REC_HDR_LEN)
+        return xsrec__fail(err, off, "truncated",
+                           "record header needs 8 octets, %zu left", rem);
+    *rec = (struct xsrec_record){
+        .format = fmt, .offset = off,
+        .type = xsrec__get32(buf + off, big), .len = xsrec__get32(buf + off + 4, big),
+    };
+    return 0;
+}
+
+int xsrec__rec_fits(const struct xsrec_record *rec, size_t len, uint64_t *padded,
+                    struct xsrec_error *err)
+{
+    size_t left = len - rec->offset - XSREC_REC_HDR_LEN;
+    *padded = xsrec__pad8(rec->len);
+    if (*padded > left)
+        return xsrec__fail(err, rec->offset, "truncated",
+                           "%s of %u octets (%llu padded) runs past the end, %zu left",
+                           xsrec_type_name(rec->format, rec->type), rec->len,
+                           (unsigned long long)*padded, left);
+    return 0;
+}
+
+int xsrec__check_fixed(const struct xsrec_record *rec, uint32_t min, bool at_least,
+                       struct xsrec_error *err)
+{
+    if (rec->len >= min)
+        return 0;
+    return xsrec__fail(err, rec->offset + 4, "record-length", "%s needs %s%u octets, len is %u",
+                       xsrec_type_name(rec->format, rec->type), at_least ? "at least " : "",
+                       min, rec->len);
+}
+
+int xsrec__check_padding(const uint8_t *buf, size_t from, size_t to, struct xsrec_error *err)
+{
+    for (size_t i = from; i < to; i++)
+        if (buf[i])
+            return xsrec__fail(err, i, "padding", "padding octet is 0x%02x, not 0", buf[i]);
+    return 0;
+}
+
+int xsrec__visit(xsrec_visit_fn visit, void *ctx, const struct xsrec_record *rec,
+                 struct xsrec_error *err)
+{
+    if (visit && visit(ctx, rec, err))
+        return xsrec__visit_failed(err, rec->offset);
+    return 0;
+}
+
+int xsrec__visit_header(enum xsrec_format fmt, const struct xsrec_info *info,
+                        xsrec_visit_fn visit, void *ctx, struct xsrec_error *err)
+{
+    struct xsrec_record hdr = { .format = fmt, .kind = XSREC_K_HEADER, .info = info };
+    return xsrec__visit(visit, ctx, &hdr, err);
 }
 
 int xsrec__check_cstr(const uint8_t *p, size_t len, size_t off, const char *rule,

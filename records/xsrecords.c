@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xsproxy_type_names.h"
+
 static const char usage[] =
     "usage: xsrecords dump FILE\n"
     "       xsrecords verify FILE...\n"
@@ -144,14 +146,8 @@ static void put_str(const char *s)
 
 static const char *msg_type_name(uint32_t t)
 {
-    static const char *const names[] = {
-        "CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",
-        "TRANSACTION_START", "TRANSACTION_END", "INTRODUCE", "RELEASE",
-        "GET_DOMAIN_PATH", "WRITE", "MKDIR", "RM", "SET_PERMS", "WATCH_EVENT",
-        "ERROR", "IS_DOMAIN_INTRODUCED", "RESUME", "SET_TARGET", "RESTRICT",
-        "RESET_WATCHES", "DIRECTORY_PART",
-    };
-    return t < sizeof(names) / sizeof(names[0]) ? names[t] : "type";
+    const char *name = xsp_type_name(t);
+    return name ? name : "type";
 }
 
 /* The messages of pending data (host order, already checked by the parse). */
@@ -403,39 +399,38 @@ static int seed_losses(const struct xsrec_stream *s, bool allow)
     return 0;
 }
 
-static int cmd_convert(int argc, char **argv)
+/* convert's options into O and its two file names into FILES: 0, or 2
+ * (the exit status) when they are wrong, said on stderr. */
+static int parse_convert_args(int argc, char **argv, struct convert_opts *o,
+                              const char *files[2])
 {
-    struct convert_opts o = {
-        .to = XSREC_FMT_UNKNOWN, .order = xsrec_host_order(), .domid = -1, .evtchn = -1,
-    };
-    const char *files[2];
     int nfiles = 0;
 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--to") && i + 1 < argc) {
             a = argv[++i];
-            o.to = !strcmp(a, "upstream") ? XSREC_FMT_UPSTREAM
-                 : !strcmp(a, "seed") ? XSREC_FMT_SEED : XSREC_FMT_UNKNOWN;
-            if (o.to == XSREC_FMT_UNKNOWN) {
+            o->to = !strcmp(a, "upstream") ? XSREC_FMT_UPSTREAM
+                  : !strcmp(a, "seed") ? XSREC_FMT_SEED : XSREC_FMT_UNKNOWN;
+            if (o->to == XSREC_FMT_UNKNOWN) {
                 fprintf(stderr, "xsrecords: --to takes upstream or seed\n");
                 return 2;
             }
         } else if (!strcmp(a, "--big-endian")) {
-            o.order = XSREC_BIG_ENDIAN;
+            o->order = XSREC_BIG_ENDIAN;
         } else if (!strcmp(a, "--little-endian")) {
-            o.order = XSREC_LITTLE_ENDIAN;
+            o->order = XSREC_LITTLE_ENDIAN;
         } else if (!strcmp(a, "--exact-len")) {
-            o.up_flags |= XSREC_UP_EXACT_LEN;
+            o->up_flags |= XSREC_UP_EXACT_LEN;
         } else if (!strcmp(a, "--allow-loss")) {
-            o.allow_loss = true;
+            o->allow_loss = true;
         } else if (!strcmp(a, "--domid") && i + 1 < argc) {
-            if ((o.domid = parse_num(argv[++i], UINT16_MAX)) < 0) {
+            if ((o->domid = parse_num(argv[++i], UINT16_MAX)) < 0) {
                 fprintf(stderr, "xsrecords: --domid takes 0..65535\n");
                 return 2;
             }
         } else if (!strcmp(a, "--evtchn") && i + 1 < argc) {
-            if ((o.evtchn = parse_num(argv[++i], (long)INT32_MAX)) < 0) {
+            if ((o->evtchn = parse_num(argv[++i], (long)INT32_MAX)) < 0) {
                 fprintf(stderr, "xsrecords: --evtchn takes a port number\n");
                 return 2;
             }
@@ -449,10 +444,21 @@ static int cmd_convert(int argc, char **argv)
             return 2;
         }
     }
-    if (o.to == XSREC_FMT_UNKNOWN || nfiles != 2) {
+    if (o->to == XSREC_FMT_UNKNOWN || nfiles != 2) {
         fprintf(stderr, "%s", usage);
         return 2;
     }
+    return 0;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    struct convert_opts o = {
+        .to = XSREC_FMT_UNKNOWN, .order = xsrec_host_order(), .domid = -1, .evtchn = -1,
+    };
+    const char *files[2];
+    if (parse_convert_args(argc, argv, &o, files))
+        return 2;
 
     uint8_t *in, *out = NULL;
     size_t in_len, out_len = 0;

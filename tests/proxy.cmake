@@ -53,6 +53,7 @@ pkg_check_modules(TEST_LIBPCAP REQUIRED IMPORTED_TARGET libpcap)
 xsproxy_test(test_proxy_pcap test_proxy_pcap.cc)
 target_link_libraries(test_proxy_pcap PRIVATE xsproxy_workload PkgConfig::TEST_LIBPCAP)
 target_compile_definitions(test_proxy_pcap PRIVATE XSPROXY_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+target_include_directories(test_proxy_pcap PRIVATE ${CMAKE_SOURCE_DIR}/proxy/include)
 
 # Live insertion and removal of a domain xenstored serves directly.
 xsproxy_test(test_proxy_live test_proxy_live.cc)

@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "sim_host.h"
 #include "workload.h"
+#include "xsproxy_type_names.h"
 
 namespace xstest {
 namespace {
@@ -638,6 +640,46 @@ TEST(XsproxyCaptureDissector, SelfTestPasses)
                               {}, 120000);
     EXPECT_TRUE(r.ok()) << r.out << r.err;
     EXPECT_NE(r.out.find("selftest: ok"), std::string::npos) << r.out;
+}
+
+// The names in the Lua table called TABLE, in order: what stands between
+// `local TABLE = {` and the next `}`.
+std::vector<std::string> lua_names(const std::string &lua, const std::string &table)
+{
+    std::vector<std::string> names;
+    size_t at = lua.find("local " + table + " = {");
+    if (at == std::string::npos)
+        return names;
+    size_t end = lua.find('}', at);
+    for (size_t q = lua.find('"', at); q < end; q = lua.find('"', q + 1)) {
+        size_t close = lua.find('"', q + 1);
+        names.push_back(lua.substr(q + 1, close - q - 1));
+        q = close;
+    }
+    return names;
+}
+
+// The dissector keeps its own copy of the type names (it is Lua): the same
+// as the C table xsproxy and the tools use, type for type.
+TEST(XsproxyCaptureDissector, NamesTheTypesAsTheCTable)
+{
+    std::ifstream f(XSPROXY_SOURCE_DIR "/deploy/wireshark/xenstore.lua");
+    std::stringstream lua;
+    lua << f.rdbuf();
+    const struct {
+        const char *table;
+        uint32_t first;
+    } ranges[] = { { "XS_TYPES", 0 }, { "XSP_TYPES", XSP_TYPE_BASE + 1 } };
+    for (const auto &r : ranges) {
+        std::vector<std::string> names = lua_names(lua.str(), r.table);
+        ASSERT_FALSE(names.empty()) << r.table;
+        for (size_t i = 0; i < names.size(); i++) {
+            const char *c = xsp_type_name(r.first + (uint32_t)i);
+            EXPECT_EQ(names[i], c ? c : "(none)") << r.table << " " << i;
+        }
+        EXPECT_EQ(xsp_type_name(r.first + (uint32_t)names.size()), nullptr)
+            << r.table << ": the C table names more types";
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Daemons, XsproxyCapture, both_daemons(), DaemonName());

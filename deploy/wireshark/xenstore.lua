@@ -41,7 +41,9 @@ local loaded_once, xs = pcall(Proto, "xenstore", "Xenstore (xsproxy capture)")
 if not loaded_once then return end
 
 ---------------------------------------------------------------------------
--- Message types
+-- Message types: the names of proxy/include/xsproxy_type_names.h, which
+-- xsproxy and its tools use (the test
+-- XsproxyCaptureDissector.NamesTheTypesAsTheCTable compares the two)
 
 local XS_TYPES = {
     [0] = "CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",

@@ -88,6 +88,43 @@ int dev_placeholder_fd(int flags)
     return eventfd(0, (flags & O_CLOEXEC) ? EFD_CLOEXEC : 0);
 }
 
+void *dev_listed_open(struct dev_listed **opens, pthread_mutex_t *lock, size_t size,
+                      struct xssim *sim, int flags, int *fd)
+{
+    struct dev_listed *l = calloc(1, size);
+    if (!l)
+        return NULL;
+    l->fd = dev_placeholder_fd(flags);
+    if (l->fd < 0) {
+        free(l);
+        return NULL;
+    }
+    l->sim = sim;
+    pthread_mutex_lock(lock);
+    l->next = *opens;
+    *opens = l;
+    pthread_mutex_unlock(lock);
+    *fd = l->fd;
+    return l;
+}
+
+void dev_listed_remove(struct dev_listed **opens, pthread_mutex_t *lock, struct dev_listed *l)
+{
+    pthread_mutex_lock(lock);
+    for (struct dev_listed **p = opens; *p; p = &(*p)->next)
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    pthread_mutex_unlock(lock);
+}
+
+void dev_listed_free(struct dev_listed *l)
+{
+    real_close(l->fd);
+    free(l);
+}
+
 /* ---- who is calling -------------------------------------------------------- */
 
 static const struct {

@@ -9,6 +9,7 @@
 #ifndef XENSIM_DEV_H
 #define XENSIM_DEV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -52,6 +53,25 @@ int dev_open(const char *path, int flags, const void *ret);
  * device is here, in this process): a real one, so that poll, dup and close
  * work.  FLAGS: the open's (O_CLOEXEC).  -1 + errno. */
 int dev_placeholder_fd(int flags);
+
+/* What the state of a device that keeps a list of its opens begins with
+ * (gntdev and privcmd: a mapping that goes is looked for in every open). */
+struct dev_listed {
+    struct dev_listed *next;
+    struct xssim *sim;
+    int fd;   /* the placeholder descriptor the program has */
+};
+/* A new open of SIZE octets (at least a struct dev_listed, which it
+ * begins with), zeroed but for SIM and a placeholder descriptor (FLAGS as
+ * dev_placeholder_fd's), also in *FD; put on *OPENS under LOCK.
+ * NULL + errno. */
+void *dev_listed_open(struct dev_listed **opens, pthread_mutex_t *lock, size_t size,
+                      struct xssim *sim, int flags, int *fd);
+/* L off *OPENS, under LOCK; the device frees what it holds, then
+ * dev_listed_free(L). */
+void dev_listed_remove(struct dev_listed **opens, pthread_mutex_t *lock, struct dev_listed *l);
+/* L's descriptor closed, and L freed. */
+void dev_listed_free(struct dev_listed *l);
 
 /* The real libc calls, looked up once. */
 void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);

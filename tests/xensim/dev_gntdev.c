@@ -38,54 +38,33 @@ struct grant_map {
 };
 
 struct dev_file {
-    struct dev_file *next;   /* every open, for a mapping that goes */
-    struct xssim *sim;
-    int fd;
+    struct dev_listed l;   /* on the list of every open, for a mapping that goes */
     struct grant_map *maps;
     uint64_t next_index;
     uint32_t limit, in_use;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dev_file *opens;
+static struct dev_listed *opens;
 
 static struct dev_file *gntdev_open(struct xssim *sim, int flags, int *fd)
 {
-    struct dev_file *f = calloc(1, sizeof(*f));
-    if (!f)
-        return NULL;
-    f->fd = dev_placeholder_fd(flags);
-    if (f->fd < 0) {
-        free(f);
-        return NULL;
-    }
-    f->sim = sim;
-    f->limit = GNTDEV_DEFAULT_LIMIT;
-    pthread_mutex_lock(&lock);
-    f->next = opens;
-    opens = f;
-    pthread_mutex_unlock(&lock);
-    *fd = f->fd;
+    struct dev_file *f = dev_listed_open(&opens, &lock, sizeof(*f), sim, flags, fd);
+    if (f)
+        f->limit = GNTDEV_DEFAULT_LIMIT;   /* before the program has its descriptor */
     return f;
 }
 
 static void gntdev_close(struct dev_file *f)
 {
-    pthread_mutex_lock(&lock);
-    for (struct dev_file **p = &opens; *p; p = &(*p)->next)
-        if (*p == f) {
-            *p = f->next;
-            break;
-        }
-    pthread_mutex_unlock(&lock);
+    dev_listed_remove(&opens, &lock, &f->l);
     while (f->maps) {
         struct grant_map *m = f->maps;
         f->maps = m->next;
         free(m->refs);
         free(m);
     }
-    real_close(f->fd);
-    free(f);
+    dev_listed_free(&f->l);
 }
 
 static struct grant_map *map_at_index(struct dev_file *f, uint64_t index)
@@ -192,8 +171,8 @@ static int map_granted_page(struct dev_file *f, const struct ioctl_gntdev_grant_
                             void *at, int prot)
 {
     char path[PATH_MAX];
-    if (ref->ref != GNTTAB_RESERVED_XENSTORE || !sim_dom(f->sim, ref->domid) ||
-        xssim_ring_path(f->sim, ref->domid, path, sizeof(path)) < 0) {
+    if (ref->ref != GNTTAB_RESERVED_XENSTORE || !sim_dom(f->l.sim, ref->domid) ||
+        xssim_ring_path(f->l.sim, ref->domid, path, sizeof(path)) < 0) {
         errno = EINVAL;   /* a grant the domain never made */
         return -1;
     }
@@ -241,8 +220,8 @@ void dev_gntdev_forget(void *addr, size_t len)
 {
     uintptr_t lo = (uintptr_t)addr, hi = lo + len;
     pthread_mutex_lock(&lock);
-    for (struct dev_file *f = opens; f; f = f->next)
-        for (struct grant_map *m = f->maps; m; m = m->next)
+    for (struct dev_listed *l = opens; l; l = l->next)
+        for (struct grant_map *m = ((struct dev_file *)l)->maps; m; m = m->next)
             if (m->addr && (uintptr_t)m->addr < hi &&
                 (uintptr_t)m->addr + (size_t)m->count * XSSIM_PAGE_SIZE > lo)
                 m->addr = NULL;   /* the grant is released */

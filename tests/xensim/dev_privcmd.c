@@ -31,50 +31,27 @@ struct vma {
 };
 
 struct dev_file {
-    struct dev_file *next;
-    struct xssim *sim;
-    int fd;
+    struct dev_listed l;   /* on the list of every open, for a mapping that goes */
     struct vma *vmas;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dev_file *opens;
+static struct dev_listed *opens;
 
 static struct dev_file *privcmd_open(struct xssim *sim, int flags, int *fd)
 {
-    struct dev_file *f = calloc(1, sizeof(*f));
-    if (!f)
-        return NULL;
-    f->fd = dev_placeholder_fd(flags);
-    if (f->fd < 0) {
-        free(f);
-        return NULL;
-    }
-    f->sim = sim;
-    pthread_mutex_lock(&lock);
-    f->next = opens;
-    opens = f;
-    pthread_mutex_unlock(&lock);
-    *fd = f->fd;
-    return f;
+    return dev_listed_open(&opens, &lock, sizeof(struct dev_file), sim, flags, fd);
 }
 
 static void privcmd_close(struct dev_file *f)
 {
-    pthread_mutex_lock(&lock);
-    for (struct dev_file **p = &opens; *p; p = &(*p)->next)
-        if (*p == f) {
-            *p = f->next;
-            break;
-        }
-    pthread_mutex_unlock(&lock);
+    dev_listed_remove(&opens, &lock, &f->l);
     while (f->vmas) {
         struct vma *v = f->vmas;
         f->vmas = v->next;
         free(v);
     }
-    real_close(f->fd);
-    free(f);
+    dev_listed_free(&f->l);
 }
 
 static void *privcmd_mmap(struct dev_file *f, void *addr, size_t len, int prot, int flags,
@@ -116,9 +93,9 @@ static const struct vma *vma_holding(const struct dev_file *f, uintptr_t lo, siz
 static int map_foreign_page(struct dev_file *f, uint32_t dom, xen_pfn_t gfn, void *at, int prot)
 {
     char path[PATH_MAX];
-    if (!sim_dom(f->sim, dom))
+    if (!sim_dom(f->l.sim, dom))
         return -ESRCH;
-    if (gfn != SIM_GFN_BASE + dom || xssim_ring_path(f->sim, dom, path, sizeof(path)) < 0)
+    if (gfn != SIM_GFN_BASE + dom || xssim_ring_path(f->l.sim, dom, path, sizeof(path)) < 0)
         return -EINVAL;   /* a page the sim's domains do not have */
     int fd = real_open(path, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0)
@@ -159,7 +136,7 @@ static long privcmd_ioctl(struct dev_file *f, unsigned long req, void *arg, enum
         unsigned long args[5];
         for (int i = 0; i < 5; i++)
             args[i] = (unsigned long)h->arg[i];
-        long rc = sim_hypercall(f->sim, (unsigned long)h->op, args, call);
+        long rc = sim_hypercall(f->l.sim, (unsigned long)h->op, args, call);
         if (rc < 0) {
             errno = (int)-rc;
             return -1;
@@ -192,8 +169,8 @@ void dev_privcmd_forget(void *addr, size_t len)
 {
     uintptr_t lo = (uintptr_t)addr, hi = lo + len;
     pthread_mutex_lock(&lock);
-    for (struct dev_file *f = opens; f; f = f->next)
-        for (struct vma **p = &f->vmas; *p;) {
+    for (struct dev_listed *l = opens; l; l = l->next)
+        for (struct vma **p = &((struct dev_file *)l)->vmas; *p;) {
             struct vma *v = *p;
             if ((uintptr_t)v->addr < hi && (uintptr_t)v->addr + v->len > lo) {
                 *p = v->next;   /* unmapped, or mapped over */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sim_internal.h"
+#include "xsproxy_type_names.h"
 
 struct queued_msg {
     struct queued_msg *next;
@@ -444,13 +445,6 @@ const char *xs_errno_name(int err)
 
 const char *xs_type_name(uint32_t type)
 {
-    static const char *const names[] = {
-        "CONTROL", "DIRECTORY", "READ", "GET_PERMS", "WATCH", "UNWATCH",
-        "TRANSACTION_START", "TRANSACTION_END", "INTRODUCE", "RELEASE",
-        "GET_DOMAIN_PATH", "WRITE", "MKDIR", "RM", "SET_PERMS", "WATCH_EVENT",
-        "ERROR", "IS_DOMAIN_INTRODUCED", "RESUME", "SET_TARGET", "RESTRICT",
-        "RESET_WATCHES", "DIRECTORY_PART", "GET_FEATURE", "SET_FEATURE",
-        "GET_QUOTA", "SET_QUOTA",
-    };
-    return type < sizeof(names) / sizeof(names[0]) ? names[type] : "UNKNOWN";
+    const char *name = xsp_type_name(type);
+    return name ? name : "UNKNOWN";
 }

@@ -247,6 +247,7 @@ int xsg_transaction_end(struct xsg *g, uint32_t tx, bool commit);
 /* "EACCES" -> EACCES; unknown names -> EINVAL. */
 int xs_errno_from_name(const char *name);
 const char *xs_errno_name(int err);
+/* "READ" for XS_READ (xsproxy's types too); "UNKNOWN" for a type with no name. */
 const char *xs_type_name(uint32_t type);
 
 #ifdef __cplusplus
