@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fatal.h"
 #include "proxy.h"
 #include "share.h"
 #include "transfer.h"
@@ -432,6 +433,7 @@ int main(int argc, char **argv)
     struct config *cfg = &proxy.cfg;
     configure(cfg, argc, argv);
     log_init(cfg);
+    fatal_signals_logged();
     signal(SIGPIPE, SIG_IGN);
     /* the claims are for xenstored's shim; xsproxy maps the real rings */
     unsetenv("XSSHIM_CLAIMS");

@@ -427,6 +427,27 @@ TEST_P(XsproxyCrash, BothRestartedTheDomainIsIntroducedToTheNewXenstored)
     EXPECT_NE(std::string::npos, store.proxy_log().find("xenstored is a new one"));
 }
 
+// A crash is not a silent exit: xsproxy's log says which signal ended it
+// (its own handler's backtrace, or the sanitizer's report in that build),
+// and the next xsproxy carries on.
+TEST_P(XsproxyCrash, ACrashIsWrittenToTheLog)
+{
+    Store store(GetParam(), true);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(store.create_domain(1));
+    auto g = store.guest(1);
+    ASSERT_TRUE(g);
+    WireMsg r;
+    ASSERT_TRUE(g->request(XS_READ, 0, nul_join({ "domid" }), &r)) << g->error();
+    ASSERT_EQ(0, kill(store.proxy_pid(), SIGSEGV));
+    ASSERT_TRUE(wait_pid_gone(store.proxy_pid(), 5000));
+    EXPECT_NE(std::string::npos, store.proxy_log().find("SEGV")) << store.proxy_log();
+    std::string why;
+    ASSERT_TRUE(store.restart_proxy(&why)) << why;
+    ASSERT_TRUE(g->request(XS_READ, 0, nul_join({ "domid" }), &r)) << g->error();
+    EXPECT_EQ("1", r.body);
+}
+
 TEST_P(XsproxyCrash, HundredKillsUnderLoadLoseNothingAndAnswerAsADirectRun)
 {
     const unsigned kGuests = 20, kKills = 100;
