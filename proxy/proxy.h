@@ -17,6 +17,7 @@
 #include <xengnttab.h>
 #include <xenstore.h>
 
+#include "bytequeue.h"
 #include "capture.h"
 #include "claim.h"
 #include "fair.h"
@@ -24,17 +25,6 @@
 #include "log_limit.h"
 #include "msg.h"
 #include "shadow.h"
-
-/* A byte queue: output waiting for a ring or a socket. */
-struct bytequeue {
-    uint8_t *data;
-    size_t off, len, cap;
-};
-int bq_push(struct bytequeue *q, const void *p, size_t n);
-static inline size_t bq_pending(const struct bytequeue *q) { return q->len - q->off; }
-static inline const uint8_t *bq_head(const struct bytequeue *q) { return q->data + q->off; }
-void bq_consume(struct bytequeue *q, size_t n);
-void bq_free(struct bytequeue *q);
 
 struct config {
     const char *socket_path;    /* where dom0 clients connect */
