@@ -131,9 +131,9 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     d->domid = domid;
     d->gfn = gfn;
     d->remote_port = port;
-    d->next_internal_id = 0x80000000u;
-    d->quiesce = quiesced;
-    d->state = DOM_ACTIVE;
+    d->rl.next_internal_id = 0x80000000u;
+    d->rl.quiesce = quiesced;
+    d->rl.state = DOM_ACTIVE;
     d->guest_port = d->shadow_port = 0;
     shadow_init(&d->sh);
     d->sh.domid = domid;   /* relative watch paths are under its home */
@@ -269,8 +269,8 @@ void domain_remove(struct proxy *px, struct domain *d)
     px->nr_domains--;
     domain_let_go(px, d, true);
     shadow_clear(&d->sh);
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
+    bq_free(&d->rl.to_guest);
+    bq_free(&d->rl.inject);
     if (d->trace)
         fclose(d->trace);
     xlog(LOG_LVL_INFO, "domain %u removed", d->domid);
@@ -392,7 +392,7 @@ int domain_inject(struct domain *d, const struct msg *m)
 {
     record(d, "->", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, m->hdr.tx_id);
     d->diverged = true;   /* the shadow ring's stream is no longer the guest's */
-    return bq_push(&d->inject, m->bytes, msg_wire_len(m));
+    return bq_push(&d->rl.inject, m->bytes, msg_wire_len(m));
 }
 
 /* What the guest can cause, it can cause in a loop: such messages go
@@ -425,13 +425,13 @@ void domain_log(struct domain *d, int level, const char *fmt, ...)
 static void guest_broke(struct domain *d, const char *why)
 {
     domain_log(d, LOG_LVL_WARN, "%s", why);
-    d->state = DOM_BROKEN;
+    d->rl.state = DOM_BROKEN;
     d->jnl_dirty = true;
 }
 
 static void queue_to_guest(struct domain *d, const struct msg *m)
 {
-    if (bq_push(&d->to_guest, m->bytes, msg_wire_len(m)) < 0)
+    if (bq_push(&d->rl.to_guest, m->bytes, msg_wire_len(m)) < 0)
         xlog(LOG_LVL_ERROR, "domain %u: out of memory for a reply", d->domid);
 }
 
@@ -458,16 +458,16 @@ static void error_locally(struct domain *d, struct msg *m, const char *name)
  * replies pile up), so what waits for it stays within two rings. */
 static bool may_answer_locally(const struct domain *d)
 {
-    return shadow_inflight(&d->sh) == 0 && !d->out_streaming &&
-           bq_pending(&d->to_guest) < XENSTORE_RING_SIZE;
+    return shadow_inflight(&d->sh) == 0 && !d->rl.out_streaming &&
+           bq_pending(&d->rl.to_guest) < XENSTORE_RING_SIZE;
 }
 
 static bool guest_request(struct domain *d)
 {
-    struct msg *m = &d->in;
+    struct msg *m = &d->rl.in;
     /* a request partly on the shadow ring since a live switch is
      * xenstored's to answer, whatever it is: it has its first bytes */
-    bool local = d->in_on_shadow == 0;
+    bool local = d->rl.in_on_shadow == 0;
     if (local && xsp_is_proxy_type(m->hdr.type)) {
         /* dom0-only operations: the guest gets EACCES and nothing happens */
         if (!may_answer_locally(d))
@@ -487,18 +487,18 @@ static bool guest_request(struct domain *d)
     trace(d, "->", m, guest_tx, m->hdr.tx_id);
     share_sent(d, m);
     d->requests++;
-    d->in_queued = true;
-    d->in_sent = d->in_on_shadow;
-    d->in_on_shadow = 0;
+    d->rl.in_queued = true;
+    d->rl.in_sent = d->rl.in_on_shadow;
+    d->rl.in_on_shadow = 0;
     return true;
 }
 
 static void reset_out(struct domain *d)
 {
-    msg_reset(&d->out);
-    d->out_streaming = false;
-    d->out_discard = false;
-    d->out_skip = 0;
+    msg_reset(&d->rl.out);
+    d->rl.out_streaming = false;
+    d->rl.out_discard = false;
+    d->rl.out_skip = 0;
 }
 
 /* A restored transaction's TRANSACTION_START or a replayed operation was
@@ -508,15 +508,15 @@ static void reset_out(struct domain *d)
 static void replay_progress(struct domain *d)
 {
     struct msg *m = malloc(sizeof(*m));
-    while (m && shadow_next_replay(&d->sh, m, d->next_internal_id)) {
-        d->next_internal_id++;
+    while (m && shadow_next_replay(&d->sh, m, d->rl.next_internal_id)) {
+        d->rl.next_internal_id++;
         domain_inject(d, m);
     }
     free(m);
-    if (!d->restoring || shadow_replays_pending(&d->sh) || shadow_internal_inflight(&d->sh))
+    if (!d->rl.restoring || shadow_replays_pending(&d->sh) || shadow_internal_inflight(&d->sh))
         return;
-    d->restoring = false;
-    d->quiesce = d->transfer_held;
+    d->rl.restoring = false;
+    d->rl.quiesce = d->rl.transfer_held;
     for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
         xlog(LOG_LVL_INFO, "domain %u: transaction %u %s", d->domid, t->guest_id,
              t->doomed ? "ends in EAGAIN (not replayable, or its replay got another answer)"
@@ -531,16 +531,16 @@ static void out_to_guest(struct domain *d, uint32_t skip, uint32_t end)
 {
     uint32_t from = skip < end ? skip : end;
     if (from)
-        d->g_msg_left = msg_wire_len(&d->out) - from;
-    if (bq_push(&d->to_guest, d->out.bytes + from, end - from) < 0)
+        d->rl.g_msg_left = msg_wire_len(&d->rl.out) - from;
+    if (bq_push(&d->rl.to_guest, d->rl.out.bytes + from, end - from) < 0)
         xlog(LOG_LVL_ERROR, "domain %u: out of memory for a reply", d->domid);
 }
 
 static void backend_message(struct domain *d)
 {
-    struct msg *m = &d->out;
-    uint32_t skip = d->out_skip;
-    d->out_skip = 0;
+    struct msg *m = &d->rl.out;
+    uint32_t skip = d->rl.out_skip;
+    d->rl.out_skip = 0;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
     if (r == SHADOW_INTERNAL_TX || r == SHADOW_INTERNAL)
@@ -581,15 +581,15 @@ static void backend_message(struct domain *d)
  * small replies carry what the shadow state needs from a body. */
 static void start_streaming(struct domain *d)
 {
-    struct msg *m = &d->out;
-    uint32_t skip = d->out_skip;
-    d->out_skip = 0;
+    struct msg *m = &d->rl.out;
+    uint32_t skip = d->rl.out_skip;
+    d->rl.out_skip = 0;
     uint32_t backend_tx = m->hdr.tx_id;
     enum shadow_reply r = shadow_on_reply(&d->sh, m);
-    d->out_streaming = true;
+    d->rl.out_streaming = true;
     (void)backend_tx;
     if (r == SHADOW_INTERNAL || r == SHADOW_INTERNAL_TX) {
-        d->out_discard = true;   /* xsproxy's own: nothing for the guest */
+        d->rl.out_discard = true;   /* xsproxy's own: nothing for the guest */
         return;
     }
     if (r == SHADOW_EVENT)
@@ -603,10 +603,10 @@ static void start_streaming(struct domain *d)
 
 static void end_streaming(struct domain *d)
 {
-    shadow_on_streamed_end(&d->sh, &d->out);
-    bool own = d->out_discard;
-    record(d, "<-", own ? CAPTURE_FLAG_INTERNAL : 0, &d->out, d->out.hdr.tx_id,
-           d->out.hdr.tx_id);
+    shadow_on_streamed_end(&d->sh, &d->rl.out);
+    bool own = d->rl.out_discard;
+    record(d, "<-", own ? CAPTURE_FLAG_INTERNAL : 0, &d->rl.out, d->rl.out.hdr.tx_id,
+           d->rl.out.hdr.tx_id);
     reset_out(d);
     if (own)
         replay_progress(d);
@@ -617,9 +617,9 @@ static void end_streaming(struct domain *d)
  * stood for when the guest's are in range again. */
 static void mirror_request_overrun(struct domain *d)
 {
-    if (!d->req_corrupt)
-        d->s_req_prod_sane = d->s_req_prod;
-    d->req_corrupt = true;
+    if (!d->rl.req_corrupt)
+        d->rl.s_req_prod_sane = d->s_req_prod;
+    d->rl.req_corrupt = true;
     d->s_req_prod = d->shadow->req_cons + XENSTORE_RING_SIZE + 1;
     d->jnl_dirty = true;
 }
@@ -635,22 +635,22 @@ static bool copy_raw_requests(struct domain *d, struct ring_dir greq, struct rin
                               bool *notify_guest)
 {
     bool moved = false;
-    if (d->req_corrupt) {
+    if (d->rl.req_corrupt) {
         if (ring_avail(greq) < 0)
             return false;
-        d->req_corrupt = false;   /* in range again */
-        d->s_req_prod = d->s_req_prod_sane;
+        d->rl.req_corrupt = false;   /* in range again */
+        d->s_req_prod = d->rl.s_req_prod_sane;
         domain_log(d, LOG_LVL_INFO, "request ring indexes in range again");
         moved = true;
     }
-    if (!d->raw) {
-        d->raw = true;
-        d->raw_off = d->g_req_cons - d->s_req_prod;
+    if (!d->rl.raw) {
+        d->rl.raw = true;
+        d->rl.raw_off = d->g_req_cons - d->s_req_prod;
         moved = true;
     }
     /* the guest's consumer follows xenstored's */
     XENSTORE_RING_IDX cons_before = d->g_req_cons;
-    XENSTORE_RING_IDX taken = __atomic_load_n(&d->shadow->req_cons, __ATOMIC_ACQUIRE) + d->raw_off;
+    XENSTORE_RING_IDX taken = __atomic_load_n(&d->shadow->req_cons, __ATOMIC_ACQUIRE) + d->rl.raw_off;
     if ((int32_t)(taken - d->g_req_cons) > 0 &&
         taken - d->g_req_cons <= d->guest->req_prod - d->g_req_cons) {
         d->g_req_cons = taken;
@@ -658,7 +658,7 @@ static bool copy_raw_requests(struct domain *d, struct ring_dir greq, struct rin
     }
     /* and what it wrote after what was passed on goes on */
     uint8_t buf[XENSTORE_RING_SIZE];
-    XENSTORE_RING_IDX from = d->s_req_prod + d->raw_off;
+    XENSTORE_RING_IDX from = d->s_req_prod + d->rl.raw_off;
     int room = ring_space(sreq);
     int n = room > 0 ? ring_peek(greq, from, buf, (uint32_t)room) : 0;
     if (n < 0 && ring_avail(greq) < 0) {
@@ -685,17 +685,17 @@ static bool copy_raw_requests(struct domain *d, struct ring_dir greq, struct rin
 static bool mirror_response_indexes(struct domain *d, struct ring_dir grsp)
 {
     bool broken = ring_space(grsp) < 0;
-    if (broken == d->rsp_corrupt)
+    if (broken == d->rl.rsp_corrupt)
         return false;
-    d->rsp_corrupt = broken;
+    d->rl.rsp_corrupt = broken;
     d->jnl_dirty = true;
     if (broken) {
         d->s_rsp_cons = d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1;
         domain_log(d, LOG_LVL_WARN, "response ring indexes out of range");
     } else {
-        uint32_t held = (d->g_rsp_prod - d->guest->rsp_cons) + (uint32_t)bq_pending(&d->to_guest) +
-                        (d->out_streaming ? 0 : d->out.got - d->out_skip);
-        d->s_rsp_cons = d->out_rd - held;
+        uint32_t held = (d->g_rsp_prod - d->guest->rsp_cons) + (uint32_t)bq_pending(&d->rl.to_guest) +
+                        (d->rl.out_streaming ? 0 : d->rl.out.got - d->rl.out_skip);
+        d->s_rsp_cons = d->rl.out_rd - held;
         domain_log(d, LOG_LVL_INFO, "response ring indexes in range again");
     }
     return true;
@@ -709,16 +709,16 @@ static bool mirror_response_indexes(struct domain *d, struct ring_dir grsp)
  * a domain's output.  True when rsp_cons moved. */
 static bool sync_shadow_cons(struct domain *d)
 {
-    if (d->rsp_corrupt)
+    if (d->rl.rsp_corrupt)
         return false;
     uint32_t g_occ = d->g_rsp_prod - d->guest->rsp_cons;
     if (g_occ > XENSTORE_RING_SIZE)
         return false;   /* the guest broke its ring: step 4 deals with it */
-    uint32_t held = g_occ + (uint32_t)bq_pending(&d->to_guest) +
-                    (d->out_streaming ? 0 : d->out.got - d->out_skip);
+    uint32_t held = g_occ + (uint32_t)bq_pending(&d->rl.to_guest) +
+                    (d->rl.out_streaming ? 0 : d->rl.out.got - d->rl.out_skip);
     XENSTORE_RING_IDX cur = d->s_rsp_cons;
-    XENSTORE_RING_IDX want = d->out_rd - held;
-    if ((int32_t)(want - cur) <= 0 || (int32_t)(d->out_rd - want) < 0)
+    XENSTORE_RING_IDX want = d->rl.out_rd - held;
+    if ((int32_t)(want - cur) <= 0 || (int32_t)(d->rl.out_rd - want) < 0)
         return false;
     d->s_rsp_cons = want;
     return true;
@@ -728,15 +728,15 @@ static bool sync_shadow_cons(struct domain *d)
  * records how much of a partly written reply is still to come). */
 static void note_written(struct domain *d, uint32_t n)
 {
-    const uint8_t *p = bq_head(&d->to_guest);
+    const uint8_t *p = bq_head(&d->rl.to_guest);
     while (n) {
-        if (d->g_msg_left == 0) {
+        if (d->rl.g_msg_left == 0) {
             struct xsd_sockmsg hdr;
             memcpy(&hdr, p, sizeof(hdr));
-            d->g_msg_left = MSG_HDR_LEN + (hdr.len <= XENSTORE_PAYLOAD_MAX ? hdr.len : 0);
+            d->rl.g_msg_left = MSG_HDR_LEN + (hdr.len <= XENSTORE_PAYLOAD_MAX ? hdr.len : 0);
         }
-        uint32_t take = n < d->g_msg_left ? n : d->g_msg_left;
-        d->g_msg_left -= take;
+        uint32_t take = n < d->rl.g_msg_left ? n : d->rl.g_msg_left;
+        d->rl.g_msg_left -= take;
         n -= take;
         p += take;
     }
@@ -769,12 +769,12 @@ static void mirror_fields(struct domain *d)
         /* xenstored gave up on the connection and dropped its state, and
          * the output it had not written: so does xsproxy */
         __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
-        d->state = DOM_BROKEN;
+        d->rl.state = DOM_BROKEN;
         d->jnl_dirty = true;
         shadow_clear(&d->sh);
         share_reset(d);
-        bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-        d->g_msg_left = 0;
+        bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
+        d->rl.g_msg_left = 0;
         xenevtchn_notify(d->px->xce, d->guest_port);
     }
 }
@@ -782,13 +782,13 @@ static void mirror_fields(struct domain *d)
 static void start_reconnect(struct domain *d)
 {
     domain_log(d, LOG_LVL_INFO, "ring reconnection");
-    d->state = DOM_RECONNECTING;
-    msg_reset(&d->in);
-    d->in_queued = false;
-    d->in_sent = 0;
+    d->rl.state = DOM_RECONNECTING;
+    msg_reset(&d->rl.in);
+    d->rl.in_queued = false;
+    d->rl.in_sent = 0;
     reset_out(d);
-    bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-    d->g_msg_left = 0;
+    bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
+    d->rl.g_msg_left = 0;
     shadow_clear(&d->sh);
     share_reset(d);
     __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
@@ -815,22 +815,22 @@ static void mirror_ring_reset(struct domain *d)
 static bool shadow_ring_was_reset(struct domain *d)
 {
     XENSTORE_RING_IDX sc = d->shadow->rsp_cons, sp = d->shadow->rsp_prod;
-    if (d->rsp_corrupt || sp - sc > XENSTORE_RING_SIZE)
+    if (d->rl.rsp_corrupt || sp - sc > XENSTORE_RING_SIZE)
         return false;
-    if (d->out_rd - sc <= sp - sc)
+    if (d->rl.out_rd - sc <= sp - sc)
         return false;
     domain_log(d, LOG_LVL_INFO, "xenstored reset the connection");
     d->jnl_dirty = true;
-    msg_reset(&d->in);
-    d->in_queued = false;
-    d->in_sent = 0;
+    msg_reset(&d->rl.in);
+    d->rl.in_queued = false;
+    d->rl.in_sent = 0;
     reset_out(d);
-    bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-    d->g_msg_left = 0;
+    bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
+    d->rl.g_msg_left = 0;
     shadow_clear(&d->sh);
     share_reset(d);
     mirror_ring_reset(d);
-    d->out_rd = d->shadow->rsp_cons;
+    d->rl.out_rd = d->shadow->rsp_cons;
     xenevtchn_notify(d->px->xce, d->guest_port);
     return true;
 }
@@ -845,10 +845,10 @@ static void finish_reconnect(struct domain *d)
     mirror_ring_reset(d);
     d->jnl_dirty = true;
     g->error = s->error;
-    d->out_rd = s->rsp_cons;
-    d->rsp_corrupt = d->req_corrupt = d->raw = false;
+    d->rl.out_rd = s->rsp_cons;
+    d->rl.rsp_corrupt = d->rl.req_corrupt = d->rl.raw = false;
     __atomic_store_n(&g->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
-    d->state = s->error ? DOM_BROKEN : DOM_ACTIVE;
+    d->rl.state = s->error ? DOM_BROKEN : DOM_ACTIVE;
     xenevtchn_notify(d->px->xce, d->guest_port);
     domain_log(d, LOG_LVL_INFO, "reconnected");
 }
@@ -952,15 +952,15 @@ static bool more_than_one_request(struct domain *d, XENSTORE_RING_IDX waiting)
  * compete; it stays on the guest's ring meanwhile. */
 static bool may_take_request(struct domain *d)
 {
-    bool may = d->state == DOM_ACTIVE && !d->quiesce && !(d->removing && d->in.got == 0) &&
-               !d->in_queued && !bq_pending(&d->inject) &&
+    bool may = d->rl.state == DOM_ACTIVE && !d->rl.quiesce && !(d->rl.removing && d->rl.in.got == 0) &&
+               !d->rl.in_queued && !bq_pending(&d->rl.inject) &&
                shadow_inflight(&d->sh) < d->px->cfg.max_outstanding;
     XENSTORE_RING_IDX waiting =
         __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE) - d->g_req_cons;
-    bool starting = d->in.got == 0 && waiting;
+    bool starting = d->rl.in.got == 0 && waiting;
     if (may && starting)
         return share_may_take(d, more_than_one_request(d, waiting));
-    if (!starting || d->quiesce)
+    if (!starting || d->rl.quiesce)
         share_idle(d);
     return may;
 }
@@ -970,9 +970,9 @@ static bool relay(struct domain *d)
 {
     if (d->handing_back)
         return true;   /* the shim is switching it back to xenstored (live.c) */
-    if (d->state == DOM_RECONNECTING) {
+    if (d->rl.state == DOM_RECONNECTING) {
         finish_reconnect(d);
-        if (d->state == DOM_RECONNECTING) {
+        if (d->rl.state == DOM_RECONNECTING) {
             load_indexes(d);
             domain_publish(d);
             return true;
@@ -1002,28 +1002,28 @@ static bool relay(struct domain *d)
         bool progress = false;
         /* 1. the guest's next request, only the bytes it is made of */
         /* 0. xsproxy's own requests (watches restored) go first */
-        if (!d->in_queued && bq_pending(&d->inject)) {
-            int n = ring_write(sreq, bq_head(&d->inject), (uint32_t)bq_pending(&d->inject));
+        if (!d->rl.in_queued && bq_pending(&d->rl.inject)) {
+            int n = ring_write(sreq, bq_head(&d->rl.inject), (uint32_t)bq_pending(&d->rl.inject));
             if (n > 0) {
-                bq_consume(&d->inject, (size_t)n);
+                bq_consume(&d->rl.inject, (size_t)n);
                 progress = notify_shadow = true;
             }
         }
         if (may_take_request(d)) {
-            uint32_t want = msg_wanted(&d->in);
+            uint32_t want = msg_wanted(&d->rl.in);
             if (want) {
                 /* like xenstored: a guest waits for room only when it saw
                  * its ring full, so only then does taking bytes need a
                  * wake-up.  Checked after the read against the consumer
                  * index before it: the guest may fill the ring meanwhile. */
                 XENSTORE_RING_IDX cons_before = d->g_req_cons;
-                int n = ring_read(greq, d->in.bytes + d->in.got, want);
+                int n = ring_read(greq, d->rl.in.bytes + d->rl.in.got, want);
                 if (n < 0) {
                     mirror_request_overrun(d);
                     notify_shadow = true;
                     guest_broke(d, "request ring indexes out of range");
                 } else if (n > 0) {
-                    d->in.got += (uint32_t)n;
+                    d->rl.in.got += (uint32_t)n;
                     progress = true;
                     XENSTORE_RING_IDX prod_now =
                         __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE);
@@ -1031,72 +1031,72 @@ static bool relay(struct domain *d)
                         notify_guest = true;
                 }
             }
-            if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
-                d->in.hdr.len > XENSTORE_PAYLOAD_MAX) {
+            if (d->rl.state == DOM_ACTIVE && d->rl.in.got >= MSG_HDR_LEN &&
+                d->rl.in.hdr.len > XENSTORE_PAYLOAD_MAX) {
                 /* pass the bad header on, as the guest wrote it */
-                d->in.got = MSG_HDR_LEN;
-                d->in_queued = true;
-                d->in_sent = 0;
+                d->rl.in.got = MSG_HDR_LEN;
+                d->rl.in_queued = true;
+                d->rl.in_sent = 0;
                 guest_broke(d, "message longer than XENSTORE_PAYLOAD_MAX");
-            } else if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
-                       msg_wanted(&d->in) == 0) {
-                d->in.bytes[d->in.got] = 0;
+            } else if (d->rl.state == DOM_ACTIVE && d->rl.in.got >= MSG_HDR_LEN &&
+                       msg_wanted(&d->rl.in) == 0) {
+                d->rl.in.bytes[d->rl.in.got] = 0;
                 if (guest_request(d))
                     progress = true;
             }
         }
         /* 1'. or, the guest having broken the protocol, its bytes as they are */
-        if (d->state == DOM_BROKEN && !d->quiesce && !d->in_queued && !bq_pending(&d->inject) &&
+        if (d->rl.state == DOM_BROKEN && !d->rl.quiesce && !d->rl.in_queued && !bq_pending(&d->rl.inject) &&
             copy_raw_requests(d, greq, sreq, &notify_guest)) {
             progress = notify_shadow = true;
         }
         /* 2. the request on to the shadow ring */
-        if (d->in_queued) {
-            uint32_t total = d->in.got;
-            int n = ring_write(sreq, d->in.bytes + d->in_sent, total - d->in_sent);
+        if (d->rl.in_queued) {
+            uint32_t total = d->rl.in.got;
+            int n = ring_write(sreq, d->rl.in.bytes + d->rl.in_sent, total - d->rl.in_sent);
             if (n > 0) {
-                d->in_sent += (uint32_t)n;
+                d->rl.in_sent += (uint32_t)n;
                 progress = notify_shadow = true;
             }
-            if (d->in_sent == total) {
-                d->in_queued = false;
-                d->in_sent = 0;
-                msg_reset(&d->in);
+            if (d->rl.in_sent == total) {
+                d->rl.in_queued = false;
+                d->rl.in_sent = 0;
+                msg_reset(&d->rl.in);
             }
         }
         /* 3. xenstored's replies and events, read no faster than the
          * guest takes them (see sync_shadow_cons) */
-        if (!d->rsp_corrupt) {
+        if (!d->rl.rsp_corrupt) {
             int gfree = ring_space(grsp);
-            uint32_t held = (uint32_t)bq_pending(&d->to_guest) +
-                            (d->out_streaming ? 0 : d->out.got - d->out_skip);
+            uint32_t held = (uint32_t)bq_pending(&d->rl.to_guest) +
+                            (d->rl.out_streaming ? 0 : d->rl.out.got - d->rl.out_skip);
             uint32_t budget = gfree > 0 && (uint32_t)gfree > held ? (uint32_t)gfree - held : 0;
-            if (d->quiesce)
+            if (d->rl.quiesce)
                 budget = XENSTORE_PAYLOAD_MAX + MSG_HDR_LEN;   /* gather it all: it
                                                      is what a save carries */
-            uint32_t want = msg_wanted(&d->out);
-            if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len > XENSTORE_PAYLOAD_MAX) {
+            uint32_t want = msg_wanted(&d->rl.out);
+            if (d->rl.out.got >= MSG_HDR_LEN && d->rl.out.hdr.len > XENSTORE_PAYLOAD_MAX) {
                 xlog(LOG_LVL_ERROR, "domain %u: xenstored sent a message of %u bytes",
-                     d->domid, d->out.hdr.len);
-                msg_reset(&d->out);
+                     d->domid, d->rl.out.hdr.len);
+                msg_reset(&d->rl.out);
                 want = 0;
             }
             uint32_t take = want < budget ? want : budget;
-            int n = take ? ring_peek(srsp, d->out_rd, d->out.bytes + d->out.got, take) : 0;
+            int n = take ? ring_peek(srsp, d->rl.out_rd, d->rl.out.bytes + d->rl.out.got, take) : 0;
             if (n > 0) {
-                if (d->out_streaming && !d->out_discard)
-                    bq_push(&d->to_guest, d->out.bytes + d->out.got, (size_t)n);
-                d->out.got += (uint32_t)n;
-                d->out_rd += (uint32_t)n;
+                if (d->rl.out_streaming && !d->rl.out_discard)
+                    bq_push(&d->rl.to_guest, d->rl.out.bytes + d->rl.out.got, (size_t)n);
+                d->rl.out.got += (uint32_t)n;
+                d->rl.out_rd += (uint32_t)n;
                 progress = true;
-                if (!d->out_streaming && d->out.got >= MSG_HDR_LEN &&
-                    d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
-                    MSG_HDR_LEN + d->out.hdr.len > XENSTORE_RING_SIZE)
+                if (!d->rl.out_streaming && d->rl.out.got >= MSG_HDR_LEN &&
+                    d->rl.out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
+                    MSG_HDR_LEN + d->rl.out.hdr.len > XENSTORE_RING_SIZE)
                     start_streaming(d);
-                if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
-                    msg_wanted(&d->out) == 0) {
-                    d->out.bytes[d->out.got] = 0;
-                    if (d->out_streaming)
+                if (d->rl.out.got >= MSG_HDR_LEN && d->rl.out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
+                    msg_wanted(&d->rl.out) == 0) {
+                    d->rl.out.bytes[d->rl.out.got] = 0;
+                    if (d->rl.out_streaming)
                         end_streaming(d);
                     else
                         backend_message(d);
@@ -1104,11 +1104,11 @@ static bool relay(struct domain *d)
             }
         }
         /* 4. on to the guest's response ring */
-        if (bq_pending(&d->to_guest) && !d->rsp_corrupt) {
-            int n = ring_write(grsp, bq_head(&d->to_guest), (uint32_t)bq_pending(&d->to_guest));
+        if (bq_pending(&d->rl.to_guest) && !d->rl.rsp_corrupt) {
+            int n = ring_write(grsp, bq_head(&d->rl.to_guest), (uint32_t)bq_pending(&d->rl.to_guest));
             if (n > 0) {
                 note_written(d, (uint32_t)n);
-                bq_consume(&d->to_guest, (size_t)n);
+                bq_consume(&d->rl.to_guest, (size_t)n);
                 progress = notify_guest = true;
             }
         }
@@ -1130,8 +1130,8 @@ static bool relay(struct domain *d)
 
 bool domain_is_quiesced(const struct domain *d)
 {
-    return d->quiesce && !d->in_queued && shadow_inflight(&d->sh) == 0 &&
-           !bq_pending(&d->inject) && d->out.got == 0;
+    return d->rl.quiesce && !d->rl.in_queued && shadow_inflight(&d->sh) == 0 &&
+           !bq_pending(&d->rl.inject) && d->rl.out.got == 0;
 }
 
 int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
@@ -1147,7 +1147,7 @@ int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
         char buf[XENSTORE_PAYLOAD_MAX];
         memcpy(buf, parts[i], pl);
         memcpy(buf + pl, parts[i + 1], tl);
-        msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
+        msg_build(m, XS_WATCH, d->rl.next_internal_id++, 0, buf, (uint32_t)(pl + tl));
         int rc = shadow_on_internal_request(&d->sh, m, true);
         if (rc == 0)
             rc = domain_inject(d, m);
@@ -1165,15 +1165,15 @@ void domain_backend_lost(struct domain *d)
      * (with its length) already gone: the rest will never come.  Finish it
      * with NULs, so that what follows (the EIOs below) is read as the next
      * messages and not as the rest of this one. */
-    if (d->out_streaming && !d->out_discard && d->out.got >= MSG_HDR_LEN) {
+    if (d->rl.out_streaming && !d->rl.out_discard && d->rl.out.got >= MSG_HDR_LEN) {
         static const uint8_t zeros[256];
-        uint32_t left = MSG_HDR_LEN + d->out.hdr.len - d->out.got;
+        uint32_t left = MSG_HDR_LEN + d->rl.out.hdr.len - d->rl.out.got;
         xlog(LOG_LVL_WARN, "domain %u: xenstored gone in the middle of a %u-byte reply "
-             "(req %u): its last %u bytes are NULs", d->domid, d->out.hdr.len,
-             d->out.hdr.req_id, left);
+             "(req %u): its last %u bytes are NULs", d->domid, d->rl.out.hdr.len,
+             d->rl.out.hdr.req_id, left);
         while (left) {
             uint32_t n = left < sizeof(zeros) ? left : (uint32_t)sizeof(zeros);
-            bq_push(&d->to_guest, zeros, n);
+            bq_push(&d->rl.to_guest, zeros, n);
             left -= n;
         }
     }
@@ -1193,17 +1193,17 @@ void domain_backend_lost(struct domain *d)
     shadow_backend_lost(&d->sh);
     share_reset(d);
     /* a request half written to the dead ring is answered above */
-    if (d->in_queued) {
-        d->in_queued = false;
-        d->in_sent = 0;
-        msg_reset(&d->in);
+    if (d->rl.in_queued) {
+        d->rl.in_queued = false;
+        d->rl.in_sent = 0;
+        msg_reset(&d->rl.in);
     }
     reset_out(d);
-    bq_consume(&d->inject, bq_pending(&d->inject));
-    if (d->restoring) {
+    bq_consume(&d->rl.inject, bq_pending(&d->rl.inject));
+    if (d->rl.restoring) {
         /* its transactions went with xenstored: nothing to wait for */
-        d->restoring = false;
-        d->quiesce = d->transfer_held;
+        d->rl.restoring = false;
+        d->rl.quiesce = d->rl.transfer_held;
     }
     domain_pump(d);
 }
@@ -1212,8 +1212,8 @@ int domain_reintroduce(struct domain *d)
 {
     /* a fresh xenstored expects a fresh ring */
     memset(d->shadow, 0, XC_PAGE_SIZE);
-    d->out_rd = 0;
-    d->rsp_corrupt = d->req_corrupt = d->raw = false;
+    d->rl.out_rd = 0;
+    d->rl.rsp_corrupt = d->rl.req_corrupt = d->rl.raw = false;
     if (!xs_introduce_domain(d->px->xs, d->domid, d->gfn, d->remote_port)) {
         xlog(LOG_LVL_ERROR, "domain %u: the new xenstored refused INTRODUCE: %s", d->domid,
              strerror(errno));
@@ -1231,7 +1231,7 @@ int domain_reintroduce(struct domain *d)
         char buf[XENSTORE_PAYLOAD_MAX];
         memcpy(buf, w->path, pl);
         memcpy(buf + pl, w->token, tl);
-        msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
+        msg_build(m, XS_WATCH, d->rl.next_internal_id++, 0, buf, (uint32_t)(pl + tl));
         if (shadow_on_internal_request(&d->sh, m, false) == 0)
             domain_inject(d, m);
         free(m);
@@ -1250,12 +1250,12 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
                      "domain %u %s%s guest-port %u shadow-port %u watches %u transactions %u "
                      "in-flight %u pending-output %zu memory %zu requests %llu replies %llu "
                      "events %llu trace %s",
-                     d->domid, states[d->state],
-                     d->quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
+                     d->domid, states[d->rl.state],
+                     d->rl.quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
                      d->guest_port, d->shadow_port,
                      d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh),
-                     bq_pending(&d->to_guest),
-                     sizeof(*d) + d->to_guest.cap + d->inject.cap + shadow_memory(&d->sh),
+                     bq_pending(&d->rl.to_guest),
+                     sizeof(*d) + d->rl.to_guest.cap + d->rl.inject.cap + shadow_memory(&d->sh),
                      (unsigned long long)d->requests,
                      (unsigned long long)d->replies, (unsigned long long)d->events,
                      d->trace ? "on" : "off");
@@ -1331,12 +1331,12 @@ int domain_adopt_switch(struct domain *d, const struct switch_answer *a, char *e
         return -1;
     }
     /* the request the guest is writing: its first bytes are on the shadow */
-    shadow_req_bytes(d, a->req_prod - a->req_part, a->req_part, d->in.bytes);
-    d->in.got = d->in_on_shadow = a->req_part;
+    shadow_req_bytes(d, a->req_prod - a->req_part, a->req_part, d->rl.in.bytes);
+    d->rl.in.got = d->rl.in_on_shadow = a->req_part;
     /* the reply xenstored is writing: its first bytes are on the guest's ring */
-    memcpy(d->out.bytes, a->rsp_prefix, a->rsp_prefix_len);
-    d->out.got = d->out_skip = a->rsp_part;
-    d->out_rd = a->rsp_prod;
+    memcpy(d->rl.out.bytes, a->rsp_prefix, a->rsp_prefix_len);
+    d->rl.out.got = d->rl.out_skip = a->rsp_part;
+    d->rl.out_rd = a->rsp_prod;
     /* everything up to req_prod is on the shadow: taken, for the guest */
     __atomic_store_n(&d->guest->req_cons, a->req_prod, __ATOMIC_RELEASE);
     d->jnl_dirty = true;
@@ -1437,8 +1437,8 @@ void domain_detach(struct proxy *px, struct domain *d)
     }
     domain_let_go(px, d, false);
     shadow_clear(&d->sh);
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
+    bq_free(&d->rl.to_guest);
+    bq_free(&d->rl.inject);
     if (d->trace)
         fclose(d->trace);
     xlog(LOG_LVL_INFO, "domain %u detached (its journal, claim and shadow ring stay)", d->domid);
