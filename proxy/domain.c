@@ -532,6 +532,27 @@ static bool offers_reconnection(const struct domain *d)
            XENSTORE_SERVER_FEATURE_RECONNECTION;
 }
 
+/* xenstored dropped the connection's state and the output it had not
+ * written yet: so does xsproxy. */
+static void drop_state(struct domain *d)
+{
+    shadow_clear(&d->sh);
+    share_reset(d);
+    bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
+    d->rl.g_msg_left = 0;
+}
+
+/* The connection starts afresh (the guest's reconnection, or xenstored's
+ * reset of it): what was under way either way is dropped with the rest. */
+static void reset_connection(struct domain *d)
+{
+    msg_reset(&d->rl.in);
+    d->rl.in_queued = false;
+    d->rl.in_sent = 0;
+    relay_reset_out(&d->rl);
+    drop_state(d);
+}
+
 /* The ring's other fields between the two pages: the features and an error
  * xenstored sets go to the guest; the connection field the guest sets goes
  * to xenstored as it is, unless xenstored offers reconnection (relay() then
@@ -553,10 +574,7 @@ static void mirror_fields(struct domain *d)
         __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
         d->rl.state = DOM_BROKEN;
         d->jnl_dirty = true;
-        shadow_clear(&d->sh);
-        share_reset(d);
-        bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
-        d->rl.g_msg_left = 0;
+        drop_state(d);
         xenevtchn_notify(d->px->xce, d->guest_port);
     }
 }
@@ -565,14 +583,7 @@ static void start_reconnect(struct domain *d)
 {
     domain_log(d, LOG_LVL_INFO, "ring reconnection");
     d->rl.state = DOM_RECONNECTING;
-    msg_reset(&d->rl.in);
-    d->rl.in_queued = false;
-    d->rl.in_sent = 0;
-    relay_reset_out(&d->rl);
-    bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
-    d->rl.g_msg_left = 0;
-    shadow_clear(&d->sh);
-    share_reset(d);
+    reset_connection(d);
     __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
     xenevtchn_notify(d->px->xce, d->shadow_port);
 }
@@ -603,14 +614,7 @@ static bool shadow_ring_was_reset(struct domain *d)
         return false;
     domain_log(d, LOG_LVL_INFO, "xenstored reset the connection");
     d->jnl_dirty = true;
-    msg_reset(&d->rl.in);
-    d->rl.in_queued = false;
-    d->rl.in_sent = 0;
-    relay_reset_out(&d->rl);
-    bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
-    d->rl.g_msg_left = 0;
-    shadow_clear(&d->sh);
-    share_reset(d);
+    reset_connection(d);
     mirror_ring_reset(d);
     d->rl.out_rd = d->shadow->rsp_cons;
     xenevtchn_notify(d->px->xce, d->guest_port);
