@@ -1,12 +1,10 @@
 /*
- * bytequeue.c - the byte queue (see bytequeue.h).
+ * bytequeue.c - the byte queues of bytequeue.h.
  */
 #include "bytequeue.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int bq_push(struct bytequeue *q, const void *p, size_t n)
 {
@@ -47,16 +45,6 @@ void bq_consume(struct bytequeue *q, size_t n)
             q->cap = 0;
         }
     }
-}
-
-int bq_write(struct bytequeue *q, int fd)
-{
-    ssize_t n = write(fd, bq_head(q), bq_pending(q));
-    if (n < 0 && errno != EAGAIN && errno != EINTR)
-        return -1;
-    if (n > 0)
-        bq_consume(q, (size_t)n);
-    return 0;
 }
 
 void bq_free(struct bytequeue *q)

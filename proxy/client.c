@@ -18,6 +18,7 @@
 #include "proxy.h"
 #include "share.h"
 #include "transfer.h"
+#include "unix_sock.h"
 #include "xsd_conn.h"
 
 #define CLIENT_OUT_LIMIT (1u << 20)   /* stop reading xenstored beyond this */

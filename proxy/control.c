@@ -424,7 +424,7 @@ static void ctl_quiesce(const struct ctl *c)
     struct domain *d = migrating(c);
     if (!d)
         return;
-    d->quiesce = true;
+    d->rl.quiesce = true;
     xlog(LOG_LVL_INFO, "domain %u: quiesce", d->domid);
     c->wait->kind = WAIT_QUIESCED;
     c->wait->domid = d->domid;
@@ -436,14 +436,14 @@ static void ctl_resume(const struct ctl *c)
     struct domain *d = migrating(c);
     if (!d)
         return;
-    if (d->transfer_held) {
+    if (d->rl.transfer_held) {
         /* the source may still run it: only the transfer's commit serves
          * it here */
         xlog(LOG_LVL_WARN, "resume %u: held for a transfer from another host", d->domid);
         reply_errno(c->reply, c->req, EPERM);
         return;
     }
-    d->quiesce = false;
+    d->rl.quiesce = false;
     xlog(LOG_LVL_INFO, "domain %u: resume", d->domid);
     reply_text(c->reply, c->req, "OK");
     domain_pump(d);

@@ -2,13 +2,13 @@
  * domain.c - the relay for one inserted domain.
  *
  * xsproxy is the server on the guest's ring and the client on the shadow
- * ring that xenstored maps in its place.  domain_pump() moves requests from
- * the guest ring to the shadow ring one whole message at a time (taking
- * from the guest ring only the bytes of the current message, so that what
- * is not yet taken stays in the guest's memory), and replies and watch
- * events back, feeding the shadow-state machine on the way.  A guest that
- * breaks the ring protocol has the same violation passed on to xenstored,
- * so that it gets exactly what xenstored gives, mirrored back.
+ * ring that xenstored maps in its place.  domain_pump() runs a pass of the
+ * relay (relay_step.c: requests from the guest ring to the shadow ring one
+ * whole message at a time, replies and watch events back, through the
+ * shadow state), and does what the pass asks for: the journal, the event
+ * channels, the fair share's accounts, the capture and trace.  Here too:
+ * the domain's insertion and removal, ring reconnection, and the ring's
+ * fields other than the streams.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,9 +23,7 @@
 #include "job.h"
 #include "proxy.h"
 #include "claim.h"
-#include "ring.h"
 #include "share.h"
-#include "xsproxy_wire.h"
 
 
 struct domain *domain_find(struct proxy *px, uint32_t domid)
@@ -131,9 +129,9 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     d->domid = domid;
     d->gfn = gfn;
     d->remote_port = port;
-    d->next_internal_id = 0x80000000u;
-    d->quiesce = quiesced;
-    d->state = DOM_ACTIVE;
+    d->rl.next_internal_id = 0x80000000u;
+    d->rl.quiesce = quiesced;
+    d->rl.state = DOM_ACTIVE;
     d->guest_port = d->shadow_port = 0;
     shadow_init(&d->sh);
     d->sh.domid = domid;   /* relative watch paths are under its home */
@@ -269,8 +267,8 @@ void domain_remove(struct proxy *px, struct domain *d)
     px->nr_domains--;
     domain_let_go(px, d, true);
     shadow_clear(&d->sh);
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
+    bq_free(&d->rl.to_guest);
+    bq_free(&d->rl.inject);
     if (d->trace)
         fclose(d->trace);
     xlog(LOG_LVL_INFO, "domain %u removed", d->domid);
@@ -386,13 +384,116 @@ static void trace(struct domain *d, const char *dir, const struct msg *m, uint32
     record(d, dir, 0, m, guest_tx, backend_tx);
 }
 
+/* ---- what the relay step asks and tells (relay_step.h) ----------------- */
+
+static bool relay_may_start(void *ctx, bool flood)
+{
+    return share_may_take(ctx, flood);
+}
+
+static void relay_idle(void *ctx)
+{
+    share_idle(ctx);
+}
+
+static void relay_log(void *ctx, int level, bool limited, const char *text)
+{
+    struct domain *d = ctx;
+    if (limited)
+        domain_log(d, level, "%s", text);
+    else
+        xlog(level, "domain %u: %s", d->domid, text);
+}
+
+/* A message from xenstored for the guest, whole or the start of a stream:
+ * counted, and a reply charged to the domain's share. */
+static void counted(struct domain *d, enum shadow_reply how)
+{
+    if (how == SHADOW_EVENT)
+        d->events++;
+    else
+        d->replies++;
+    if (how == SHADOW_REPLY)
+        share_answered(d);
+}
+
+/* xenstored answered a request of xsproxy's own: the capture shows it,
+ * flagged, and ADD_DOMAIN_WATCHES learns of the first refusal. */
+static void own_answered(struct domain *d, const struct relay_note *n)
+{
+    const struct msg *m = n->m;
+    record(d, "<-", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, n->backend_tx);
+    if (n->how != SHADOW_INTERNAL || m->hdr.type != XS_ERROR)
+        return;
+    const char *error = (const char *)m->bytes + MSG_HDR_LEN;
+    xlog(LOG_LVL_WARN, "domain %u: xenstored refused a watch xsproxy registered: %s", d->domid,
+         error);
+    if (!d->inject_error[0])
+        snprintf(d->inject_error, sizeof(d->inject_error), "%s", error);
+}
+
+/* The relay's messages go to the capture and the trace, and into the
+ * domain's counters and its share. */
+static void relay_noted(void *ctx, const struct relay_note *n)
+{
+    struct domain *d = ctx;
+    const struct msg *m = n->m;
+    switch (n->kind) {
+    case RELAY_NOTE_SENT:
+        trace(d, "->", m, n->guest_tx, m->hdr.tx_id);
+        share_sent(d, m);
+        d->requests++;
+        break;
+    case RELAY_NOTE_LOCAL:
+        record(d, "->", CAPTURE_FLAG_LOCAL, m, m->hdr.tx_id, 0);
+        if (n->reply)
+            record(d, "<-", CAPTURE_FLAG_LOCAL, n->reply, n->reply->hdr.tx_id, 0);
+        break;
+    case RELAY_NOTE_INJECTED:
+        record(d, "->", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, m->hdr.tx_id);
+        d->diverged = true;   /* the shadow ring's stream is no longer the guest's */
+        break;
+    case RELAY_NOTE_RECEIVED:
+        if (shadow_reply_internal(n->how)) {
+            own_answered(d, n);
+            break;
+        }
+        counted(d, n->how);
+        if (n->how == SHADOW_UNEXPECTED)
+            xlog(LOG_LVL_WARN, "domain %u: reply %u from xenstored with no request in flight",
+                 d->domid, m->hdr.req_id);
+        trace(d, "<-", m, m->hdr.tx_id, n->backend_tx);
+        break;
+    case RELAY_NOTE_STREAM:
+        if (!shadow_reply_internal(n->how))
+            counted(d, n->how);
+        break;
+    case RELAY_NOTE_STREAMED:
+        record(d, "<-", n->how == SHADOW_INTERNAL ? CAPTURE_FLAG_INTERNAL : 0, m, m->hdr.tx_id,
+               m->hdr.tx_id);
+        break;
+    }
+}
+
+static struct relay_env relay_env_of(struct domain *d)
+{
+    return (struct relay_env){
+        .max_outstanding = d->px->cfg.max_outstanding,
+        .backend_up = d->px->backend_up,
+        .ctx = d,
+        .may_start = relay_may_start,
+        .idle = relay_idle,
+        .note = relay_noted,
+        .log = relay_log,
+    };
+}
+
 /* A request xsproxy sends xenstored as the domain (watches registered
  * again, transactions replayed): the capture shows it, flagged. */
 int domain_inject(struct domain *d, const struct msg *m)
 {
-    record(d, "->", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, m->hdr.tx_id);
-    d->diverged = true;   /* the shadow ring's stream is no longer the guest's */
-    return bq_push(&d->inject, m->bytes, msg_wire_len(m));
+    struct relay_env env = relay_env_of(d);
+    return relay_inject(&d->rl, &env, m);
 }
 
 /* What the guest can cause, it can cause in a loop: such messages go
@@ -417,329 +518,10 @@ void domain_log(struct domain *d, int level, const char *fmt, ...)
     xlog(level, "domain %u: %s", d->domid, text);
 }
 
-/* The guest violated the ring protocol.  Pass the same violation on to
- * xenstored so that its reaction (error field, dropped state, an error
- * reply, serving the ring again) is the one the guest gets, mirrored back:
- * from now on the guest's request bytes go to xenstored as they are,
- * unparsed (copy_raw_requests), until the ring is reconnected. */
-static void guest_broke(struct domain *d, const char *why)
-{
-    domain_log(d, LOG_LVL_WARN, "%s", why);
-    d->state = DOM_BROKEN;
-    d->jnl_dirty = true;
-}
-
 static void queue_to_guest(struct domain *d, const struct msg *m)
 {
-    if (bq_push(&d->to_guest, m->bytes, msg_wire_len(m)) < 0)
+    if (bq_push(&d->rl.to_guest, m->bytes, msg_wire_len(m)) < 0)
         xlog(LOG_LVL_ERROR, "domain %u: out of memory for a reply", d->domid);
-}
-
-/* A whole request from the guest.  Returns false when it must wait (a
- * reply xsproxy gives itself waits for the earlier replies). */
-/* Answer the guest's request M with the error NAME, without xenstored. */
-static void error_locally(struct domain *d, struct msg *m, const char *name)
-{
-    record(d, "->", CAPTURE_FLAG_LOCAL, m, m->hdr.tx_id, 0);
-    struct msg *reply = malloc(sizeof(*reply));
-    if (reply) {
-        msg_build_error(reply, &m->hdr, name);
-        record(d, "<-", CAPTURE_FLAG_LOCAL, reply, reply->hdr.tx_id, 0);
-        queue_to_guest(d, reply);
-        free(reply);
-    }
-    msg_reset(m);
-}
-
-/* xsproxy answers a request itself only after the replies to the requests
- * before it (also one still streaming), and only while less than a ring's
- * worth of output waits for the guest: a guest that does not read its
- * replies is not read either (as xenstored stops reading a domain whose
- * replies pile up), so what waits for it stays within two rings. */
-static bool may_answer_locally(const struct domain *d)
-{
-    return shadow_inflight(&d->sh) == 0 && !d->out_streaming &&
-           bq_pending(&d->to_guest) < XENSTORE_RING_SIZE;
-}
-
-static bool guest_request(struct domain *d)
-{
-    struct msg *m = &d->in;
-    /* a request partly on the shadow ring since a live switch is
-     * xenstored's to answer, whatever it is: it has its first bytes */
-    bool local = d->in_on_shadow == 0;
-    if (local && xsp_is_proxy_type(m->hdr.type)) {
-        /* dom0-only operations: the guest gets EACCES and nothing happens */
-        if (!may_answer_locally(d))
-            return false;
-        error_locally(d, m, "EACCES");
-        return true;
-    }
-    if (local && !d->px->backend_up) {
-        if (!may_answer_locally(d))
-            return false;
-        error_locally(d, m, "EIO");   /* xenstored is gone: never silence */
-        return true;
-    }
-    uint32_t guest_tx = m->hdr.tx_id;
-    if (shadow_on_request(&d->sh, m) < 0)
-        return false;   /* out of memory: try again later */
-    trace(d, "->", m, guest_tx, m->hdr.tx_id);
-    share_sent(d, m);
-    d->requests++;
-    d->in_queued = true;
-    d->in_sent = d->in_on_shadow;
-    d->in_on_shadow = 0;
-    return true;
-}
-
-static void reset_out(struct domain *d)
-{
-    msg_reset(&d->out);
-    d->out_streaming = false;
-    d->out_discard = false;
-    d->out_skip = 0;
-}
-
-/* A restored transaction's TRANSACTION_START or a replayed operation was
- * answered: send what of the replays can go now, and once every one is
- * answered serve the guest's ring, which waited so that none of its
- * requests overtakes its transactions' replay. */
-static void replay_progress(struct domain *d)
-{
-    struct msg *m = malloc(sizeof(*m));
-    while (m && shadow_next_replay(&d->sh, m, d->next_internal_id)) {
-        d->next_internal_id++;
-        domain_inject(d, m);
-    }
-    free(m);
-    if (!d->restoring || shadow_replays_pending(&d->sh) || shadow_internal_inflight(&d->sh))
-        return;
-    d->restoring = false;
-    d->quiesce = d->transfer_held;
-    for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
-        xlog(LOG_LVL_INFO, "domain %u: transaction %u %s", d->domid, t->guest_id,
-             t->doomed ? "ends in EAGAIN (not replayable, or its replay got another answer)"
-                       : "replayed: it goes on");
-}
-
-/* The message being read from xenstored goes to the guest, up to END: from
- * its start, or from where it stood at a live switch (out_skip), the
- * guest's ring having the bytes before.  The guest is then in the middle
- * of that message, which is the first in to_guest. */
-static void out_to_guest(struct domain *d, uint32_t skip, uint32_t end)
-{
-    uint32_t from = skip < end ? skip : end;
-    if (from)
-        d->g_msg_left = msg_wire_len(&d->out) - from;
-    if (bq_push(&d->to_guest, d->out.bytes + from, end - from) < 0)
-        xlog(LOG_LVL_ERROR, "domain %u: out of memory for a reply", d->domid);
-}
-
-static void backend_message(struct domain *d)
-{
-    struct msg *m = &d->out;
-    uint32_t skip = d->out_skip;
-    d->out_skip = 0;
-    uint32_t backend_tx = m->hdr.tx_id;
-    enum shadow_reply r = shadow_on_reply(&d->sh, m);
-    if (r == SHADOW_INTERNAL_TX || r == SHADOW_INTERNAL)
-        record(d, "<-", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, backend_tx);
-    if (r == SHADOW_INTERNAL_TX) {
-        msg_reset(m);
-        replay_progress(d);
-        return;
-    }
-    if (r == SHADOW_INTERNAL) {
-        if (m->hdr.type == XS_ERROR) {
-            xlog(LOG_LVL_WARN, "domain %u: xenstored refused a watch xsproxy registered: %s",
-                 d->domid, (const char *)msg_body(m));
-            if (!d->inject_error[0])
-                snprintf(d->inject_error, sizeof(d->inject_error), "%s",
-                         (const char *)msg_body(m));
-        }
-        msg_reset(m);
-        return;
-    }
-    if (r == SHADOW_EVENT)
-        d->events++;
-    else
-        d->replies++;
-    if (r == SHADOW_REPLY)
-        share_answered(d);
-    if (r == SHADOW_UNEXPECTED)
-        xlog(LOG_LVL_WARN, "domain %u: reply %u from xenstored with no request in flight",
-             d->domid, m->hdr.req_id);
-    trace(d, "<-", m, m->hdr.tx_id, backend_tx);
-    out_to_guest(d, skip, msg_wire_len(m));
-    msg_reset(m);
-}
-
-/* A reply or event too big for a ring (a large READ or DIRECTORY, a long
- * watch path): it cannot be whole in the shadow ring, so once its header is
- * in, translate the header and let the rest through as it arrives.  Only
- * small replies carry what the shadow state needs from a body. */
-static void start_streaming(struct domain *d)
-{
-    struct msg *m = &d->out;
-    uint32_t skip = d->out_skip;
-    d->out_skip = 0;
-    uint32_t backend_tx = m->hdr.tx_id;
-    enum shadow_reply r = shadow_on_reply(&d->sh, m);
-    d->out_streaming = true;
-    (void)backend_tx;
-    if (r == SHADOW_INTERNAL || r == SHADOW_INTERNAL_TX) {
-        d->out_discard = true;   /* xsproxy's own: nothing for the guest */
-        return;
-    }
-    if (r == SHADOW_EVENT)
-        d->events++;
-    else
-        d->replies++;
-    if (r == SHADOW_REPLY)
-        share_answered(d);
-    out_to_guest(d, skip, m->got);   /* the header (and what came with it) */
-}
-
-static void end_streaming(struct domain *d)
-{
-    shadow_on_streamed_end(&d->sh, &d->out);
-    bool own = d->out_discard;
-    record(d, "<-", own ? CAPTURE_FLAG_INTERNAL : 0, &d->out, d->out.hdr.tx_id,
-           d->out.hdr.tx_id);
-    reset_out(d);
-    if (own)
-        replay_progress(d);
-}
-
-/* The guest's request indexes are out of range: xenstored's are made so
- * too, where it reads (a producer past the ring), remembering where they
- * stood for when the guest's are in range again. */
-static void mirror_request_overrun(struct domain *d)
-{
-    if (!d->req_corrupt)
-        d->s_req_prod_sane = d->s_req_prod;
-    d->req_corrupt = true;
-    d->s_req_prod = d->shadow->req_cons + XENSTORE_RING_SIZE + 1;
-    d->jnl_dirty = true;
-}
-
-/* A guest that broke the protocol has its request bytes passed on as it
- * wrote them, as far as the shadow ring has room, so that xenstored reads
- * what it would have read (the payload of a bad header, the next requests)
- * and answers as it would; and the guest sees them taken only as xenstored
- * takes them (a daemon that gave up on the ring leaves them there, as it
- * would directly).  Overrun indexes are mirrored both ways.  True when
- * bytes or indexes moved; *NOTIFY_GUEST when the guest may wait for room. */
-static bool copy_raw_requests(struct domain *d, struct ring_dir greq, struct ring_dir sreq,
-                              bool *notify_guest)
-{
-    bool moved = false;
-    if (d->req_corrupt) {
-        if (ring_avail(greq) < 0)
-            return false;
-        d->req_corrupt = false;   /* in range again */
-        d->s_req_prod = d->s_req_prod_sane;
-        domain_log(d, LOG_LVL_INFO, "request ring indexes in range again");
-        moved = true;
-    }
-    if (!d->raw) {
-        d->raw = true;
-        d->raw_off = d->g_req_cons - d->s_req_prod;
-        moved = true;
-    }
-    /* the guest's consumer follows xenstored's */
-    XENSTORE_RING_IDX cons_before = d->g_req_cons;
-    XENSTORE_RING_IDX taken = __atomic_load_n(&d->shadow->req_cons, __ATOMIC_ACQUIRE) + d->raw_off;
-    if ((int32_t)(taken - d->g_req_cons) > 0 &&
-        taken - d->g_req_cons <= d->guest->req_prod - d->g_req_cons) {
-        d->g_req_cons = taken;
-        moved = true;
-    }
-    /* and what it wrote after what was passed on goes on */
-    uint8_t buf[XENSTORE_RING_SIZE];
-    XENSTORE_RING_IDX from = d->s_req_prod + d->raw_off;
-    int room = ring_space(sreq);
-    int n = room > 0 ? ring_peek(greq, from, buf, (uint32_t)room) : 0;
-    if (n < 0 && ring_avail(greq) < 0) {
-        mirror_request_overrun(d);
-        return true;
-    }
-    if (n > 0) {
-        ring_write(sreq, buf, (uint32_t)n);
-        moved = true;
-    }
-    if (d->g_req_cons != cons_before &&
-        __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE) - cons_before >= XENSTORE_RING_SIZE)
-        *notify_guest = true;
-    if (moved)
-        d->jnl_dirty = true;
-    return moved;
-}
-
-/* The guest's response indexes out of range, or sane again: xenstored's are
- * made so too (a consumer past its producer), so that it reacts as it would
- * to the guest - C xenstored gives up on the ring, oxenstored waits until
- * the index is sane.  What xsproxy holds for the guest waits meanwhile, as
- * it would in xenstored.  True when the shadow's index moved. */
-static bool mirror_response_indexes(struct domain *d, struct ring_dir grsp)
-{
-    bool broken = ring_space(grsp) < 0;
-    if (broken == d->rsp_corrupt)
-        return false;
-    d->rsp_corrupt = broken;
-    d->jnl_dirty = true;
-    if (broken) {
-        d->s_rsp_cons = d->shadow->rsp_prod - XENSTORE_RING_SIZE - 1;
-        domain_log(d, LOG_LVL_WARN, "response ring indexes out of range");
-    } else {
-        uint32_t held = (d->g_rsp_prod - d->guest->rsp_cons) + (uint32_t)bq_pending(&d->to_guest) +
-                        (d->out_streaming ? 0 : d->out.got - d->out_skip);
-        d->s_rsp_cons = d->out_rd - held;
-        domain_log(d, LOG_LVL_INFO, "response ring indexes in range again");
-    }
-    return true;
-}
-
-/* The shadow's response ring is consumed in step with the guest's: its
- * rsp_cons trails xsproxy's read position by what is still on its way to,
- * or unread on, the guest's ring.  So xenstored sees the guest's own
- * back-pressure, and keeps (and coalesces) what the guest is slow to take
- * exactly as it would directly; and xsproxy holds at most a ring's worth of
- * a domain's output.  True when rsp_cons moved. */
-static bool sync_shadow_cons(struct domain *d)
-{
-    if (d->rsp_corrupt)
-        return false;
-    uint32_t g_occ = d->g_rsp_prod - d->guest->rsp_cons;
-    if (g_occ > XENSTORE_RING_SIZE)
-        return false;   /* the guest broke its ring: step 4 deals with it */
-    uint32_t held = g_occ + (uint32_t)bq_pending(&d->to_guest) +
-                    (d->out_streaming ? 0 : d->out.got - d->out_skip);
-    XENSTORE_RING_IDX cur = d->s_rsp_cons;
-    XENSTORE_RING_IDX want = d->out_rd - held;
-    if ((int32_t)(want - cur) <= 0 || (int32_t)(d->out_rd - want) < 0)
-        return false;
-    d->s_rsp_cons = want;
-    return true;
-}
-
-/* Keep track of message boundaries in what goes to the guest (a save
- * records how much of a partly written reply is still to come). */
-static void note_written(struct domain *d, uint32_t n)
-{
-    const uint8_t *p = bq_head(&d->to_guest);
-    while (n) {
-        if (d->g_msg_left == 0) {
-            struct xsd_sockmsg hdr;
-            memcpy(&hdr, p, sizeof(hdr));
-            d->g_msg_left = MSG_HDR_LEN + (hdr.len <= XENSTORE_PAYLOAD_MAX ? hdr.len : 0);
-        }
-        uint32_t take = n < d->g_msg_left ? n : d->g_msg_left;
-        d->g_msg_left -= take;
-        n -= take;
-        p += take;
-    }
 }
 
 /* Does xenstored offer ring reconnection (it says so in the shadow ring's
@@ -748,6 +530,27 @@ static bool offers_reconnection(const struct domain *d)
 {
     return __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE) &
            XENSTORE_SERVER_FEATURE_RECONNECTION;
+}
+
+/* xenstored dropped the connection's state and the output it had not
+ * written yet: so does xsproxy. */
+static void drop_state(struct domain *d)
+{
+    shadow_clear(&d->sh);
+    share_reset(d);
+    bq_consume(&d->rl.to_guest, bq_pending(&d->rl.to_guest));
+    d->rl.g_msg_left = 0;
+}
+
+/* The connection starts afresh (the guest's reconnection, or xenstored's
+ * reset of it): what was under way either way is dropped with the rest. */
+static void reset_connection(struct domain *d)
+{
+    msg_reset(&d->rl.in);
+    d->rl.in_queued = false;
+    d->rl.in_sent = 0;
+    relay_reset_out(&d->rl);
+    drop_state(d);
 }
 
 /* The ring's other fields between the two pages: the features and an error
@@ -769,12 +572,9 @@ static void mirror_fields(struct domain *d)
         /* xenstored gave up on the connection and dropped its state, and
          * the output it had not written: so does xsproxy */
         __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
-        d->state = DOM_BROKEN;
+        d->rl.state = DOM_BROKEN;
         d->jnl_dirty = true;
-        shadow_clear(&d->sh);
-        share_reset(d);
-        bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-        d->g_msg_left = 0;
+        drop_state(d);
         xenevtchn_notify(d->px->xce, d->guest_port);
     }
 }
@@ -782,15 +582,8 @@ static void mirror_fields(struct domain *d)
 static void start_reconnect(struct domain *d)
 {
     domain_log(d, LOG_LVL_INFO, "ring reconnection");
-    d->state = DOM_RECONNECTING;
-    msg_reset(&d->in);
-    d->in_queued = false;
-    d->in_sent = 0;
-    reset_out(d);
-    bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-    d->g_msg_left = 0;
-    shadow_clear(&d->sh);
-    share_reset(d);
+    d->rl.state = DOM_RECONNECTING;
+    reset_connection(d);
     __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
     xenevtchn_notify(d->px->xce, d->shadow_port);
 }
@@ -815,22 +608,15 @@ static void mirror_ring_reset(struct domain *d)
 static bool shadow_ring_was_reset(struct domain *d)
 {
     XENSTORE_RING_IDX sc = d->shadow->rsp_cons, sp = d->shadow->rsp_prod;
-    if (d->rsp_corrupt || sp - sc > XENSTORE_RING_SIZE)
+    if (d->rl.rsp_corrupt || sp - sc > XENSTORE_RING_SIZE)
         return false;
-    if (d->out_rd - sc <= sp - sc)
+    if (d->rl.out_rd - sc <= sp - sc)
         return false;
     domain_log(d, LOG_LVL_INFO, "xenstored reset the connection");
     d->jnl_dirty = true;
-    msg_reset(&d->in);
-    d->in_queued = false;
-    d->in_sent = 0;
-    reset_out(d);
-    bq_consume(&d->to_guest, bq_pending(&d->to_guest));
-    d->g_msg_left = 0;
-    shadow_clear(&d->sh);
-    share_reset(d);
+    reset_connection(d);
     mirror_ring_reset(d);
-    d->out_rd = d->shadow->rsp_cons;
+    d->rl.out_rd = d->shadow->rsp_cons;
     xenevtchn_notify(d->px->xce, d->guest_port);
     return true;
 }
@@ -845,10 +631,10 @@ static void finish_reconnect(struct domain *d)
     mirror_ring_reset(d);
     d->jnl_dirty = true;
     g->error = s->error;
-    d->out_rd = s->rsp_cons;
-    d->rsp_corrupt = d->req_corrupt = d->raw = false;
+    d->rl.out_rd = s->rsp_cons;
+    d->rl.rsp_corrupt = d->rl.req_corrupt = d->rl.raw = false;
     __atomic_store_n(&g->connection, XENSTORE_CONNECTED, __ATOMIC_RELEASE);
-    d->state = s->error ? DOM_BROKEN : DOM_ACTIVE;
+    d->rl.state = s->error ? DOM_BROKEN : DOM_ACTIVE;
     xenevtchn_notify(d->px->xce, d->guest_port);
     domain_log(d, LOG_LVL_INFO, "reconnected");
 }
@@ -931,51 +717,18 @@ static void notify_forget(struct proxy *px, struct domain *d)
             px->notify_due[i] = NULL;
 }
 
-/* Does the guest ask for more than the ring's worth at once (WAITING bytes
- * from where the relay reads)?  More than one request waiting, or one too
- * big for the ring: a flood queues them, or streams requests that take
- * the daemon several passes each; a guest doing one thing after another
- * has one small request there at most. */
-static bool more_than_one_request(struct domain *d, XENSTORE_RING_IDX waiting)
+/* Before a pass: a reconnection finished or started, the ring's other
+ * fields mirrored, a reset by xenstored followed.  False while a
+ * reconnection is under way: nothing is relayed, the indexes as they are
+ * are published. */
+static bool connection_ready(struct domain *d)
 {
-    struct xsd_sockmsg hdr;
-    if (waiting <= MSG_HDR_LEN || waiting > XENSTORE_RING_SIZE)
-        return false;
-    struct ring_dir greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod };
-    if (ring_peek(greq, d->g_req_cons, &hdr, MSG_HDR_LEN) != MSG_HDR_LEN)
-        return false;
-    return hdr.len < waiting - MSG_HDR_LEN || MSG_HDR_LEN + hdr.len > XENSTORE_RING_SIZE;
-}
-
-/* May the relay start on, or go on with, the guest's next request?  A new
- * one waits for the domain's turn at xenstored (share.h) while others
- * compete; it stays on the guest's ring meanwhile. */
-static bool may_take_request(struct domain *d)
-{
-    bool may = d->state == DOM_ACTIVE && !d->quiesce && !(d->removing && d->in.got == 0) &&
-               !d->in_queued && !bq_pending(&d->inject) &&
-               shadow_inflight(&d->sh) < d->px->cfg.max_outstanding;
-    XENSTORE_RING_IDX waiting =
-        __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE) - d->g_req_cons;
-    bool starting = d->in.got == 0 && waiting;
-    if (may && starting)
-        return share_may_take(d, more_than_one_request(d, waiting));
-    if (!starting || d->quiesce)
-        share_idle(d);
-    return may;
-}
-
-/* Returns whether anything moved, for domain_on_port. */
-static bool relay(struct domain *d)
-{
-    if (d->handing_back)
-        return true;   /* the shim is switching it back to xenstored (live.c) */
-    if (d->state == DOM_RECONNECTING) {
+    if (d->rl.state == DOM_RECONNECTING) {
         finish_reconnect(d);
-        if (d->state == DOM_RECONNECTING) {
+        if (d->rl.state == DOM_RECONNECTING) {
             load_indexes(d);
             domain_publish(d);
-            return true;
+            return false;
         }
     }
     mirror_fields(d);
@@ -986,152 +739,45 @@ static bool relay(struct domain *d)
         load_indexes(d);
         d->jnl_dirty = true;
         domain_publish(d);
-        return true;
+        return false;
     }
-    bool notify_guest = false, notify_shadow = false, moved = false;
+    return true;
+}
+
+/* A pass of the relay (relay_step.c), then what it asks for: the journal,
+ * the notifications, the fair share's accounts, waiters.  Returns whether
+ * anything moved, for domain_on_port. */
+static bool relay(struct domain *d)
+{
+    if (d->handing_back)
+        return true;   /* the shim is switching it back to xenstored (live.c) */
+    if (!connection_ready(d))
+        return true;
     /* the relay moves its own copies of the indexes it writes; see
      * domain_publish */
     load_indexes(d);
-    struct ring_dir greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod };
-    struct ring_dir grsp = { d->guest->rsp, &d->guest->rsp_cons, &d->g_rsp_prod };
-    struct ring_dir sreq = { d->shadow->req, &d->shadow->req_cons, &d->s_req_prod };
-    struct ring_dir srsp = { d->shadow->rsp, &d->s_rsp_cons, &d->shadow->rsp_prod };
-    if (mirror_response_indexes(d, grsp))
-        notify_shadow = true;
-    for (;;) {
-        bool progress = false;
-        /* 1. the guest's next request, only the bytes it is made of */
-        /* 0. xsproxy's own requests (watches restored) go first */
-        if (!d->in_queued && bq_pending(&d->inject)) {
-            int n = ring_write(sreq, bq_head(&d->inject), (uint32_t)bq_pending(&d->inject));
-            if (n > 0) {
-                bq_consume(&d->inject, (size_t)n);
-                progress = notify_shadow = true;
-            }
-        }
-        if (may_take_request(d)) {
-            uint32_t want = msg_wanted(&d->in);
-            if (want) {
-                /* like xenstored: a guest waits for room only when it saw
-                 * its ring full, so only then does taking bytes need a
-                 * wake-up.  Checked after the read against the consumer
-                 * index before it: the guest may fill the ring meanwhile. */
-                XENSTORE_RING_IDX cons_before = d->g_req_cons;
-                int n = ring_read(greq, d->in.bytes + d->in.got, want);
-                if (n < 0) {
-                    mirror_request_overrun(d);
-                    notify_shadow = true;
-                    guest_broke(d, "request ring indexes out of range");
-                } else if (n > 0) {
-                    d->in.got += (uint32_t)n;
-                    progress = true;
-                    XENSTORE_RING_IDX prod_now =
-                        __atomic_load_n(&d->guest->req_prod, __ATOMIC_ACQUIRE);
-                    if (prod_now - cons_before >= XENSTORE_RING_SIZE)
-                        notify_guest = true;
-                }
-            }
-            if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
-                d->in.hdr.len > XENSTORE_PAYLOAD_MAX) {
-                /* pass the bad header on, as the guest wrote it */
-                d->in.got = MSG_HDR_LEN;
-                d->in_queued = true;
-                d->in_sent = 0;
-                guest_broke(d, "message longer than XENSTORE_PAYLOAD_MAX");
-            } else if (d->state == DOM_ACTIVE && d->in.got >= MSG_HDR_LEN &&
-                       msg_wanted(&d->in) == 0) {
-                d->in.bytes[d->in.got] = 0;
-                if (guest_request(d))
-                    progress = true;
-            }
-        }
-        /* 1'. or, the guest having broken the protocol, its bytes as they are */
-        if (d->state == DOM_BROKEN && !d->quiesce && !d->in_queued && !bq_pending(&d->inject) &&
-            copy_raw_requests(d, greq, sreq, &notify_guest)) {
-            progress = notify_shadow = true;
-        }
-        /* 2. the request on to the shadow ring */
-        if (d->in_queued) {
-            uint32_t total = d->in.got;
-            int n = ring_write(sreq, d->in.bytes + d->in_sent, total - d->in_sent);
-            if (n > 0) {
-                d->in_sent += (uint32_t)n;
-                progress = notify_shadow = true;
-            }
-            if (d->in_sent == total) {
-                d->in_queued = false;
-                d->in_sent = 0;
-                msg_reset(&d->in);
-            }
-        }
-        /* 3. xenstored's replies and events, read no faster than the
-         * guest takes them (see sync_shadow_cons) */
-        if (!d->rsp_corrupt) {
-            int gfree = ring_space(grsp);
-            uint32_t held = (uint32_t)bq_pending(&d->to_guest) +
-                            (d->out_streaming ? 0 : d->out.got - d->out_skip);
-            uint32_t budget = gfree > 0 && (uint32_t)gfree > held ? (uint32_t)gfree - held : 0;
-            if (d->quiesce)
-                budget = XENSTORE_PAYLOAD_MAX + MSG_HDR_LEN;   /* gather it all: it
-                                                     is what a save carries */
-            uint32_t want = msg_wanted(&d->out);
-            if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len > XENSTORE_PAYLOAD_MAX) {
-                xlog(LOG_LVL_ERROR, "domain %u: xenstored sent a message of %u bytes",
-                     d->domid, d->out.hdr.len);
-                msg_reset(&d->out);
-                want = 0;
-            }
-            uint32_t take = want < budget ? want : budget;
-            int n = take ? ring_peek(srsp, d->out_rd, d->out.bytes + d->out.got, take) : 0;
-            if (n > 0) {
-                if (d->out_streaming && !d->out_discard)
-                    bq_push(&d->to_guest, d->out.bytes + d->out.got, (size_t)n);
-                d->out.got += (uint32_t)n;
-                d->out_rd += (uint32_t)n;
-                progress = true;
-                if (!d->out_streaming && d->out.got >= MSG_HDR_LEN &&
-                    d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
-                    MSG_HDR_LEN + d->out.hdr.len > XENSTORE_RING_SIZE)
-                    start_streaming(d);
-                if (d->out.got >= MSG_HDR_LEN && d->out.hdr.len <= XENSTORE_PAYLOAD_MAX &&
-                    msg_wanted(&d->out) == 0) {
-                    d->out.bytes[d->out.got] = 0;
-                    if (d->out_streaming)
-                        end_streaming(d);
-                    else
-                        backend_message(d);
-                }
-            }
-        }
-        /* 4. on to the guest's response ring */
-        if (bq_pending(&d->to_guest) && !d->rsp_corrupt) {
-            int n = ring_write(grsp, bq_head(&d->to_guest), (uint32_t)bq_pending(&d->to_guest));
-            if (n > 0) {
-                note_written(d, (uint32_t)n);
-                bq_consume(&d->to_guest, (size_t)n);
-                progress = notify_guest = true;
-            }
-        }
-        if (sync_shadow_cons(d))
-            notify_shadow = true;
-        if (!progress)
-            break;
-        moved = true;
+    struct relay_rings rings = {
+        .greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod },
+        .grsp = { d->guest->rsp, &d->guest->rsp_cons, &d->g_rsp_prod },
+        .sreq = { d->shadow->req, &d->shadow->req_cons, &d->s_req_prod },
+        .srsp = { d->shadow->rsp, &d->s_rsp_cons, &d->shadow->rsp_prod },
+    };
+    struct relay_env env = relay_env_of(d);
+    struct relay_result r = relay_step(&d->rl, &d->sh, &rings, &env);
+    if (r.journal)
         d->jnl_dirty = true;
-    }
     domain_publish(d);
-    notify(d, notify_guest, notify_shadow);
+    notify(d, r.notify_guest, r.notify_shadow);
     if (!d->px->batching)
         share_settle(d->px);
     if (d->px->waiters)
         waiters_check(d->px);
-    return moved || notify_guest || notify_shadow;
+    return r.moved || r.notify_guest || r.notify_shadow;
 }
-
 bool domain_is_quiesced(const struct domain *d)
 {
-    return d->quiesce && !d->in_queued && shadow_inflight(&d->sh) == 0 &&
-           !bq_pending(&d->inject) && d->out.got == 0;
+    return d->rl.quiesce && !d->rl.in_queued && shadow_inflight(&d->sh) == 0 &&
+           !bq_pending(&d->rl.inject) && d->rl.out.got == 0;
 }
 
 int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
@@ -1147,7 +793,7 @@ int domain_add_watches(struct domain *d, const char *const *parts, unsigned n)
         char buf[XENSTORE_PAYLOAD_MAX];
         memcpy(buf, parts[i], pl);
         memcpy(buf + pl, parts[i + 1], tl);
-        msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
+        msg_build(m, XS_WATCH, d->rl.next_internal_id++, 0, buf, (uint32_t)(pl + tl));
         int rc = shadow_on_internal_request(&d->sh, m, true);
         if (rc == 0)
             rc = domain_inject(d, m);
@@ -1165,15 +811,15 @@ void domain_backend_lost(struct domain *d)
      * (with its length) already gone: the rest will never come.  Finish it
      * with NULs, so that what follows (the EIOs below) is read as the next
      * messages and not as the rest of this one. */
-    if (d->out_streaming && !d->out_discard && d->out.got >= MSG_HDR_LEN) {
+    if (d->rl.out_streaming && !d->rl.out_discard && d->rl.out.got >= MSG_HDR_LEN) {
         static const uint8_t zeros[256];
-        uint32_t left = MSG_HDR_LEN + d->out.hdr.len - d->out.got;
+        uint32_t left = MSG_HDR_LEN + d->rl.out.hdr.len - d->rl.out.got;
         xlog(LOG_LVL_WARN, "domain %u: xenstored gone in the middle of a %u-byte reply "
-             "(req %u): its last %u bytes are NULs", d->domid, d->out.hdr.len,
-             d->out.hdr.req_id, left);
+             "(req %u): its last %u bytes are NULs", d->domid, d->rl.out.hdr.len,
+             d->rl.out.hdr.req_id, left);
         while (left) {
             uint32_t n = left < sizeof(zeros) ? left : (uint32_t)sizeof(zeros);
-            bq_push(&d->to_guest, zeros, n);
+            bq_push(&d->rl.to_guest, zeros, n);
             left -= n;
         }
     }
@@ -1193,17 +839,17 @@ void domain_backend_lost(struct domain *d)
     shadow_backend_lost(&d->sh);
     share_reset(d);
     /* a request half written to the dead ring is answered above */
-    if (d->in_queued) {
-        d->in_queued = false;
-        d->in_sent = 0;
-        msg_reset(&d->in);
+    if (d->rl.in_queued) {
+        d->rl.in_queued = false;
+        d->rl.in_sent = 0;
+        msg_reset(&d->rl.in);
     }
-    reset_out(d);
-    bq_consume(&d->inject, bq_pending(&d->inject));
-    if (d->restoring) {
+    relay_reset_out(&d->rl);
+    bq_consume(&d->rl.inject, bq_pending(&d->rl.inject));
+    if (d->rl.restoring) {
         /* its transactions went with xenstored: nothing to wait for */
-        d->restoring = false;
-        d->quiesce = d->transfer_held;
+        d->rl.restoring = false;
+        d->rl.quiesce = d->rl.transfer_held;
     }
     domain_pump(d);
 }
@@ -1212,8 +858,8 @@ int domain_reintroduce(struct domain *d)
 {
     /* a fresh xenstored expects a fresh ring */
     memset(d->shadow, 0, XC_PAGE_SIZE);
-    d->out_rd = 0;
-    d->rsp_corrupt = d->req_corrupt = d->raw = false;
+    d->rl.out_rd = 0;
+    d->rl.rsp_corrupt = d->rl.req_corrupt = d->rl.raw = false;
     if (!xs_introduce_domain(d->px->xs, d->domid, d->gfn, d->remote_port)) {
         xlog(LOG_LVL_ERROR, "domain %u: the new xenstored refused INTRODUCE: %s", d->domid,
              strerror(errno));
@@ -1231,7 +877,7 @@ int domain_reintroduce(struct domain *d)
         char buf[XENSTORE_PAYLOAD_MAX];
         memcpy(buf, w->path, pl);
         memcpy(buf + pl, w->token, tl);
-        msg_build(m, XS_WATCH, d->next_internal_id++, 0, buf, (uint32_t)(pl + tl));
+        msg_build(m, XS_WATCH, d->rl.next_internal_id++, 0, buf, (uint32_t)(pl + tl));
         if (shadow_on_internal_request(&d->sh, m, false) == 0)
             domain_inject(d, m);
         free(m);
@@ -1250,12 +896,12 @@ size_t domain_describe(const struct domain *d, bool detail, char *buf, size_t le
                      "domain %u %s%s guest-port %u shadow-port %u watches %u transactions %u "
                      "in-flight %u pending-output %zu memory %zu requests %llu replies %llu "
                      "events %llu trace %s",
-                     d->domid, states[d->state],
-                     d->quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
+                     d->domid, states[d->rl.state],
+                     d->rl.quiesce ? (domain_is_quiesced(d) ? " quiesced" : " quiescing") : "",
                      d->guest_port, d->shadow_port,
                      d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh),
-                     bq_pending(&d->to_guest),
-                     sizeof(*d) + d->to_guest.cap + d->inject.cap + shadow_memory(&d->sh),
+                     bq_pending(&d->rl.to_guest),
+                     sizeof(*d) + d->rl.to_guest.cap + d->rl.inject.cap + shadow_memory(&d->sh),
                      (unsigned long long)d->requests,
                      (unsigned long long)d->replies, (unsigned long long)d->events,
                      d->trace ? "on" : "off");
@@ -1331,12 +977,12 @@ int domain_adopt_switch(struct domain *d, const struct switch_answer *a, char *e
         return -1;
     }
     /* the request the guest is writing: its first bytes are on the shadow */
-    shadow_req_bytes(d, a->req_prod - a->req_part, a->req_part, d->in.bytes);
-    d->in.got = d->in_on_shadow = a->req_part;
+    shadow_req_bytes(d, a->req_prod - a->req_part, a->req_part, d->rl.in.bytes);
+    d->rl.in.got = d->rl.in_on_shadow = a->req_part;
     /* the reply xenstored is writing: its first bytes are on the guest's ring */
-    memcpy(d->out.bytes, a->rsp_prefix, a->rsp_prefix_len);
-    d->out.got = d->out_skip = a->rsp_part;
-    d->out_rd = a->rsp_prod;
+    memcpy(d->rl.out.bytes, a->rsp_prefix, a->rsp_prefix_len);
+    d->rl.out.got = d->rl.out_skip = a->rsp_part;
+    d->rl.out_rd = a->rsp_prod;
     /* everything up to req_prod is on the shadow: taken, for the guest */
     __atomic_store_n(&d->guest->req_cons, a->req_prod, __ATOMIC_RELEASE);
     d->jnl_dirty = true;
@@ -1437,8 +1083,8 @@ void domain_detach(struct proxy *px, struct domain *d)
     }
     domain_let_go(px, d, false);
     shadow_clear(&d->sh);
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
+    bq_free(&d->rl.to_guest);
+    bq_free(&d->rl.inject);
     if (d->trace)
         fclose(d->trace);
     xlog(LOG_LVL_INFO, "domain %u detached (its journal, claim and shadow ring stay)", d->domid);

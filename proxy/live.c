@@ -257,9 +257,9 @@ static int finish_insert(struct proxy *px, struct domain *d, const struct switch
 static bool at_rest(const struct domain *d)
 {
     const struct xenstore_domain_interface *s = d->shadow;
-    return shadow_inflight(&d->sh) == 0 && !d->in_queued && d->in.got == 0 &&
-           !bq_pending(&d->to_guest) && !bq_pending(&d->inject) && d->out.got == 0 &&
-           s->req_cons == s->req_prod && d->out_rd == s->rsp_prod;
+    return shadow_inflight(&d->sh) == 0 && !d->rl.in_queued && d->rl.in.got == 0 &&
+           !bq_pending(&d->rl.to_guest) && !bq_pending(&d->rl.inject) && d->rl.out.got == 0 &&
+           s->req_cons == s->req_prod && d->rl.out_rd == s->rsp_prod;
 }
 
 /* Why xenstored could not take D back as it is, or NULL. */
@@ -271,7 +271,7 @@ static const char *cannot_hand_back(const struct domain *d)
     for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
         if (t->guest_id != t->backend_id)
             return "xsproxy remapped a transaction id the guest uses (after a restore)";
-    if (d->state != DOM_ACTIVE)
+    if (d->rl.state != DOM_ACTIVE)
         return "the domain's ring is broken or reconnecting";
     return NULL;
 }
@@ -291,7 +291,7 @@ static void stay(struct proxy *px, struct domain *d)
         }
     }
     domain_write_claim(d, CLAIM_LIVE_IN);
-    d->removing = d->handing_back = false;
+    d->rl.removing = d->handing_back = false;
     domain_pump(d);
 }
 
@@ -445,7 +445,7 @@ static void handed_back(struct live_job *lj, struct domain *d)
     if (a->kind == SWITCH_BUSY) {
         /* xenstored wrote more meanwhile (an event it had queued): relay
          * that, and ask again once the domain is at rest once more */
-        d->removing = true;
+        d->rl.removing = true;
         lj->phase = LIVE_DRAIN;
         drain(lj, d);
         return;
@@ -704,7 +704,7 @@ int live_remove(struct proxy *px, struct domain *d, struct job **job, char *err,
         snprintf(err, errlen, "out of memory");
         return ENOMEM;
     }
-    d->removing = true;
+    d->rl.removing = true;
     lj->try_until = now_ms() + DRAIN_MS;
     *job = &lj->job;
     live_step(lj);   /* an idle domain goes at once */

@@ -89,40 +89,40 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
     f.domid = d->domid;
     f.remote_port = d->remote_port;
     f.xsd_port = d->xsd_port;
-    f.state = d->state;
-    f.flags = (d->in_queued ? PF_IN_QUEUED : 0) | (d->out_streaming ? PF_OUT_STREAMING : 0) |
-              (d->out_discard ? PF_OUT_DISCARD : 0) | (d->rsp_corrupt ? PF_RSP_CORRUPT : 0) |
-              (d->quiesce ? PF_QUIESCE : 0) | (d->restoring ? PF_RESTORING : 0) |
+    f.state = d->rl.state;
+    f.flags = (d->rl.in_queued ? PF_IN_QUEUED : 0) | (d->rl.out_streaming ? PF_OUT_STREAMING : 0) |
+              (d->rl.out_discard ? PF_OUT_DISCARD : 0) | (d->rl.rsp_corrupt ? PF_RSP_CORRUPT : 0) |
+              (d->rl.quiesce ? PF_QUIESCE : 0) | (d->rl.restoring ? PF_RESTORING : 0) |
               (d->live ? PF_LIVE : 0) | (d->diverged ? PF_DIVERGED : 0) |
-              (d->switching ? PF_SWITCHING : 0) | (d->req_corrupt ? PF_REQ_CORRUPT : 0) |
-              (d->raw ? PF_RAW : 0);
-    f.in_got = d->in.got;
-    f.in_sent = d->in_sent;
-    f.out_got = d->out.got;
-    f.out_rd = d->out_rd;
-    f.g_msg_left = d->g_msg_left;
-    f.next_internal_id = d->next_internal_id;
+              (d->switching ? PF_SWITCHING : 0) | (d->rl.req_corrupt ? PF_REQ_CORRUPT : 0) |
+              (d->rl.raw ? PF_RAW : 0);
+    f.in_got = d->rl.in.got;
+    f.in_sent = d->rl.in_sent;
+    f.out_got = d->rl.out.got;
+    f.out_rd = d->rl.out_rd;
+    f.g_msg_left = d->rl.g_msg_left;
+    f.next_internal_id = d->rl.next_internal_id;
     f.g_req_cons = d->g_req_cons;
     f.s_req_prod = d->s_req_prod;
     f.s_rsp_cons = d->s_rsp_cons;
     f.g_rsp_prod = d->g_rsp_prod;
-    f.to_guest_len = (uint32_t)bq_pending(&d->to_guest);
-    f.inject_len = (uint32_t)bq_pending(&d->inject);
+    f.to_guest_len = (uint32_t)bq_pending(&d->rl.to_guest);
+    f.inject_len = (uint32_t)bq_pending(&d->rl.inject);
     f.gfn = d->gfn;
     f.requests = d->requests;
     f.replies = d->replies;
     f.events = d->events;
     memcpy(f.inject_error, d->inject_error, sizeof(f.inject_error));
-    f.in_on_shadow = d->in_on_shadow;
-    f.out_skip = d->out_skip;
-    f.s_req_prod_sane = d->s_req_prod_sane;
-    f.raw_off = d->raw_off;
+    f.in_on_shadow = d->rl.in_on_shadow;
+    f.out_skip = d->rl.out_skip;
+    f.s_req_prod_sane = d->rl.s_req_prod_sane;
+    f.raw_off = d->rl.raw_off;
     *len = 0;
     struct growbuf b = { buf, len, cap };
-    if (put(&b, &f, sizeof(f)) < 0 || put(&b, d->in.bytes, d->in.got) < 0 ||
-        put(&b, d->out.bytes, d->out.got) < 0 ||
-        put(&b, bq_head(&d->to_guest), f.to_guest_len) < 0 ||
-        put(&b, bq_head(&d->inject), f.inject_len) < 0)
+    if (put(&b, &f, sizeof(f)) < 0 || put(&b, d->rl.in.bytes, d->rl.in.got) < 0 ||
+        put(&b, d->rl.out.bytes, d->rl.out.got) < 0 ||
+        put(&b, bq_head(&d->rl.to_guest), f.to_guest_len) < 0 ||
+        put(&b, bq_head(&d->rl.inject), f.inject_len) < 0)
         return -1;
     return (d->jnl_watches ? shadow_encode_apart : shadow_encode)(&d->sh, buf, len, cap);
 }
@@ -183,26 +183,26 @@ static void take_fixed(struct domain *d, const struct persist_fixed *f)
     d->gfn = f->gfn;
     d->remote_port = f->remote_port;
     d->xsd_port = f->xsd_port;
-    d->state = (enum domain_state)f->state;
-    d->in_queued = f->flags & PF_IN_QUEUED;
-    d->out_streaming = f->flags & PF_OUT_STREAMING;
-    d->out_discard = f->flags & PF_OUT_DISCARD;
-    d->rsp_corrupt = f->flags & PF_RSP_CORRUPT;
-    d->quiesce = f->flags & PF_QUIESCE;
-    d->restoring = f->flags & PF_RESTORING;
+    d->rl.state = (enum domain_state)f->state;
+    d->rl.in_queued = f->flags & PF_IN_QUEUED;
+    d->rl.out_streaming = f->flags & PF_OUT_STREAMING;
+    d->rl.out_discard = f->flags & PF_OUT_DISCARD;
+    d->rl.rsp_corrupt = f->flags & PF_RSP_CORRUPT;
+    d->rl.quiesce = f->flags & PF_QUIESCE;
+    d->rl.restoring = f->flags & PF_RESTORING;
     d->live = f->flags & PF_LIVE;
     d->diverged = f->flags & PF_DIVERGED;
     d->switching = f->flags & PF_SWITCHING;
-    d->req_corrupt = f->flags & PF_REQ_CORRUPT;
-    d->s_req_prod_sane = f->s_req_prod_sane;
-    d->raw = f->flags & PF_RAW;
-    d->raw_off = f->raw_off;
-    d->in_sent = f->in_sent;
-    d->in_on_shadow = f->in_on_shadow;
-    d->out_skip = f->out_skip;
-    d->out_rd = f->out_rd;
-    d->g_msg_left = f->g_msg_left;
-    d->next_internal_id = f->next_internal_id;
+    d->rl.req_corrupt = f->flags & PF_REQ_CORRUPT;
+    d->rl.s_req_prod_sane = f->s_req_prod_sane;
+    d->rl.raw = f->flags & PF_RAW;
+    d->rl.raw_off = f->raw_off;
+    d->rl.in_sent = f->in_sent;
+    d->rl.in_on_shadow = f->in_on_shadow;
+    d->rl.out_skip = f->out_skip;
+    d->rl.out_rd = f->out_rd;
+    d->rl.g_msg_left = f->g_msg_left;
+    d->rl.next_internal_id = f->next_internal_id;
     d->g_req_cons = f->g_req_cons;
     d->s_req_prod = f->s_req_prod;
     d->s_rsp_cons = f->s_rsp_cons;
@@ -223,16 +223,16 @@ int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watch
         return -1;
     take_fixed(d, &f);
     const uint8_t *p = buf + fixed;
-    msg_reset(&d->in);
-    memcpy(d->in.bytes, p, f.in_got);
-    d->in.got = f.in_got;
+    msg_reset(&d->rl.in);
+    memcpy(d->rl.in.bytes, p, f.in_got);
+    d->rl.in.got = f.in_got;
     p += f.in_got;
-    msg_reset(&d->out);
-    memcpy(d->out.bytes, p, f.out_got);
-    d->out.got = f.out_got;
+    msg_reset(&d->rl.out);
+    memcpy(d->rl.out.bytes, p, f.out_got);
+    d->rl.out.got = f.out_got;
     p += f.out_got;
-    if ((f.to_guest_len && bq_push(&d->to_guest, p, f.to_guest_len) < 0) ||
-        (f.inject_len && bq_push(&d->inject, p + f.to_guest_len, f.inject_len) < 0)) {
+    if ((f.to_guest_len && bq_push(&d->rl.to_guest, p, f.to_guest_len) < 0) ||
+        (f.inject_len && bq_push(&d->rl.inject, p + f.to_guest_len, f.inject_len) < 0)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -242,7 +242,7 @@ int persist_decode(struct domain *d, const uint8_t *buf, size_t len, bool *watch
         goto fail;
     return 0;
 fail:
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
+    bq_free(&d->rl.to_guest);
+    bq_free(&d->rl.inject);
     return -1;
 }

@@ -22,8 +22,10 @@
 #include "claim.h"
 #include "fair.h"
 #include "journal.h"
+#include "log_level.h"
 #include "log_limit.h"
 #include "msg.h"
+#include "relay_step.h"
 #include "shadow.h"
 
 struct config {
@@ -39,20 +41,10 @@ struct config {
     struct capture_settings capture;   /* --capture-filter/-size/-files */
 };
 
-enum domain_state {
-    DOM_ACTIVE,       /* relaying */
-    DOM_BROKEN,       /* the guest broke the ring protocol: its request bytes
-                         go to xenstored unparsed, xenstored's replies come
-                         back, until it reconnects */
-    DOM_RECONNECTING, /* the guest asked for RECONNECTION; xenstored has
-                         been asked too and has not finished */
-};
-
 struct domain {
     struct domain *next;
     struct proxy *px;
     uint32_t domid;
-    enum domain_state state;
     struct log_limit log_limit; /* what domain_log may still write */
     struct xenstore_domain_interface *guest;    /* the guest's page */
     struct xenstore_domain_interface *shadow;   /* ours, xenstored's view */
@@ -62,41 +54,9 @@ struct domain {
     evtchn_port_t shadow_port;  /* local port xenstored binds to */
     char shadow_file[256];
     char claim_file[256];
-    struct msg in;              /* request being read from the guest */
-    bool in_queued;             /* `in` is whole and goes to the shadow */
-    uint32_t in_sent;           /* bytes of `in` written to the shadow */
-    uint32_t in_on_shadow;      /* bytes of `in` the guest wrote before a live
-                                   switch: on the shadow ring already */
-    struct msg out;             /* message being read from the shadow */
-    bool out_streaming;         /* `out` is too big for a ring: its bytes go
-                                   on to the guest as they come */
-    bool out_discard;           /* ... except that it answers xsproxy's own
-                                   request, so they go nowhere */
-    uint32_t out_skip;          /* bytes of `out` xenstored wrote before a live
-                                   switch: on the guest's ring already */
-    XENSTORE_RING_IDX out_rd;   /* how far xsproxy has read the shadow's
-                                   response ring; its rsp_cons trails this by
-                                   what the guest has not taken yet */
-    bool rsp_corrupt;           /* the guest's response indexes are out of
-                                   range (so are the shadow's, mirrored) */
-    bool req_corrupt;           /* its request indexes are: the shadow's
-                                   req_prod is past the ring, s_req_prod_sane
-                                   is where it stood */
-    XENSTORE_RING_IDX s_req_prod_sane;
-    bool raw;                   /* DOM_BROKEN's bytes are being passed on raw:
-                                   guest index = shadow index + raw_off */
-    uint32_t raw_off;
-    uint32_t g_msg_left;        /* bytes of the message at the head of
-                                   to_guest not yet on the guest's ring */
-    bool quiesce;               /* QUIESCE: take nothing more from the
-                                   guest's ring until RESUME */
-    bool restoring;             /* restored: the guest's ring waits until its
-                                   transactions are replayed */
+    struct relay rl;            /* the relay's state (relay_step.h) */
     char inject_error[16];      /* first error xenstored gave xsproxy's own
                                    requests (ADD_DOMAIN_WATCHES) */
-    struct bytequeue to_guest;  /* replies and events for the guest ring */
-    struct bytequeue inject;    /* xsproxy's own requests for the shadow */
-    uint32_t next_internal_id;
     struct shadow sh;
     FILE *trace;
     uint64_t requests, replies, events;
@@ -104,15 +64,12 @@ struct domain {
     bool switching;             /* live insertion: the shim may have switched
                                    the ring; nothing relayed yet (a crash
                                    here: recover asks the shim, live.c) */
-    bool removing;              /* being handed back: finish the request being
-                                   read, take no other */
-    bool transfer_held;         /* restored by a transfer (transfer.c): stays
-                                   quiesced until the source commits */
     bool notify_guest_due;      /* a notification to send at the end of this
                                    batch of events (domain_notify_flush) */
     bool notify_shadow_due;
-    bool handing_back;          /* ... and the shim is switching it back now:
-                                   nothing of it is relayed until it answers */
+    bool handing_back;          /* being handed back (rl.removing), and the shim
+                                   is switching it back now: nothing of it is
+                                   relayed until it answers */
     bool diverged;              /* xsproxy sent requests of its own on the
                                    shadow ring: its indexes are no longer the
                                    guest's, so xenstored cannot take it back */
@@ -384,8 +341,7 @@ void proxy_capture(struct proxy *px, enum capture_source source, uint32_t id,
 void trace_msg(FILE *f, const char *who, const char *dir, const struct msg *m,
                uint32_t guest_tx, uint32_t backend_tx);
 
-/* log.c */
-enum { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+/* log.c (the levels: log_level.h) */
 void log_init(const struct config *cfg);
 void log_reopen(void);
 void xlog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

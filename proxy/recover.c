@@ -44,7 +44,7 @@ static int restore_indexes(struct domain *d, char *err, size_t errlen)
               between(s->rsp_cons, d->s_rsp_cons, s->rsp_prod) &&
               between(s->req_prod, d->s_req_prod, s->req_cons + XENSTORE_RING_SIZE) &&
               between(g->rsp_prod, d->g_rsp_prod, g->rsp_cons + XENSTORE_RING_SIZE);
-    if (!ok && d->state == DOM_ACTIVE && !d->rsp_corrupt) {
+    if (!ok && d->rl.state == DOM_ACTIVE && !d->rl.rsp_corrupt) {
         snprintf(err, errlen,
                  "the rings do not go with the journal (guest req %u/%u rsp %u/%u, shadow req "
                  "%u/%u rsp %u/%u; journal %u %u %u %u)",
@@ -281,8 +281,8 @@ static void relay_again(struct recovery *r)
     xlog(LOG_LVL_INFO,
          "domain %u recovered: %u watches, %u transactions, %u requests in flight, %u octets "
          "of a request and %zu of output held%s",
-         d->domid, d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh), d->in.got,
-         bq_pending(&d->to_guest), d->quiesce ? "; quiesced" : "");
+         d->domid, d->sh.nr_watches, d->sh.nr_txs, shadow_inflight(&d->sh), d->rl.in.got,
+         bq_pending(&d->rl.to_guest), d->rl.quiesce ? "; quiesced" : "");
     if (r->new_xenstored) {
         /* as when xenstored restarts under a running xsproxy: what was in
          * flight gets EIO, then the domain and its watches are introduced
@@ -312,8 +312,8 @@ static int recovery_failed(struct recovery *r)
     d->jnl = d->jnl_watches = NULL;
     domain_let_go(r->px, d, false);   /* the files stay, for a look */
     shadow_clear(&d->sh);
-    bq_free(&d->to_guest);
-    bq_free(&d->inject);
+    bq_free(&d->rl.to_guest);
+    bq_free(&d->rl.inject);
     free(d);
     journal_close(r->j);
     journal_close(r->jw);

@@ -203,7 +203,7 @@ static void restore_tx(struct domain *d, const struct xsrec_stream *s, uint32_t 
     }
     struct msg *m = malloc(sizeof(*m));
     if (m) {
-        msg_build(m, XS_TRANSACTION_START, d->next_internal_id++, 0, "", 1);
+        msg_build(m, XS_TRANSACTION_START, d->rl.next_internal_id++, 0, "", 1);
         if (shadow_on_restore_tx(&d->sh, m, tx_id, ops, replayable ? k : 0, replayable) == 0)
             domain_inject(d, m);
         else
@@ -251,18 +251,18 @@ static void finish(struct restore_job *rj, struct domain *d)
         restore_tx(d, s, s->txs[i].conn_id, s->txs[i].tx_id, rj->from, d->domid);
     const struct xsrec_conn *c = rj->c;
     if (c) {
-        bq_push(&d->to_guest, c->out_data, c->out_len);
-        d->g_msg_left = (uint32_t)c->out_resp_len;
+        bq_push(&d->rl.to_guest, c->out_data, c->out_len);
+        d->rl.g_msg_left = (uint32_t)c->out_resp_len;
         if (c->in_len) {
-            memcpy(d->in.bytes, c->in_data, c->in_len);
-            d->in.got = (uint32_t)c->in_len;
+            memcpy(d->rl.in.bytes, c->in_data, c->in_len);
+            d->rl.in.got = (uint32_t)c->in_len;
         }
     }
-    d->transfer_held = rj->held;
+    d->rl.transfer_held = rj->held;
     if (s->ntxs)
-        d->restoring = true;
+        d->rl.restoring = true;
     else if (!rj->held)
-        d->quiesce = false;
+        d->rl.quiesce = false;
     domain_pump(d);
     snprintf(rj->job.text, sizeof(rj->job.text),
              "domain %u restored from %s (domain %u there): %zu nodes, %zu watches, "

@@ -55,21 +55,21 @@ static int add_shadow_records(struct save_job *sj, struct domain *d)
     /* what the guest is owed: the output xsproxy holds, then what
      * xenstored has written to the shadow ring and xsproxy has not read */
     struct bytequeue out = { 0 };
-    bq_push(&out, bq_head(&d->to_guest), bq_pending(&d->to_guest));
+    bq_push(&out, bq_head(&d->rl.to_guest), bq_pending(&d->rl.to_guest));
     XENSTORE_RING_IDX sp = __atomic_load_n(&d->shadow->rsp_prod, __ATOMIC_ACQUIRE);
-    uint32_t unread = sp - d->out_rd;
-    if (!d->rsp_corrupt && unread <= XENSTORE_RING_SIZE && unread) {
+    uint32_t unread = sp - d->rl.out_rd;
+    if (!d->rl.rsp_corrupt && unread <= XENSTORE_RING_SIZE && unread) {
         uint8_t buf[XENSTORE_RING_SIZE];
-        int n = ring_peek(ring_rsp(d->shadow), d->out_rd, buf, unread);
+        int n = ring_peek(ring_rsp(d->shadow), d->rl.out_rd, buf, unread);
         if (n > 0)
             bq_push(&out, buf, (size_t)n);
     }
     struct xsrec_conn c = {
         .id = SAVE_CONN_ID, .type = XSREC_CONN_RING, .domid = (uint16_t)d->domid,
         .tdomid = XSREC_DOMID_INVALID, .evtchn = d->remote_port, .socket_fd = -1,
-        .in_data = d->in.bytes, .in_len = d->in.got,
+        .in_data = d->rl.in.bytes, .in_len = d->rl.in.got,
         .out_data = bq_head(&out), .out_len = bq_pending(&out),
-        .out_resp_len = d->g_msg_left <= bq_pending(&out) ? d->g_msg_left : 0,
+        .out_resp_len = d->rl.g_msg_left <= bq_pending(&out) ? d->rl.g_msg_left : 0,
     };
     sj->in_len = c.in_len;
     sj->out_len = c.out_len;

@@ -109,6 +109,12 @@ enum shadow_reply {
     SHADOW_INTERNAL_TX,  /* xsproxy's own, restoring a transaction */
 };
 
+/* Does a reply so classed answer xsproxy's own request (not the guest's)? */
+static inline bool shadow_reply_internal(enum shadow_reply r)
+{
+    return r == SHADOW_INTERNAL || r == SHADOW_INTERNAL_TX;
+}
+
 void shadow_init(struct shadow *s);
 /* Forget everything (RECONNECTION, domain removal). */
 void shadow_clear(struct shadow *s);

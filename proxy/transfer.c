@@ -175,7 +175,7 @@ static int start_send(struct proxy *px, uint32_t domid, bool resume, struct tran
         return EEXIST;
     } else if (!t) {
         struct domain *d = domain_find(px, domid);
-        if (!d || d->transfer_held) {
+        if (!d || d->rl.transfer_held) {
             snprintf(err, errlen, "domain %u is not %s", domid, d ? "runnable here" : "inserted");
             return ENOENT;
         }
@@ -183,7 +183,7 @@ static int start_send(struct proxy *px, uint32_t domid, bool resume, struct tran
             return EBUSY;
         if (!(t = transfer_new(px, domid, true)))
             return ENOMEM;
-        d->quiesce = true;
+        d->rl.quiesce = true;
         t->quiesced_at_us = wall_us();
         domain_pump(d);
         ev_timer_start(px->loop, &t->quiesce_timer);
@@ -351,9 +351,9 @@ void transfer_hold_at_recovery(const struct proxy *px, struct domain *d)
     xfer_paths(&s);
     xfer_paths(&r);
     if (xfer_journal_read(&s) == 0 && s.phase < P_COMMITTED)
-        d->quiesce = true;
+        d->rl.quiesce = true;
     if (xfer_journal_read(&r) == 0)   /* served: the commit's release, which a crash may have cut */
-        d->quiesce = d->transfer_held = r.phase != P_SERVING;
+        d->rl.quiesce = d->rl.transfer_held = r.phase != P_SERVING;
 }
 
 static void recover_one(struct proxy *px, uint32_t domid, bool sender)
@@ -375,7 +375,7 @@ static void recover_one(struct proxy *px, uint32_t domid, bool sender)
         migrate_read_file(t->stream_path, &t->stream, &len, err, sizeof(err)) == 0 &&
         len == t->length) {
         if (d)
-            d->quiesce = true;
+            d->rl.quiesce = true;
     } else if (sender && t->phase == P_SENDING) {
         free(t->stream);
         t->stream = NULL;
@@ -403,8 +403,8 @@ static void recover_one(struct proxy *px, uint32_t domid, bool sender)
             t->received = t->length;
         }
         if (t->phase == P_HELD && d) {
-            d->transfer_held = true;
-            d->quiesce = true;
+            d->rl.transfer_held = true;
+            d->rl.quiesce = true;
         }
     }
     xlog(LOG_LVL_INFO, "transfer %s domain %u: %s, paused until the toolstack resumes it",

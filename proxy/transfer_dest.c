@@ -178,9 +178,9 @@ static void dest_commit(struct transfer *t)
         unlink(t->stream_path);
         struct domain *d = domain_find(t->px, t->domid);
         if (d) {
-            d->transfer_held = false;
-            if (!d->restoring)
-                d->quiesce = false;
+            d->rl.transfer_held = false;
+            if (!d->rl.restoring)
+                d->rl.quiesce = false;
             domain_pump(d);
         }
         xfer_report(t, "serving domain %u", t->domid);

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "transfer_int.h"
+#include "unix_sock.h"
 
 #include <errno.h>
 #include <fcntl.h>

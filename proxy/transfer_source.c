@@ -42,7 +42,7 @@ void xfer_source_abort(struct transfer *t, const char *why)
 {
     struct domain *d = domain_find(t->px, t->domid);
     if (d) {
-        d->quiesce = false;
+        d->rl.quiesce = false;
         domain_pump(d);
     }
     xfer_report(t, "aborted, domain %u runs here: %s", t->domid, why);

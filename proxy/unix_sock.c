@@ -4,6 +4,8 @@
  */
 #include "unix_sock.h"
 
+#include "bytequeue.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,4 +50,14 @@ bool io_all(int fd, void *buf, size_t len, bool rd)
         done += (size_t)n;
     }
     return true;
+}
+
+int bq_write(struct bytequeue *q, int fd)
+{
+    ssize_t n = write(fd, bq_head(q), bq_pending(q));
+    if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return -1;
+    if (n > 0)
+        bq_consume(q, (size_t)n);
+    return 0;
 }

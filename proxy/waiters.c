@@ -46,7 +46,7 @@ static struct msg *ready(struct proxy *px, const struct waiter *w)
         if (!domain_is_quiesced(d))
             return NULL;
     } else if (w->what.kind == WAIT_INJECTED) {
-        if (shadow_internal_inflight(&d->sh) || bq_pending(&d->inject))
+        if (shadow_internal_inflight(&d->sh) || bq_pending(&d->rl.inject))
             return NULL;
         if (d->inject_error[0])
             error = d->inject_error;

@@ -1,5 +1,5 @@
 # libFuzzer targets (clang only): the message parser and capture filter
-# (fuzz_msg), the relay's ring and shadow state machine (fuzz_relay), the
+# (fuzz_msg), the relay step with its rings and shadow state (fuzz_relay), the
 # records reader (fuzz_records), the shadow's decoder (fuzz_shadow_codec),
 # the save's walk of a subtree (fuzz_tree_read), the live-switch
 # protocol's texts (fuzz_claim) and the shim's ring follower (fuzz_follow).
@@ -44,10 +44,12 @@ endfunction()
 xsproxy_fuzz(msg ${_proxy_dir}/msg.c ${_proxy_dir}/capture_filter.c)
 target_include_directories(fuzz_msg PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
 
-# proxy/ring.c and proxy/shadow.c driven by arbitrary ring contents (each
-# state reached also goes through proxy/shadow_codec.c and back)
+# the relay step (proxy/relay_step.c) with proxy/ring.c and proxy/shadow.c
+# driven by arbitrary ring contents (each state reached also goes through
+# proxy/shadow_codec.c and back)
 xsproxy_fuzz(relay ${_proxy_dir}/msg.c ${_proxy_dir}/ring.c ${_proxy_dir}/shadow.c
-  ${_proxy_dir}/shadow_codec.c ${_proxy_dir}/capture_filter.c)
+  ${_proxy_dir}/shadow_codec.c ${_proxy_dir}/capture_filter.c ${_proxy_dir}/relay_step.c
+  ${_proxy_dir}/bytequeue.c)
 target_include_directories(fuzz_relay PRIVATE ${_proxy_dir} ${_proxy_dir}/include)
 
 # proxy/shadow_codec.c's decoder on any bytes, and the shadows it takes

@@ -1,7 +1,8 @@
 /*
  * fuzz_relay.c - libFuzzer target for the relay's pure state machine:
- * proxy/ring.c and proxy/shadow.c (with proxy/msg.c) fed arbitrary ring
- * contents.  Build with clang (tests/fuzz.cmake); run: fuzz_relay [corpus].
+ * proxy/relay_step.c, proxy/ring.c and proxy/shadow.c (with proxy/msg.c)
+ * fed arbitrary ring contents.  Build with clang (tests/fuzz.cmake); run:
+ * fuzz_relay [corpus].
  *
  * The input is a script: each operation is a byte (mod OP_COUNT) and its
  * arguments, read on until the input ends.  Three groups of operations:
@@ -15,17 +16,21 @@
  *    copied are the ring's (wrapping at its end), nothing else of the page
  *    changes, and a ring ending with a whole message says so.
  *
- *  - A model of domain_pump (proxy/domain.c) relays between a guest's ring
- *    page and a shadow page served by a model xenstored: the guest writes
- *    whole requests or arbitrary bytes, or breaks its indexes; xenstored
- *    answers each request it read (OK with a payload, an error, a watch
- *    event, replies too big for a ring, which the relay streams) or writes
- *    arbitrary bytes.  Each request and reply goes through shadow_on_request
- *    / shadow_on_reply / shadow_on_streamed_end as in domain.c, as do
- *    xsproxy's own requests (shadow_on_internal_request, a restored
- *    transaction's shadow_on_restore_tx and its shadow_next_replay).  While
- *    neither side sent bytes that are not messages nor broke a ring, the
- *    guest must read exactly the messages the relay passed it, in order.
+ *  - The relay step domain.c runs (relay_step) relays between a guest's
+ *    ring page and a shadow page served by a model xenstored: the guest
+ *    writes whole requests or arbitrary bytes, or breaks its indexes;
+ *    xenstored answers each request it read (OK with a payload, an error, a
+ *    watch event, replies too big for a ring, which the relay streams) or
+ *    writes arbitrary bytes; the domain is quiesced, being removed, held by
+ *    the fair share or without xenstored, or not.  xsproxy's own requests
+ *    go through the shadow too (shadow_on_internal_request, a restored
+ *    transaction's shadow_on_restore_tx, its replays from the step).  The
+ *    step's notes say what each message did; while neither side sent bytes
+ *    that are not messages nor broke a ring, the guest must read exactly the
+ *    messages the relay said it passed, in order.  A step that moved the
+ *    guest's response producer must say to notify the guest, one that moved
+ *    the shadow's request producer or response consumer must say to notify
+ *    xenstored, and a quiesced domain's ring is not read.
  *
  *  - The shadow directly: whole requests and replies built from the input
  *    (replies to what is in flight, or anything, whole or streamed),
@@ -62,7 +67,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytequeue.h"
 #include "msg.h"
+#include "relay_step.h"
 #include "ring.h"
 #include "shadow.h"
 #include "xsproxy_wire.h"
@@ -145,13 +152,18 @@ struct bk_req {
 struct world {
     struct xenstore_domain_interface *scratch, *guest, *spage;
     struct shadow sh;
-    struct msg *in, *out, *tmp, *gparse, *bparse;
+    struct msg *tmp, *gparse, *bparse;
 
-    /* the relay (domain_pump's state) */
-    bool in_queued, guest_broken, rsp_corrupt, out_streaming, out_discard, restoring;
-    uint32_t in_sent, next_internal_id;
-    XENSTORE_RING_IDX out_rd;
-    struct bytes to_guest, inject;
+    /* the relay, as domain.c has it, on the two pages (their indexes
+     * published at once: nothing else runs during a step) */
+    struct relay *rl;
+    struct relay_rings rings;
+    struct relay_env env;
+    bool gate_closed;   /* the fair share holds a new request back */
+    /* the oldest request in flight as the last note left it: what a
+     * reply streamed next answers */
+    bool head_known;
+    uint32_t head_type;
 
     /* the guest */
     struct bytes g_out;
@@ -548,7 +560,7 @@ static void op_ring(struct world *w, struct in *in, unsigned op)
     free(before);
 }
 
-/* ---- the relay: a model of domain_pump ---------------------------------- */
+/* ---- the relay: relay_step, as domain.c runs it ------------------------ */
 
 static void trace_msg(const char *what, const struct msg *m)
 {
@@ -560,104 +572,86 @@ static void trace_msg(const char *what, const struct msg *m)
     }
 }
 
-static void to_guest(struct world *w, const struct msg *m)
+static void note_head(struct world *w)
 {
-    trace_msg("relay passes", m);
-    bpush(&w->to_guest, m->bytes, msg_wire_len(m));
+    const struct inflight *f = shadow_inflight_at(&w->sh, 0);
+    w->head_known = f != NULL;
+    w->head_type = f ? f->type : 0;
+}
+
+static void expect(struct world *w, const struct msg *m)
+{
     bpush(&w->expect, m->bytes, msg_wire_len(m));
 }
 
+/* What the relay step says each message did: the model of the shadow, and
+ * the stream the guest must read, follow it.  (The fuzzer's own requests
+ * go to the injection queue directly, counted as they are made: those
+ * noted here are the step's replays.) */
+static void on_note(void *ctx, const struct relay_note *n)
+{
+    struct world *w = ctx;
+    const struct msg *m = n->m;
+    switch (n->kind) {
+    case RELAY_NOTE_SENT:
+        trace_msg("relay sends", m);
+        w->expect_inflight++;
+        use_tx(w, n->guest_tx);
+        break;
+    case RELAY_NOTE_LOCAL:
+        trace_msg("relay answers", m);
+        if (n->reply)
+            expect(w, n->reply);
+        break;
+    case RELAY_NOTE_INJECTED:
+        w->expect_inflight++;
+        CHECK(m->got == msg_wire_len(m));
+        CHECK(m->hdr.tx_id != 0 && m->hdr.req_id == w->rl->next_internal_id - 1);
+        break;
+    case RELAY_NOTE_RECEIVED:
+        after_reply(w, n->how, m);
+        if (!shadow_reply_internal(n->how)) {
+            trace_msg("relay passes", m);
+            expect(w, m);
+        }
+        break;
+    case RELAY_NOTE_STREAM:
+        /* xenstored answers TRANSACTION_START with an id and _END with OK.
+         * An answer too big for a ring reaches shadow_on_reply before its
+         * body (the id), which the shadow may rewrite: only checked for
+         * answers xenstored gives */
+        if (w->head_known && m->hdr.type != XS_WATCH_EVENT &&
+            (w->head_type == XS_TRANSACTION_START || w->head_type == XS_TRANSACTION_END))
+            w->stream_check = false;
+        after_reply(w, n->how, m);
+        trace_msg("relay streams", m);
+        break;
+    case RELAY_NOTE_STREAMED:
+        trace_msg("relay streamed", m);
+        if (n->how != SHADOW_INTERNAL)
+            expect(w, m);
+        break;
+    }
+    note_head(w);
+}
+
+/* The fair share's answer, as the input set it. */
+static bool gate(void *ctx, bool flood)
+{
+    (void)flood;
+    return !((struct world *)ctx)->gate_closed;
+}
+
+static void relay_said(void *ctx, int level, bool limited, const char *text)
+{
+    (void)ctx;
+    fprintf(stderr, "  relay logs (level %d%s): %s\n", level, limited ? ", limited" : "", text);
+}
+
+/* xsproxy's own request, queued for the shadow ring. */
 static void inject(struct world *w, const struct msg *m)
 {
-    bpush(&w->inject, m->bytes, msg_wire_len(m));
-}
-
-static void replay_progress(struct world *w)
-{
-    while (shadow_next_replay(&w->sh, w->tmp, w->next_internal_id)) {
-        w->expect_inflight++;
-        CHECK(w->tmp->got == msg_wire_len(w->tmp));
-        CHECK(w->tmp->hdr.tx_id != 0 && w->tmp->hdr.req_id == w->next_internal_id);
-        w->next_internal_id++;
-        inject(w, w->tmp);
-    }
-    if (w->restoring && !shadow_replays_pending(&w->sh) && !shadow_internal_inflight(&w->sh))
-        w->restoring = false;
-}
-
-static void backend_message(struct world *w)
-{
-    struct msg *m = w->out;
-    enum shadow_reply r = shadow_on_reply(&w->sh, m);
-    after_reply(w, r, m);
-    if (r == SHADOW_INTERNAL_TX) {
-        msg_reset(m);
-        replay_progress(w);
-        return;
-    }
-    if (r != SHADOW_INTERNAL)
-        to_guest(w, m);
-    msg_reset(m);
-}
-
-static void start_streaming(struct world *w)
-{
-    struct msg *m = w->out;
-    /* xenstored answers TRANSACTION_START with an id and _END with OK.  An
-     * answer too big for a ring reaches shadow_on_reply before its body
-     * (the id), which the shadow may rewrite: only checked for answers
-     * xenstored gives */
-    const struct inflight *f = shadow_inflight_at(&w->sh, 0);
-    if (f && m->hdr.type != XS_WATCH_EVENT &&
-        (f->type == XS_TRANSACTION_START || f->type == XS_TRANSACTION_END))
-        w->stream_check = false;
-    enum shadow_reply r = shadow_on_reply(&w->sh, m);
-    after_reply(w, r, m);
-    w->out_streaming = true;
-    trace_msg("relay streams", m);
-    if (r == SHADOW_INTERNAL || r == SHADOW_INTERNAL_TX) {
-        w->out_discard = true;
-        return;
-    }
-    bpush(&w->to_guest, m->bytes, MSG_HDR_LEN);
-}
-
-static void end_streaming(struct world *w)
-{
-    struct msg *m = w->out;
-    shadow_on_streamed_end(&w->sh, m);
-    bool own = w->out_discard;
-    trace_msg("relay streamed", m);
-    if (!own)
-        bpush(&w->expect, m->bytes, msg_wire_len(m));
-    msg_reset(m);
-    w->out_streaming = w->out_discard = false;
-    if (own)
-        replay_progress(w);
-}
-
-/* A whole request from the guest; false when it must wait. */
-static bool guest_request(struct world *w)
-{
-    struct msg *m = w->in;
-    if (xsp_is_proxy_type(m->hdr.type)) {
-        /* dom0's operations: EACCES, after the replies the guest waits for */
-        /* ... and after a reply still streaming (as domain.c's guest_request) */
-        if (shadow_inflight(&w->sh) > 0 || w->out_streaming)
-            return false;
-        msg_build_error(w->tmp, &m->hdr, "EACCES");
-        to_guest(w, w->tmp);
-        msg_reset(m);
-        return true;
-    }
-    uint32_t guest_tx = m->hdr.tx_id;
-    if (shadow_on_request(&w->sh, m) < 0)
-        return false;
-    w->expect_inflight++;
-    use_tx(w, guest_tx);
-    w->in_queued = true;
-    w->in_sent = 0;
-    return true;
+    CHECK(bq_push(&w->rl->inject, m->bytes, msg_wire_len(m)) == 0);
 }
 
 /* The model xenstored reads its request ring. */
@@ -669,9 +663,9 @@ static bool backend_read(struct world *w)
         uint32_t want = msg_wanted(w->bparse);
         uint8_t buf[MSG_MAX_LEN];
         int n = ring_read(sreq, buf, want);
-        CHECK(n >= 0 && (uint32_t)n <= want);
-        if (n == 0)
-            break;
+        CHECK(n <= (int)want);
+        if (n <= 0)
+            break;   /* (out of range: the relay mirrors a guest's overrun) */
         progress = true;
         uint32_t used;
         enum msg_feed r = msg_feed(w->bparse, buf, (uint32_t)n, &used);
@@ -728,18 +722,36 @@ static bool guest_read(struct world *w)
     return progress;
 }
 
+/* One pass of the relay step, and what must hold of what it says.  True
+ * when something moved. */
+static bool relay(struct world *w)
+{
+    XENSTORE_RING_IDX g_req_cons = w->guest->req_cons, g_rsp_prod = w->guest->rsp_prod;
+    XENSTORE_RING_IDX s_req_prod = w->spage->req_prod, s_rsp_cons = w->spage->rsp_cons;
+    bool held = w->rl->quiesce;
+    note_head(w);
+    struct relay_result r = relay_step(w->rl, &w->sh, &w->rings, &w->env);
+    /* the side that may wait for what moved is told */
+    CHECK(r.notify_guest || w->guest->rsp_prod == g_rsp_prod);
+    CHECK(r.notify_shadow ||
+          (w->spage->req_prod == s_req_prod && w->spage->rsp_cons == s_rsp_cons));
+    /* a quiesced domain's requests stay on its ring (a restore ending in
+     * the step lets them go) */
+    if (held && w->rl->quiesce)
+        CHECK(w->guest->req_cons == g_req_cons);
+    /* a guest that broke its rings reads what xenstored answers to that */
+    if (w->rl->state != DOM_ACTIVE || w->rl->rsp_corrupt)
+        w->stream_check = false;
+    return r.moved;
+}
+
 static void pump(struct world *w)
 {
-    struct ring_dir greq = ring_req(w->guest), grsp = ring_rsp(w->guest);
-    struct ring_dir sreq = ring_req(w->spage), srsp = ring_rsp(w->spage);
-    if (!w->rsp_corrupt && ring_space(grsp) < 0) {
-        w->rsp_corrupt = true;   /* the guest broke its response ring */
-        bconsume(&w->to_guest, w->to_guest.len);
-        w->stream_check = false;
-    }
+    struct ring_dir greq = ring_req(w->guest), srsp = ring_rsp(w->spage);
     for (int round = 0; round < PUMP_ROUNDS; round++) {
         bool progress = false;
-        /* the guest writes what it has; xenstored likewise */
+        /* the guest writes what it has; xenstored likewise, unless the
+         * relay mirrored a guest's broken response indexes to it */
         if (w->g_out.len) {
             int n = ring_write(greq, w->g_out.b, (uint32_t)w->g_out.len);
             if (n < 0)
@@ -749,116 +761,11 @@ static void pump(struct world *w)
         }
         if (w->bk_out.len) {
             int n = ring_write(srsp, w->bk_out.b, (uint32_t)w->bk_out.len);
-            CHECK(n >= 0);
             if (n > 0)
                 bconsume(&w->bk_out, (size_t)n), progress = true;
         }
         progress |= backend_read(w);
-
-        /* 0. xsproxy's own requests first */
-        if (!w->in_queued && w->inject.len) {
-            int n = ring_write(sreq, w->inject.b, (uint32_t)w->inject.len);
-            CHECK(n >= 0);
-            if (n > 0)
-                bconsume(&w->inject, (size_t)n), progress = true;
-        }
-        /* 1. the guest's next request */
-        if (!w->guest_broken && !w->restoring && !w->in_queued && !w->inject.len &&
-            shadow_inflight(&w->sh) < MAX_OUTSTANDING) {
-            uint32_t want = msg_wanted(w->in);
-            if (want) {
-                int n = ring_read(greq, w->in->bytes + w->in->got, want);
-                if (n < 0) {
-                    w->guest_broken = true;
-                    w->stream_check = false;
-                } else if (n > 0) {
-                    CHECK((uint32_t)n <= want);
-                    w->in->got += (uint32_t)n;
-                    progress = true;
-                }
-            }
-            if (!w->guest_broken && w->in->got >= MSG_HDR_LEN &&
-                w->in->hdr.len > XENSTORE_PAYLOAD_MAX) {
-                /* passed on as the guest wrote it; nothing more relayed */
-                w->in->got = MSG_HDR_LEN;
-                w->in_queued = true;
-                w->in_sent = 0;
-                w->guest_broken = true;
-                w->stream_check = false;
-            } else if (!w->guest_broken && w->in->got >= MSG_HDR_LEN &&
-                       msg_wanted(w->in) == 0) {
-                w->in->bytes[w->in->got] = 0;
-                if (guest_request(w))
-                    progress = true;
-            }
-        }
-        /* 2. the request on to the shadow ring */
-        if (w->in_queued) {
-            uint32_t total = w->in->got;
-            int n = ring_write(sreq, w->in->bytes + w->in_sent, total - w->in_sent);
-            CHECK(n >= 0);
-            if (n > 0)
-                w->in_sent += (uint32_t)n, progress = true;
-            if (w->in_sent == total) {
-                w->in_queued = false;
-                w->in_sent = 0;
-                msg_reset(w->in);
-            }
-        }
-        /* 3. xenstored's replies, no faster than the guest takes them */
-        if (!w->rsp_corrupt) {
-            int gfree = ring_space(grsp);
-            uint32_t held = (uint32_t)w->to_guest.len + (w->out_streaming ? 0 : w->out->got);
-            uint32_t budget = gfree > 0 && (uint32_t)gfree > held ? (uint32_t)gfree - held : 0;
-            uint32_t want = msg_wanted(w->out);
-            if (w->out->got >= MSG_HDR_LEN && w->out->hdr.len > XENSTORE_PAYLOAD_MAX) {
-                msg_reset(w->out);   /* xenstored sent garbage: logged, dropped */
-                want = 0;
-            }
-            uint32_t t = want < budget ? want : budget;
-            int n = t ? ring_peek(srsp, w->out_rd, w->out->bytes + w->out->got, t) : 0;
-            CHECK(n >= 0 && (uint32_t)n <= t);
-            if (n > 0) {
-                if (w->out_streaming && !w->out_discard)
-                    bpush(&w->to_guest, w->out->bytes + w->out->got, (size_t)n);
-                w->out->got += (uint32_t)n;
-                w->out_rd += (uint32_t)n;
-                progress = true;
-                if (!w->out_streaming && w->out->got == MSG_HDR_LEN &&
-                    w->out->hdr.len <= XENSTORE_PAYLOAD_MAX &&
-                    MSG_HDR_LEN + w->out->hdr.len > RING)
-                    start_streaming(w);
-                if (w->out->got >= MSG_HDR_LEN && w->out->hdr.len <= XENSTORE_PAYLOAD_MAX &&
-                    msg_wanted(w->out) == 0) {
-                    w->out->bytes[w->out->got] = 0;
-                    if (w->out_streaming)
-                        end_streaming(w);
-                    else
-                        backend_message(w);
-                }
-            }
-        }
-        /* 4. on to the guest's response ring */
-        if (w->to_guest.len && !w->guest_broken && !w->rsp_corrupt) {
-            int n = ring_write(grsp, w->to_guest.b, (uint32_t)w->to_guest.len);
-            if (n < 0) {
-                w->rsp_corrupt = true;
-                w->stream_check = false;
-            } else if (n > 0) {
-                bconsume(&w->to_guest, (size_t)n);
-                progress = true;
-            }
-        }
-        /* xenstored sees its replies consumed as the guest takes them
-         * (domain.c's sync_shadow_cons) */
-        uint32_t g_occ = w->guest->rsp_prod - w->guest->rsp_cons;
-        if (!w->rsp_corrupt && g_occ <= RING) {
-            uint32_t held = g_occ + (uint32_t)w->to_guest.len +
-                            (w->out_streaming ? 0 : w->out->got);
-            XENSTORE_RING_IDX cur = w->spage->rsp_cons, want_cons = w->out_rd - held;
-            if ((int32_t)(want_cons - cur) > 0 && (int32_t)(w->out_rd - want_cons) >= 0)
-                w->spage->rsp_cons = want_cons;
-        }
+        progress |= relay(w);
         progress |= guest_read(w);
         check_shadow(w);
         if (!progress)
@@ -869,16 +776,23 @@ static void pump(struct world *w)
 /* Forget the relay's partial messages (a new xenstored, a reconnection). */
 static void relay_reset(struct world *w)
 {
-    if (w->out->got || w->out_streaming || w->in_queued || w->to_guest.len ||
-        w->bk_out.len || w->inject.len)
+    struct relay *r = w->rl;
+    if (r->out.got || r->out_streaming || r->in_queued || bq_pending(&r->to_guest) ||
+        w->bk_out.len || bq_pending(&r->inject))
         w->stream_check = false;
-    msg_reset(w->in);
-    msg_reset(w->out);
+    msg_reset(&r->in);
     msg_reset(w->bparse);
-    w->in_queued = w->out_streaming = w->out_discard = w->restoring = false;
-    w->in_sent = 0;
-    w->out_rd = 0;
-    bconsume(&w->inject, w->inject.len);
+    relay_reset_out(r);
+    r->in_queued = false;
+    r->in_sent = 0;
+    if (r->restoring) {   /* nothing to wait for (domain_backend_lost) */
+        r->restoring = false;
+        r->quiesce = r->transfer_held;
+    }
+    /* a fresh ring (domain_reintroduce) */
+    r->out_rd = 0;
+    r->rsp_corrupt = r->req_corrupt = r->raw = false;
+    bq_consume(&r->inject, bq_pending(&r->inject));
     bconsume(&w->bk_out, w->bk_out.len);
     w->bq_head = w->bq_len = 0;
     w->bk_broken = false;
@@ -967,7 +881,8 @@ static void op_restore(struct world *w, struct in *in)
 {
     /* only on a domain with nothing of the guest's in flight (a restore
      * inserts a new domain, and serves its ring after the replays) */
-    if (w->in_queued || w->in->got || shadow_inflight(&w->sh) != shadow_internal_inflight(&w->sh))
+    if (w->rl->in_queued || w->rl->in.got ||
+        shadow_inflight(&w->sh) != shadow_internal_inflight(&w->sh))
         return;
     static const uint32_t logged[] = { XS_READ, XS_WRITE, XS_MKDIR, XS_RM, XS_DIRECTORY,
                                        XS_DIRECTORY_PART, XS_GET_PERMS, XS_SET_PERMS };
@@ -989,7 +904,7 @@ static void op_restore(struct world *w, struct in *in)
         ops[i].req = bufs[2 * i];
         ops[i].rsp = bufs[2 * i + 1];
     }
-    msg_build(w->tmp, XS_TRANSACTION_START, w->next_internal_id++, 0, "", 1);
+    msg_build(w->tmp, XS_TRANSACTION_START, w->rl->next_internal_id++, 0, "", 1);
     bool known = false;
     for (const struct shadow_tx *t = w->sh.txs; t; t = t->next)
         known |= t->guest_id == guest_id;
@@ -1004,7 +919,9 @@ static void op_restore(struct world *w, struct in *in)
             if (t->guest_id == guest_id)
                 w->restored_log[guest_id] = t->log_bytes;
         w->expect_inflight++;
-        w->restoring = true;
+        /* restore.c inserts the domain quiesced; its ring waits for the
+         * replays */
+        w->rl->restoring = w->rl->quiesce = true;
         inject(w, w->tmp);
     }
     for (unsigned i = 0; i < 8; i++)
@@ -1076,7 +993,7 @@ static void run_op(struct world *w, struct in *in)
         pump(w);
         break;
     case OP_REQUEST: {   /* straight into the shadow */
-        if (w->restoring)
+        if (w->rl->restoring)
             break;
         pick_request(in, &w->sh, w->tmp);
         uint32_t guest_tx = w->tmp->hdr.tx_id;
@@ -1100,13 +1017,13 @@ static void run_op(struct world *w, struct in *in)
             if (w->tmp->got == MSG_HDR_LEN)
                 w->tmp->got = wire;   /* the rest arrived */
             shadow_on_streamed_end(&w->sh, w->tmp);
-            if (r == SHADOW_INTERNAL_TX || r == SHADOW_INTERNAL)
-                replay_progress(w);
+            if (shadow_reply_internal(r))
+                relay_replay_progress(w->rl, &w->sh, &w->env);
         } else {
             enum shadow_reply r = shadow_on_reply(&w->sh, w->tmp);
             after_reply(w, r, w->tmp);
             if (r == SHADOW_INTERNAL_TX)
-                replay_progress(w);
+                relay_replay_progress(w->rl, &w->sh, &w->env);
         }
         break;
     }
@@ -1114,7 +1031,7 @@ static void run_op(struct world *w, struct in *in)
         static uint8_t body[XENSTORE_PAYLOAD_MAX + 64];
         bool adds = u8(in) & 1;
         uint32_t len = pick_payload(in, body);
-        msg_build(w->tmp, XS_WATCH, w->next_internal_id++, 0, body, len);
+        msg_build(w->tmp, XS_WATCH, w->rl->next_internal_id++, 0, body, len);
         if (shadow_on_internal_request(&w->sh, w->tmp, adds) == 0) {
             w->expect_inflight++;
             inject(w, w->tmp);
@@ -1165,10 +1082,15 @@ static void run_op(struct world *w, struct in *in)
         relay_reset(w);
         break;
     }
-    default: {   /* OP_FLAGS: live insertion's */
+    default: {   /* OP_FLAGS: live insertion's, and what holds the guest's ring */
         uint8_t f = u8(in);
         w->sh.adopt_unknown_tx = f & 1;
         w->sh.incomplete = f & 2;
+        if (!w->rl->restoring)   /* a restore holds it until its replays end */
+            w->rl->quiesce = f & 4;
+        w->rl->removing = f & 8;
+        w->gate_closed = f & 16;
+        w->env.backend_up = !(f & 32);
         break;
     }
     }
@@ -1178,7 +1100,8 @@ static void run_op(struct world *w, struct in *in)
         fprintf(stderr, "%-15s in flight %u, watches %u, txs %u, guest got %llu message(s)%s%s\n",
                 op_names[op], shadow_inflight(&w->sh), w->sh.nr_watches, w->sh.nr_txs,
                 (unsigned long long)(w->replies - replies_before),
-                w->stream_check ? "" : ", streams unchecked", w->restoring ? ", restoring" : "");
+                w->stream_check ? "" : ", streams unchecked",
+                w->rl->restoring ? ", restoring" : "");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -1191,16 +1114,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w->scratch = calloc(1, sizeof(*w->scratch));
     w->guest = calloc(1, sizeof(*w->guest));
     w->spage = calloc(1, sizeof(*w->spage));
-    w->in = calloc(1, sizeof(*w->in));
-    w->out = calloc(1, sizeof(*w->out));
+    w->rl = calloc(1, sizeof(*w->rl));
     w->tmp = calloc(1, sizeof(*w->tmp));
     w->gparse = calloc(1, sizeof(*w->gparse));
     w->bparse = calloc(1, sizeof(*w->bparse));
-    CHECK(w->scratch && w->guest && w->spage && w->in && w->out && w->tmp && w->gparse &&
-          w->bparse);
+    CHECK(w->scratch && w->guest && w->spage && w->rl && w->tmp && w->gparse && w->bparse);
     shadow_init(&w->sh);
     w->stream_check = true;
-    w->next_internal_id = 0x10000;
+    w->rl->next_internal_id = 0x10000;
+    w->rings = (struct relay_rings){ ring_req(w->guest), ring_rsp(w->guest), ring_req(w->spage),
+                                     ring_rsp(w->spage) };
+    w->env = (struct relay_env){ .max_outstanding = MAX_OUTSTANDING, .backend_up = true,
+                                 .ctx = w, .may_start = gate, .note = on_note,
+                                 .log = tracing ? relay_said : NULL };
 
     struct in in = { data, data + size };
     while (more(&in))
@@ -1218,13 +1144,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(w->scratch);
     free(w->guest);
     free(w->spage);
-    free(w->in);
-    free(w->out);
+    bq_free(&w->rl->to_guest);
+    bq_free(&w->rl->inject);
+    free(w->rl);
     free(w->tmp);
     free(w->gparse);
     free(w->bparse);
-    free(w->to_guest.b);
-    free(w->inject.b);
     free(w->g_out.b);
     free(w->bk_out.b);
     free(w->expect.b);

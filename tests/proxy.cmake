@@ -4,10 +4,12 @@
 # Included by tests/CMakeLists.txt, which defines xsproxy_test().
 
 # Pure unit tests of proxy/msg.c, ring.c, shadow.c, shadow_codec.c, log_limit.c,
-# tree_read.c:
+# tree_read.c, relay_step.c:
 # no daemon.
 xsproxy_test(test_proxy_shadow test_proxy_shadow.cc)
 target_link_libraries(test_proxy_shadow PRIVATE xsproxy_proto)
+xsproxy_test(test_proxy_relay_step test_proxy_relay_step.cc)
+target_link_libraries(test_proxy_relay_step PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_fair test_proxy_fair.cc)
 target_link_libraries(test_proxy_fair PRIVATE xsproxy_proto)
 xsproxy_test(test_proxy_shadow_codec test_proxy_shadow_codec.cc)
