@@ -22,6 +22,7 @@
 #include "control_table.h"
 #include "files.h"
 #include "job.h"
+#include "migrate.h"
 #include "transfer.h"
 #include "proxy.h"
 #include "share.h"

@@ -54,4 +54,12 @@ int job_busy(struct proxy *px, uint32_t domid, char *err, size_t errlen);
 /* J has its answer (RC; the text is in J->text): log it, tell the waiter. */
 void job_finish(struct job *j, int rc);
 
+/* a job's answer, once it has one (then the job is freed);
+ * false while it runs. */
+bool job_answer(struct job *j, const struct xsd_sockmsg *req, struct msg *reply);
+/* Nobody waits for J any more (its client went): it is freed when done. */
+void job_abandon(struct job *j);
+/* xsproxy stops: end every job now, answering nobody. */
+void jobs_cancel(struct proxy *px);
+
 #endif

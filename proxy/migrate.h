@@ -10,6 +10,15 @@
 #include "job.h"
 #include "xsrecords.h"
 
+/* `save D FILE` (D quiesced) and `restore D FILE [S]`
+ * start a job (job.h) and set *JOB; its answer comes later.  0, or an
+ * errno at once with a message in ERR. */
+int migrate_save(struct proxy *px, struct domain *d, const char *file,
+                 struct job **job, char *err, size_t errlen);
+/* HELD: the domain stays quiesced once restored (d->transfer_held). */
+int migrate_restore(struct proxy *px, uint32_t domid, const char *file, uint32_t from_domid,
+                    bool held, struct job **job, char *err, size_t errlen);
+
 /* Shared by save.c and restore.c. */
 char migrate_perm_char(unsigned xs_perm);
 unsigned migrate_perm_bits(char c);

@@ -1,6 +1,7 @@
 /*
  * unix_sock.h - Unix stream sockets by path, a buffer read or written
- * whole, and a byte queue written to a descriptor: what xsproxy (its backend, live insertion, listening socket) and
+ * whole, and a byte queue written to a descriptor: what xsproxy (its
+ * backend, live insertion, listening socket) and
  * xsproxyctl (its transfer link) both need.
  */
 #ifndef XSPROXY_UNIX_SOCK_H
