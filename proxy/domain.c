@@ -56,7 +56,7 @@ int domain_write_claim(const struct domain *d, enum claim_live live)
     char dir[300];
     struct claim c = { .port = d->shadow_port, .live = live };
     snprintf(dir, sizeof(dir), "%s/claims", d->px->cfg.run_dir);
-    if (snprintf(c.page, sizeof(c.page), "%s", d->shadow_file) >= (int)sizeof(c.page)) {
+    if (snprintf(c.page, sizeof(c.page), "%s", d->xsd_ring_file) >= (int)sizeof(c.page)) {
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -86,7 +86,7 @@ int domain_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
     /* in the journal before xenstored can use the shadow: a restarted
      * xsproxy must know every domain xenstored serves through it */
     load_indexes(d);
-    d->jnl_dirty = true;
+    d->jnl.dirty = true;
     domain_publish(d);
     if (domain_write_claim(d, CLAIM_LIVE_NONE) < 0) {
         snprintf(err, errlen, "cannot publish the claim %s: %s", d->claim_file, strerror(errno));
@@ -154,20 +154,20 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
         d->guest_port = (evtchn_port_t)p;
     }
 
-    snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir, domid);
+    snprintf(d->xsd_ring_file, sizeof(d->xsd_ring_file), "%s/shadow/dom%u", px->cfg.run_dir, domid);
     snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, domid);
-    unlink(d->shadow_file);
-    shadow_fd = open(d->shadow_file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    unlink(d->xsd_ring_file);
+    shadow_fd = open(d->xsd_ring_file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (shadow_fd < 0 || ftruncate(shadow_fd, XC_PAGE_SIZE) < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", d->shadow_file, strerror(errno));
+        snprintf(err, errlen, "cannot create %s: %s", d->xsd_ring_file, strerror(errno));
         goto fail;
     }
-    d->shadow = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
+    d->xsd_ring = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
     close(shadow_fd);
     shadow_fd = -1;
-    if (d->shadow == MAP_FAILED) {
-        d->shadow = NULL;
-        snprintf(err, errlen, "cannot map %s: %s", d->shadow_file, strerror(errno));
+    if (d->xsd_ring == MAP_FAILED) {
+        d->xsd_ring = NULL;
+        snprintf(err, errlen, "cannot map %s: %s", d->xsd_ring_file, strerror(errno));
         goto fail;
     }
     p = xenevtchn_bind_unbound_port(px->xce, 0);
@@ -177,8 +177,8 @@ static struct domain *prepare(struct proxy *px, uint32_t domid, uint64_t gfn, ui
     }
     char jpath[300];
     snprintf(jpath, sizeof(jpath), "%s/journal/dom%u", px->cfg.run_dir, domid);
-    d->jnl = journal_create(jpath, err, errlen);
-    if (!d->jnl)
+    d->jnl.main = journal_create(jpath, err, errlen);
+    if (!d->jnl.main)
         goto fail;
     crash_point("prepared");
     d->shadow_port = (evtchn_port_t)p;
@@ -217,8 +217,8 @@ static void unlink_watch_journal(const struct proxy *px, uint32_t domid)
 void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
 {
     notify_forget(px, d);
-    if (d->kicks_held) {
-        d->kicks_held = false;
+    if (d->storm.held) {
+        d->storm.held = false;
         px->nr_kicks_held--;
     }
     share_domain_gone(d);
@@ -232,23 +232,23 @@ void domain_let_go(struct proxy *px, struct domain *d, bool remove_files)
         xenevtchn_unbind(px->xce, d->shadow_port);
     if (d->guest)
         xengnttab_unmap(px->xgt, d->guest, 1);
-    if (d->shadow)
-        munmap(d->shadow, XC_PAGE_SIZE);
+    if (d->xsd_ring)
+        munmap(d->xsd_ring, XC_PAGE_SIZE);
     d->guest_port = d->shadow_port = 0;
-    d->guest = d->shadow = NULL;
+    d->guest = d->xsd_ring = NULL;
     if (remove_files) {
         if (d->claim_file[0])
             unlink(d->claim_file);
-        if (d->shadow_file[0])
-            unlink(d->shadow_file);
-        journal_delete(d->jnl);
-        journal_delete(d->jnl_watches);
+        if (d->xsd_ring_file[0])
+            unlink(d->xsd_ring_file);
+        journal_delete(d->jnl.main);
+        journal_delete(d->jnl.watches);
         unlink_watch_journal(px, d->domid);   /* one a crash left unused */
     } else {
-        journal_close(d->jnl);
-        journal_close(d->jnl_watches);
+        journal_close(d->jnl.main);
+        journal_close(d->jnl.watches);
     }
-    d->jnl = d->jnl_watches = NULL;
+    d->jnl.main = d->jnl.watches = NULL;
 }
 
 void domain_discard(struct proxy *px, struct domain *d)
@@ -290,14 +290,14 @@ void domain_on_port(struct proxy *px, evtchn_port_t port)
     /* a domain being inserted live relays nothing until its streams are
      * taken over (live.c) */
     struct domain *d = port < px->by_port_len ? px->by_port[port] : NULL;
-    if (!d || d->switching || (d->kicks_held && port == d->guest_port))
+    if (!d || d->sw.switching || (d->storm.held && port == d->guest_port))
         return;
     bool moved = relay(d);
     if (port != d->guest_port || moved)
-        d->idle_kicks = 0;
+        d->storm.idle_kicks = 0;
     if (port == d->guest_port && moved)
-        d->storm_logged = false;
-    else if (++d->idle_kicks >= DOMAIN_IDLE_KICKS_MAX)
+        d->storm.logged = false;
+    else if (++d->storm.idle_kicks >= DOMAIN_IDLE_KICKS_MAX)
         hold_kicks(d);
 }
 
@@ -311,10 +311,10 @@ static void kicks_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     struct proxy *px = w->data;
     for (struct domain *d = px->domains; d && px->nr_kicks_held; d = d->next) {
-        if (!d->kicks_held)
+        if (!d->storm.held)
             continue;
-        d->kicks_held = false;
-        d->idle_kicks = DOMAIN_IDLE_KICKS_MAX - 1;   /* one more for nothing: held again */
+        d->storm.held = false;
+        d->storm.idle_kicks = DOMAIN_IDLE_KICKS_MAX - 1;   /* one more for nothing: held again */
         px->nr_kicks_held--;
         xenevtchn_unmask(px->xce, d->guest_port);
         relay(d);
@@ -324,13 +324,13 @@ static void kicks_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void hold_kicks(struct domain *d)
 {
     struct proxy *px = d->px;
-    d->kicks_held = true;
+    d->storm.held = true;
     px->nr_kicks_held++;
-    if (!d->storm_logged)
+    if (!d->storm.logged)
         domain_log(d, LOG_LVL_INFO, "%u notifications in a row with nothing to do: its port "
                    "is looked at every %.0f ms for now", DOMAIN_IDLE_KICKS_MAX,
                    KICKS_HELD_S * 1000);
-    d->storm_logged = true;
+    d->storm.logged = true;
     if (!ev_is_active(&px->kicks_timer)) {
         ev_timer_init(&px->kicks_timer, kicks_cb, KICKS_HELD_S, 0);
         px->kicks_timer.data = px;
@@ -341,7 +341,7 @@ static void hold_kicks(struct domain *d)
 bool domain_port_held(const struct proxy *px, evtchn_port_t port)
 {
     const struct domain *d = port < px->by_port_len ? px->by_port[port] : NULL;
-    return d && d->kicks_held && port == d->guest_port;
+    return d && d->storm.held && port == d->guest_port;
 }
 
 void domain_check_dead(struct proxy *px)
@@ -451,7 +451,7 @@ static void relay_noted(void *ctx, const struct relay_note *n)
         break;
     case RELAY_NOTE_INJECTED:
         record(d, "->", CAPTURE_FLAG_INTERNAL, m, m->hdr.tx_id, m->hdr.tx_id);
-        d->diverged = true;   /* the shadow ring's stream is no longer the guest's */
+        d->sw.diverged = true;   /* the shadow ring's stream is no longer the guest's */
         break;
     case RELAY_NOTE_RECEIVED:
         if (shadow_reply_internal(n->how)) {
@@ -528,7 +528,7 @@ static void queue_to_guest(struct domain *d, const struct msg *m)
  * features, as it does to a guest)?  C xenstored 4.17 does not. */
 static bool offers_reconnection(const struct domain *d)
 {
-    return __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE) &
+    return __atomic_load_n(&d->xsd_ring->server_features, __ATOMIC_ACQUIRE) &
            XENSTORE_SERVER_FEATURE_RECONNECTION;
 }
 
@@ -561,19 +561,19 @@ static void mirror_fields(struct domain *d)
 {
     if (!offers_reconnection(d)) {
         uint32_t c = __atomic_load_n(&d->guest->connection, __ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&d->shadow->connection, __ATOMIC_ACQUIRE) != c)
-            __atomic_store_n(&d->shadow->connection, c, __ATOMIC_RELEASE);
+        if (__atomic_load_n(&d->xsd_ring->connection, __ATOMIC_ACQUIRE) != c)
+            __atomic_store_n(&d->xsd_ring->connection, c, __ATOMIC_RELEASE);
     }
-    uint32_t f = __atomic_load_n(&d->shadow->server_features, __ATOMIC_ACQUIRE);
+    uint32_t f = __atomic_load_n(&d->xsd_ring->server_features, __ATOMIC_ACQUIRE);
     if ((d->guest->server_features & f) != f)
         __atomic_or_fetch(&d->guest->server_features, f, __ATOMIC_RELEASE);
-    uint32_t e = __atomic_load_n(&d->shadow->error, __ATOMIC_ACQUIRE);
+    uint32_t e = __atomic_load_n(&d->xsd_ring->error, __ATOMIC_ACQUIRE);
     if (e && d->guest->error != e) {
         /* xenstored gave up on the connection and dropped its state, and
          * the output it had not written: so does xsproxy */
         __atomic_store_n(&d->guest->error, e, __ATOMIC_RELEASE);
         d->rl.state = DOM_BROKEN;
-        d->jnl_dirty = true;
+        d->jnl.dirty = true;
         drop_state(d);
         xenevtchn_notify(d->px->xce, d->guest_port);
     }
@@ -584,7 +584,7 @@ static void start_reconnect(struct domain *d)
     domain_log(d, LOG_LVL_INFO, "ring reconnection");
     d->rl.state = DOM_RECONNECTING;
     reset_connection(d);
-    __atomic_store_n(&d->shadow->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
+    __atomic_store_n(&d->xsd_ring->connection, XENSTORE_RECONNECT, __ATOMIC_RELEASE);
     xenevtchn_notify(d->px->xce, d->shadow_port);
 }
 
@@ -592,7 +592,7 @@ static void start_reconnect(struct domain *d)
  * emptied it: zero the indexes, or move each consumer up to its producer. */
 static void mirror_ring_reset(struct domain *d)
 {
-    struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
+    struct xenstore_domain_interface *s = d->xsd_ring, *g = d->guest;
     if (!s->req_cons && !s->req_prod && !s->rsp_cons && !s->rsp_prod) {
         g->req_cons = g->req_prod = g->rsp_cons = g->rsp_prod = 0;
     } else {
@@ -607,16 +607,16 @@ static void mirror_ring_reset(struct domain *d)
  * the guest gets the same. */
 static bool shadow_ring_was_reset(struct domain *d)
 {
-    XENSTORE_RING_IDX sc = d->shadow->rsp_cons, sp = d->shadow->rsp_prod;
+    XENSTORE_RING_IDX sc = d->xsd_ring->rsp_cons, sp = d->xsd_ring->rsp_prod;
     if (d->rl.rsp_corrupt || sp - sc > XENSTORE_RING_SIZE)
         return false;
     if (d->rl.out_rd - sc <= sp - sc)
         return false;
     domain_log(d, LOG_LVL_INFO, "xenstored reset the connection");
-    d->jnl_dirty = true;
+    d->jnl.dirty = true;
     reset_connection(d);
     mirror_ring_reset(d);
-    d->rl.out_rd = d->shadow->rsp_cons;
+    d->rl.out_rd = d->xsd_ring->rsp_cons;
     xenevtchn_notify(d->px->xce, d->guest_port);
     return true;
 }
@@ -625,11 +625,11 @@ static bool shadow_ring_was_reset(struct domain *d)
  * to the shadow, then the guest may go on. */
 static void finish_reconnect(struct domain *d)
 {
-    struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
+    struct xenstore_domain_interface *s = d->xsd_ring, *g = d->guest;
     if (__atomic_load_n(&s->connection, __ATOMIC_ACQUIRE) != XENSTORE_CONNECTED)
         return;
     mirror_ring_reset(d);
-    d->jnl_dirty = true;
+    d->jnl.dirty = true;
     g->error = s->error;
     d->rl.out_rd = s->rsp_cons;
     d->rl.rsp_corrupt = d->rl.req_corrupt = d->rl.raw = false;
@@ -645,13 +645,13 @@ static void load_indexes(struct domain *d)
 {
     d->g_req_cons = __atomic_load_n(&d->guest->req_cons, __ATOMIC_ACQUIRE);
     d->g_rsp_prod = __atomic_load_n(&d->guest->rsp_prod, __ATOMIC_ACQUIRE);
-    d->s_req_prod = __atomic_load_n(&d->shadow->req_prod, __ATOMIC_ACQUIRE);
-    d->s_rsp_cons = __atomic_load_n(&d->shadow->rsp_cons, __ATOMIC_ACQUIRE);
+    d->s_req_prod = __atomic_load_n(&d->xsd_ring->req_prod, __ATOMIC_ACQUIRE);
+    d->s_rsp_cons = __atomic_load_n(&d->xsd_ring->rsp_cons, __ATOMIC_ACQUIRE);
 }
 
 void domain_pump(struct domain *d)
 {
-    d->jnl_dirty = true;   /* called after a change elsewhere */
+    d->jnl.dirty = true;   /* called after a change elsewhere */
     relay(d);
 }
 
@@ -737,7 +737,7 @@ static bool connection_ready(struct domain *d)
         offers_reconnection(d)) {
         start_reconnect(d);
         load_indexes(d);
-        d->jnl_dirty = true;
+        d->jnl.dirty = true;
         domain_publish(d);
         return false;
     }
@@ -749,7 +749,7 @@ static bool connection_ready(struct domain *d)
  * anything moved, for domain_on_port. */
 static bool relay(struct domain *d)
 {
-    if (d->handing_back)
+    if (d->sw.handing_back)
         return true;   /* the shim is switching it back to xenstored (live.c) */
     if (!connection_ready(d))
         return true;
@@ -759,13 +759,13 @@ static bool relay(struct domain *d)
     struct relay_rings rings = {
         .greq = { d->guest->req, &d->g_req_cons, &d->guest->req_prod },
         .grsp = { d->guest->rsp, &d->guest->rsp_cons, &d->g_rsp_prod },
-        .sreq = { d->shadow->req, &d->shadow->req_cons, &d->s_req_prod },
-        .srsp = { d->shadow->rsp, &d->s_rsp_cons, &d->shadow->rsp_prod },
+        .sreq = { d->xsd_ring->req, &d->xsd_ring->req_cons, &d->s_req_prod },
+        .srsp = { d->xsd_ring->rsp, &d->s_rsp_cons, &d->xsd_ring->rsp_prod },
     };
     struct relay_env env = relay_env_of(d);
     struct relay_result r = relay_step(&d->rl, &d->sh, &rings, &env);
     if (r.journal)
-        d->jnl_dirty = true;
+        d->jnl.dirty = true;
     domain_publish(d);
     notify(d, r.notify_guest, r.notify_shadow);
     if (!d->px->batching)
@@ -857,7 +857,7 @@ void domain_backend_lost(struct domain *d)
 int domain_reintroduce(struct domain *d)
 {
     /* a fresh xenstored expects a fresh ring */
-    memset(d->shadow, 0, XC_PAGE_SIZE);
+    memset(d->xsd_ring, 0, XC_PAGE_SIZE);
     d->rl.out_rd = 0;
     d->rl.rsp_corrupt = d->rl.req_corrupt = d->rl.raw = false;
     if (!xs_introduce_domain(d->px->xs, d->domid, d->gfn, d->remote_port)) {
@@ -933,7 +933,7 @@ static void shadow_req_bytes(const struct domain *d, XENSTORE_RING_IDX from, uin
                              uint8_t *out)
 {
     for (uint32_t i = 0; i < n; i++)
-        out[i] = (uint8_t)d->shadow->req[MASK_XENSTORE_IDX(from + i)];
+        out[i] = (uint8_t)d->xsd_ring->req[MASK_XENSTORE_IDX(from + i)];
 }
 
 /* The requests xenstored owes a reply become D's requests in flight, in
@@ -985,7 +985,7 @@ int domain_adopt_switch(struct domain *d, const struct switch_answer *a, char *e
     d->rl.out_rd = a->rsp_prod;
     /* everything up to req_prod is on the shadow: taken, for the guest */
     __atomic_store_n(&d->guest->req_cons, a->req_prod, __ATOMIC_RELEASE);
-    d->jnl_dirty = true;
+    d->jnl.dirty = true;
     return 0;
 }
 
@@ -1003,8 +1003,8 @@ static void learn_xsd_port(struct domain *d)
 int domain_journal_now(struct domain *d)
 {
     struct proxy *px = d->px;
-    if (!d->jnl || persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
-        journal_commit(d->jnl, px->jbuf, px->jbuf_len) < 0)
+    if (!d->jnl.main || persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
+        journal_commit(d->jnl.main, px->jbuf, px->jbuf_len) < 0)
         return -1;
     return 0;
 }
@@ -1012,48 +1012,48 @@ int domain_journal_now(struct domain *d)
 void domain_publish(struct domain *d)
 {
     struct proxy *px = d->px;
-    struct xenstore_domain_interface *g = d->guest, *s = d->shadow;
+    struct xenstore_domain_interface *g = d->guest, *s = d->xsd_ring;
     bool moved = g->req_cons != d->g_req_cons || g->rsp_prod != d->g_rsp_prod ||
                  s->req_prod != d->s_req_prod || s->rsp_cons != d->s_rsp_cons;
     if (!d->xsd_port && d->shadow_port)
         learn_xsd_port(d);
-    if (d->jnl && !d->jnl_watches && d->sh.nr_watches > JOURNAL_WATCHES_INLINE) {
+    if (d->jnl.main && !d->jnl.watches && d->sh.nr_watches > JOURNAL_WATCHES_INLINE) {
         /* many watches: the list gets a journal of its own from now on */
         char path[300], err[256];
         watch_journal_path(px, d->domid, path, sizeof(path));
-        d->jnl_watches = journal_create(path, err, sizeof(err));
-        if (!d->jnl_watches)
+        d->jnl.watches = journal_create(path, err, sizeof(err));
+        if (!d->jnl.watches)
             xlog(LOG_LVL_WARN, "domain %u: its watches stay in its journal: %s", d->domid, err);
-        d->jnl_watches_stale = true;
-        d->jnl_dirty = true;
+        d->jnl.watches_stale = true;
+        d->jnl.dirty = true;
     }
-    if (d->jnl && (moved || d->jnl_dirty)) {
+    if (d->jnl.main && (moved || d->jnl.dirty)) {
         /* the watch list first: after a crash between the two commits, a
          * WATCH or UNWATCH reply is read again and applied again, which
          * changes nothing (shadow.c) */
-        bool watches = d->jnl_watches &&
-                       (d->jnl_watches_stale || d->jnl_watch_gen != d->sh.watch_gencnt);
+        bool watches = d->jnl.watches &&
+                       (d->jnl.watches_stale || d->jnl.watch_gen != d->sh.watch_gencnt);
         if ((watches &&
              (persist_encode_watches(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
-              journal_commit(d->jnl_watches, px->jbuf, px->jbuf_len) < 0)) ||
+              journal_commit(d->jnl.watches, px->jbuf, px->jbuf_len) < 0)) ||
             persist_encode(d, &px->jbuf, &px->jbuf_len, &px->jbuf_cap) < 0 ||
-            journal_commit(d->jnl, px->jbuf, px->jbuf_len) < 0) {
+            journal_commit(d->jnl.main, px->jbuf, px->jbuf_len) < 0) {
             /* a journal behind the rings would do harm after a crash: none
              * is better */
             xlog(LOG_LVL_ERROR,
                  "domain %u: cannot write its journal (%s); it is removed, and a restart of "
                  "xsproxy would not find this domain",
                  d->domid, strerror(errno));
-            journal_delete(d->jnl);
-            journal_delete(d->jnl_watches);
-            d->jnl = d->jnl_watches = NULL;
+            journal_delete(d->jnl.main);
+            journal_delete(d->jnl.watches);
+            d->jnl.main = d->jnl.watches = NULL;
         } else if (watches) {
-            d->jnl_watch_gen = d->sh.watch_gencnt;
-            d->jnl_watches_stale = false;
+            d->jnl.watch_gen = d->sh.watch_gencnt;
+            d->jnl.watches_stale = false;
         }
         px->commits++;
     }
-    d->jnl_dirty = false;
+    d->jnl.dirty = false;
     if (!moved)
         return;
     /* the stores that let the other sides see what the relay did: data
@@ -1076,9 +1076,9 @@ void domain_detach(struct proxy *px, struct domain *d)
             break;
         }
     px->nr_domains--;
-    if (d->jnl) {
+    if (d->jnl.main) {
         load_indexes(d);
-        d->jnl_dirty = true;
+        d->jnl.dirty = true;
         domain_publish(d);   /* the latest state, for the next xsproxy */
     }
     domain_let_go(px, d, false);

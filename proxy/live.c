@@ -207,7 +207,7 @@ static int take_over(struct proxy *px, struct domain *d, const struct switch_ans
     int learned = 0;
     if (!learn_watches(px, d, &learned))
         d->sh.incomplete = true;
-    d->switching = false;
+    d->sw.switching = false;
     return learned;
 }
 
@@ -256,7 +256,7 @@ static int finish_insert(struct proxy *px, struct domain *d, const struct switch
 /* Nothing of D is on its way anywhere: xenstored could take its ring. */
 static bool at_rest(const struct domain *d)
 {
-    const struct xenstore_domain_interface *s = d->shadow;
+    const struct xenstore_domain_interface *s = d->xsd_ring;
     return shadow_inflight(&d->sh) == 0 && !d->rl.in_queued && d->rl.in.got == 0 &&
            !bq_pending(&d->rl.to_guest) && !bq_pending(&d->rl.inject) && d->rl.out.got == 0 &&
            s->req_cons == s->req_prod && d->rl.out_rd == s->rsp_prod;
@@ -265,7 +265,7 @@ static bool at_rest(const struct domain *d)
 /* Why xenstored could not take D back as it is, or NULL. */
 static const char *cannot_hand_back(const struct domain *d)
 {
-    if (d->diverged)
+    if (d->sw.diverged)
         return "xsproxy sent requests of its own as the domain (a restore, watches registered "
                "again): its ring's indexes at xenstored are no longer the guest's";
     for (const struct shadow_tx *t = d->sh.txs; t; t = t->next)
@@ -291,7 +291,7 @@ static void stay(struct proxy *px, struct domain *d)
         }
     }
     domain_write_claim(d, CLAIM_LIVE_IN);
-    d->rl.removing = d->handing_back = false;
+    d->rl.removing = d->sw.handing_back = false;
     domain_pump(d);
 }
 
@@ -467,7 +467,7 @@ static void drain(struct live_job *lj, struct domain *d)
         return;
     }
     domain_pump(d);
-    const struct xenstore_domain_interface *s = d->shadow, *g = d->guest;
+    const struct xenstore_domain_interface *s = d->xsd_ring, *g = d->guest;
     if (!at_rest(d) || s->req_prod != g->req_cons || s->rsp_prod != g->rsp_prod)
         return;   /* the next tick looks again */
     /* the shim binds the guest's channel to xenstored again: let it go;
@@ -478,7 +478,7 @@ static void drain(struct live_job *lj, struct domain *d)
         px->by_port[d->guest_port] = NULL;
     xenevtchn_unbind(px->xce, d->guest_port);
     d->guest_port = 0;
-    d->handing_back = true;
+    d->sw.handing_back = true;
     if (domain_write_claim(d, CLAIM_LIVE_BACK) < 0) {
         int e = errno;
         stay(px, d);
@@ -584,7 +584,7 @@ int live_insert(struct proxy *px, uint32_t domid, uint64_t gfn, uint32_t port,
         return EINVAL;
     /* journalled before the claim: a crash from here on leaves a journal
      * that tells the next xsproxy to ask the shim (live_recover_switch) */
-    d->live = d->switching = true;
+    d->sw.live = d->sw.switching = true;
     unlink_state(px, domid);   /* an answer found after a crash is this switch's */
     int rc = 0;
     if (domain_journal_now(d) < 0) {
@@ -661,7 +661,7 @@ int live_finish_recovered(struct proxy *px, struct domain *d, const struct switc
 {
     if (take_over(px, d, a, err, errlen) < 0)
         return -1;
-    d->jnl_dirty = true;
+    d->jnl.dirty = true;
     return 0;
 }
 

@@ -93,8 +93,8 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
     f.flags = (d->rl.in_queued ? PF_IN_QUEUED : 0) | (d->rl.out_streaming ? PF_OUT_STREAMING : 0) |
               (d->rl.out_discard ? PF_OUT_DISCARD : 0) | (d->rl.rsp_corrupt ? PF_RSP_CORRUPT : 0) |
               (d->rl.quiesce ? PF_QUIESCE : 0) | (d->rl.restoring ? PF_RESTORING : 0) |
-              (d->live ? PF_LIVE : 0) | (d->diverged ? PF_DIVERGED : 0) |
-              (d->switching ? PF_SWITCHING : 0) | (d->rl.req_corrupt ? PF_REQ_CORRUPT : 0) |
+              (d->sw.live ? PF_LIVE : 0) | (d->sw.diverged ? PF_DIVERGED : 0) |
+              (d->sw.switching ? PF_SWITCHING : 0) | (d->rl.req_corrupt ? PF_REQ_CORRUPT : 0) |
               (d->rl.raw ? PF_RAW : 0);
     f.in_got = d->rl.in.got;
     f.in_sent = d->rl.in_sent;
@@ -124,7 +124,7 @@ int persist_encode(const struct domain *d, uint8_t **buf, size_t *len, size_t *c
         put(&b, bq_head(&d->rl.to_guest), f.to_guest_len) < 0 ||
         put(&b, bq_head(&d->rl.inject), f.inject_len) < 0)
         return -1;
-    return (d->jnl_watches ? shadow_encode_apart : shadow_encode)(&d->sh, buf, len, cap);
+    return (d->jnl.watches ? shadow_encode_apart : shadow_encode)(&d->sh, buf, len, cap);
 }
 
 int persist_encode_watches(const struct domain *d, uint8_t **buf, size_t *len, size_t *cap)
@@ -190,9 +190,9 @@ static void take_fixed(struct domain *d, const struct persist_fixed *f)
     d->rl.rsp_corrupt = f->flags & PF_RSP_CORRUPT;
     d->rl.quiesce = f->flags & PF_QUIESCE;
     d->rl.restoring = f->flags & PF_RESTORING;
-    d->live = f->flags & PF_LIVE;
-    d->diverged = f->flags & PF_DIVERGED;
-    d->switching = f->flags & PF_SWITCHING;
+    d->sw.live = f->flags & PF_LIVE;
+    d->sw.diverged = f->flags & PF_DIVERGED;
+    d->sw.switching = f->flags & PF_SWITCHING;
     d->rl.req_corrupt = f->flags & PF_REQ_CORRUPT;
     d->rl.s_req_prod_sane = f->s_req_prod_sane;
     d->rl.raw = f->flags & PF_RAW;

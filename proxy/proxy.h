@@ -48,32 +48,36 @@ struct domain {
     uint32_t domid;
     struct log_limit log_limit; /* what domain_log may still write */
     struct xenstore_domain_interface *guest;    /* the guest's page */
-    struct xenstore_domain_interface *shadow;   /* ours, xenstored's view */
+    struct xenstore_domain_interface *xsd_ring; /* ours, the page xenstored
+                                                   reads: the "shadow ring" */
     uint64_t gfn;               /* as introduced, to introduce again */
     uint32_t remote_port;       /* the guest's store port */
     evtchn_port_t guest_port;   /* local port bound to the guest's */
     evtchn_port_t shadow_port;  /* local port xenstored binds to */
-    char shadow_file[256];
+    char xsd_ring_file[256];
     char claim_file[256];
     struct relay rl;            /* the relay's state (relay_step.h) */
     char inject_error[16];      /* first error xenstored gave xsproxy's own
                                    requests (ADD_DOMAIN_WATCHES) */
-    struct shadow sh;
+    struct shadow sh;           /* the shadow: its watches, transactions and
+                                   requests in flight (shadow.h) */
     FILE *trace;
     uint64_t requests, replies, events;
-    bool live;                  /* inserted while xenstored served it */
-    bool switching;             /* live insertion: the shim may have switched
+    struct {
+        bool live;              /* inserted while xenstored served it */
+        bool switching;         /* live insertion: the shim may have switched
                                    the ring; nothing relayed yet (a crash
                                    here: recover asks the shim, live.c) */
+        bool handing_back;      /* being handed back (rl.removing), and the
+                                   shim is switching it back now: nothing of
+                                   it is relayed until it answers */
+        bool diverged;          /* xsproxy sent requests of its own on the
+                                   shadow ring: its indexes are no longer the
+                                   guest's, so xenstored cannot take it back */
+    } sw;                       /* live insertion and hand-back (live.c) */
     bool notify_guest_due;      /* a notification to send at the end of this
                                    batch of events (domain_notify_flush) */
     bool notify_shadow_due;
-    bool handing_back;          /* being handed back (rl.removing), and the shim
-                                   is switching it back now: nothing of it is
-                                   relayed until it answers */
-    bool diverged;              /* xsproxy sent requests of its own on the
-                                   shadow ring: its indexes are no longer the
-                                   guest's, so xenstored cannot take it back */
     /* The four ring indexes xsproxy writes, as the relay means them to be.
      * The relay moves these; the rings see them only once the journal
      * holds the state that goes with them (domain_publish), so that after a
@@ -82,18 +86,22 @@ struct domain {
     evtchn_port_t xsd_port;     /* xenstored's end of the shadow channel (0:
                                    not known yet): bound again by a restarted
                                    xsproxy, xenstored keeping its port */
-    struct journal *jnl;        /* run-dir/journal/dom<D> */
-    bool jnl_dirty;             /* changed outside the relay: commit */
-    struct journal *jnl_watches;  /* run-dir/journal/dom<D>.watches, once the
+    struct {
+        struct journal *main;   /* run-dir/journal/dom<D> */
+        bool dirty;             /* changed outside the relay: commit */
+        struct journal *watches;  /* run-dir/journal/dom<D>.watches, once the
                                      domain has had more than
-                                     JOURNAL_WATCHES_INLINE watches (fewer stay
-                                     in jnl): committed before jnl, when the
-                                     list changed */
-    uint32_t jnl_watch_gen;     /* the watch_gencnt it holds */
-    bool jnl_watches_stale;     /* commit it whatever the generation */
-    unsigned idle_kicks;        /* notifications in a row with nothing to do */
-    bool kicks_held;            /* ... so its port stays masked a moment */
-    bool storm_logged;          /* said so, until it asks something again */
+                                     JOURNAL_WATCHES_INLINE watches (fewer
+                                     stay in main): committed before main,
+                                     when the list changed */
+        uint32_t watch_gen;     /* the watch_gencnt it holds */
+        bool watches_stale;     /* commit it whatever the generation */
+    } jnl;
+    struct {
+        unsigned idle_kicks;    /* notifications in a row with nothing to do */
+        bool held;              /* ... so its port stays masked a moment */
+        bool logged;            /* said so, until it asks something again */
+    } storm;                    /* a notification storm (domain.c) */
     struct fair_account fair;   /* its share of xenstored (fair.h) */
     struct fair_flow fair_flow; /* its requests at xenstored, for their cost */
 };

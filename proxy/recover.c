@@ -39,7 +39,7 @@ static bool between(XENSTORE_RING_IDX lo, XENSTORE_RING_IDX v, XENSTORE_RING_IDX
  * with these rings: then nothing is touched. */
 static int restore_indexes(struct domain *d, char *err, size_t errlen)
 {
-    struct xenstore_domain_interface *g = d->guest, *s = d->shadow;
+    struct xenstore_domain_interface *g = d->guest, *s = d->xsd_ring;
     bool ok = between(g->req_cons, d->g_req_cons, g->req_prod) &&
               between(s->rsp_cons, d->s_rsp_cons, s->rsp_prod) &&
               between(s->req_prod, d->s_req_prod, s->req_cons + XENSTORE_RING_SIZE) &&
@@ -140,7 +140,7 @@ static int read_watch_journal(struct recovery *r)
         r->jw = NULL;
         return -1;
     }
-    r->d->jnl_watch_gen = r->d->sh.watch_gencnt;
+    r->d->jnl.watch_gen = r->d->sh.watch_gencnt;
     return 0;
 }
 
@@ -164,7 +164,7 @@ static int still_ours(struct recovery *r)
 static int settle_live_switch(struct recovery *r)
 {
     struct domain *d = r->d;
-    if (!d->switching)
+    if (!d->sw.switching)
         return 0;
     if (!(r->answer = malloc(sizeof(*r->answer)))) {
         snprintf(r->err, r->errlen, "out of memory");
@@ -194,12 +194,12 @@ static int map_rings(struct recovery *r)
                  strerror(errno));
         return -1;
     }
-    int shadow_fd = open(d->shadow_file, O_RDWR | O_CLOEXEC);
+    int shadow_fd = open(d->xsd_ring_file, O_RDWR | O_CLOEXEC);
     if (shadow_fd >= 0)
-        d->shadow = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
-    if (shadow_fd < 0 || d->shadow == MAP_FAILED) {
-        d->shadow = NULL;
-        snprintf(r->err, r->errlen, "cannot map its shadow ring %s: %s", d->shadow_file,
+        d->xsd_ring = mmap(NULL, XC_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shadow_fd, 0);
+    if (shadow_fd < 0 || d->xsd_ring == MAP_FAILED) {
+        d->xsd_ring = NULL;
+        snprintf(r->err, r->errlen, "cannot map its shadow ring %s: %s", d->xsd_ring_file,
                  strerror(errno));
         if (shadow_fd >= 0)
             close(shadow_fd);
@@ -216,7 +216,7 @@ static int bind_ports(struct recovery *r)
     struct proxy *px = r->px;
     struct domain *d = r->d;
     int p = xenevtchn_bind_interdomain(px->xce, d->domid, d->remote_port);
-    if (p < 0 && d->live && live_handed_back(px, d->domid)) {
+    if (p < 0 && d->sw.live && live_handed_back(px, d->domid)) {
         /* xenstored holds the guest's channel again: a hand-back the last
          * xsproxy did not get to finish */
         xlog(LOG_LVL_INFO, "domain %u was handed back to xenstored just before the crash: its "
@@ -264,8 +264,8 @@ static int take_indexes(struct recovery *r)
         return -1;
     d->g_req_cons = d->guest->req_cons;
     d->g_rsp_prod = d->guest->rsp_prod;
-    d->s_req_prod = d->shadow->req_prod;
-    d->s_rsp_cons = d->shadow->rsp_cons;
+    d->s_req_prod = d->xsd_ring->req_prod;
+    d->s_rsp_cons = d->xsd_ring->rsp_cons;
     xlog(LOG_LVL_INFO, "domain %u: its live insertion was cut short after the switch; "
          "finishing it", d->domid);
     free(r->answer);
@@ -309,7 +309,7 @@ static int recovery_failed(struct recovery *r)
 {
     struct domain *d = r->d;
     free(r->answer);
-    d->jnl = d->jnl_watches = NULL;
+    d->jnl.main = d->jnl.watches = NULL;
     domain_let_go(r->px, d, false);   /* the files stay, for a look */
     shadow_clear(&d->sh);
     bq_free(&d->rl.to_guest);
@@ -348,17 +348,17 @@ static int recover_one(struct proxy *px, const char *path, uint32_t domid, char 
     d->sh.domid = d->domid;   /* relative watch paths are under its home */
     if (still_ours(&r) < 0)
         return recovery_failed(&r);
-    snprintf(d->shadow_file, sizeof(d->shadow_file), "%s/shadow/dom%u", px->cfg.run_dir,
+    snprintf(d->xsd_ring_file, sizeof(d->xsd_ring_file), "%s/shadow/dom%u", px->cfg.run_dir,
              d->domid);
     snprintf(d->claim_file, sizeof(d->claim_file), "%s/claims/%u", px->cfg.run_dir, d->domid);
     if (settle_live_switch(&r) < 0 || map_rings(&r) < 0 || bind_ports(&r) < 0)
         return recovery_failed(&r);
-    if (domain_write_claim(d, d->live ? CLAIM_LIVE_IN : CLAIM_LIVE_NONE) < 0) {
+    if (domain_write_claim(d, d->sw.live ? CLAIM_LIVE_IN : CLAIM_LIVE_NONE) < 0) {
         snprintf(err, errlen, "cannot write the claim %s: %s", d->claim_file, strerror(errno));
         return recovery_failed(&r);
     }
-    d->jnl = r.j;
-    d->jnl_watches = r.jw;
+    d->jnl.main = r.j;
+    d->jnl.watches = r.jw;
     if (take_indexes(&r) < 0)
         return recovery_failed(&r);
     domain_link(px, d);

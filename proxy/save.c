@@ -56,11 +56,11 @@ static int add_shadow_records(struct save_job *sj, struct domain *d)
      * xenstored has written to the shadow ring and xsproxy has not read */
     struct bytequeue out = { 0 };
     bq_push(&out, bq_head(&d->rl.to_guest), bq_pending(&d->rl.to_guest));
-    XENSTORE_RING_IDX sp = __atomic_load_n(&d->shadow->rsp_prod, __ATOMIC_ACQUIRE);
+    XENSTORE_RING_IDX sp = __atomic_load_n(&d->xsd_ring->rsp_prod, __ATOMIC_ACQUIRE);
     uint32_t unread = sp - d->rl.out_rd;
     if (!d->rl.rsp_corrupt && unread <= XENSTORE_RING_SIZE && unread) {
         uint8_t buf[XENSTORE_RING_SIZE];
-        int n = ring_peek(ring_rsp(d->shadow), d->rl.out_rd, buf, unread);
+        int n = ring_peek(ring_rsp(d->xsd_ring), d->rl.out_rd, buf, unread);
         if (n > 0)
             bq_push(&out, buf, (size_t)n);
     }

@@ -116,7 +116,7 @@ static void wake(struct proxy *px)
             continue;
         }
         struct domain *d = (struct domain *)((char *)go[i] - offsetof(struct domain, fair));
-        if (!d->switching)   /* as domain_on_port: a live switch relays nothing yet */
+        if (!d->sw.switching)   /* as domain_on_port: a live switch relays nothing yet */
             domain_poll(d);
     }
     px->fair_waking = false;
