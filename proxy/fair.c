@@ -302,11 +302,13 @@ void fair_flow_free(struct fair_flow *flow)
 
 unsigned fair_share_percent(const struct fair *f, const struct fair_account *a, uint64_t now)
 {
-    uint64_t sum = a->weight;
+    /* never divided by 0: `list` asks about a domain inserted a moment ago,
+     * its account not yet set up, while no other account competes */
+    uint64_t sum = fair_weight(a);
     for (const struct fair_account *o = f->active; o; o = o->next_active)
         if (o != a && fair_competing(o, now))
-            sum += o->weight;
-    return (unsigned)((100u * (uint64_t)a->weight + sum / 2) / sum);
+            sum += fair_weight(o);
+    return (unsigned)((100u * (uint64_t)fair_weight(a) + sum / 2) / sum);
 }
 
 uint64_t fair_held_ns(const struct fair_account *a, uint64_t now)

@@ -132,7 +132,14 @@ void fair_flow_reset(struct fair_flow *flow);
 void fair_flow_free(struct fair_flow *flow);
 /* What the model says a request of TYPE with LEN payload bytes costs, ns. */
 uint32_t fair_estimate(const struct fair *f, uint32_t type, uint32_t len);
-/* A's share at NOW among the accounts competing, in percent (100 alone). */
+/* A's weight: FAIR_WEIGHT_DEFAULT for an account never initialised (a
+ * domain's is set up at its first request, share.c). */
+static inline unsigned fair_weight(const struct fair_account *a)
+{
+    return a->weight ? a->weight : FAIR_WEIGHT_DEFAULT;
+}
+/* A's share at NOW among the accounts competing, in percent (100 alone;
+ * also for an account never initialised). */
 unsigned fair_share_percent(const struct fair *f, const struct fair_account *a, uint64_t now);
 /* Held time including a hold still going on at NOW. */
 uint64_t fair_held_ns(const struct fair_account *a, uint64_t now);

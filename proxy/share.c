@@ -192,7 +192,7 @@ size_t share_describe(struct proxy *px, const struct fair_account *a, char *buf,
 {
     uint64_t now = share_now();
     int n = snprintf(buf, len, " weight %u share %u%% cost-ms %.1f held-ms %.1f",
-                     a->weight ? a->weight : FAIR_WEIGHT_DEFAULT,
+                     fair_weight(a),
                      fair_share_percent(&px->fair, a, now), (double)a->cost_ns / 1e6,
                      (double)fair_held_ns(a, now) / 1e6);
     return n < 0 ? 0 : (size_t)n >= len ? (len ? len - 1 : 0) : (size_t)n;

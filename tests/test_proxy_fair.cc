@@ -3,6 +3,8 @@
 // made up here (ns), so every case is exact.
 #include <gtest/gtest.h>
 
+#include <string.h>
+
 #include <vector>
 
 extern "C" {
@@ -210,6 +212,21 @@ TEST_F(Fair, ShareIsTheWeightAmongThoseCompeting)
     EXPECT_EQ(50u, fair_share_percent(&f, &b.a, t));
     t += 2 * FAIR_WINDOW_NS;
     EXPECT_EQ(100u, fair_share_percent(&f, &a.a, t));
+}
+
+// A domain inserted a moment ago has an account not yet set up (all
+// zeroes): `list` asks its share, alone or beside others.  This divided by
+// zero (SIGFPE) and killed xsproxy when nobody else had competed within
+// the window - under load, right after an insertion.
+TEST_F(Fair, AnAccountNotYetSetUpHasTheDefaultWeight)
+{
+    struct fair_account fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    EXPECT_EQ(FAIR_WEIGHT_DEFAULT, fair_weight(&fresh));
+    EXPECT_EQ(100u, fair_share_percent(&f, &fresh, t));
+    Acct b;
+    ASSERT_TRUE(fair_may_send(&f, &b.a, t, true));
+    EXPECT_EQ(50u, fair_share_percent(&f, &fresh, t));
 }
 
 }  // namespace
