@@ -458,6 +458,35 @@ TEST_P(XsproxyHostile, DomZeroOnlyTypesNeverReading)
     hostile_recovers("ERROR EACCES");
 }
 
+// Event-channel notifications only, as fast as the guest can make them,
+// with nothing on the ring: xsproxy leaves the port masked a moment at a
+// time (the sim masks a port read through /dev/xen/evtchn, as Linux's
+// driver does), says so once, serves the other guest meanwhile, and
+// answers the storming guest as soon as it asks something.
+TEST_P(XsproxyHostile, NotificationsOnlyAreHeldOff)
+{
+    std::atomic<bool> stop{ false };
+    std::atomic<uint64_t> kicks{ 0 };
+    std::thread storm([&] {
+        while (!stop) {
+            hostile_->notify();
+            kicks++;
+        }
+    });
+    sleep_ms(300);
+    good_guest_still_fine();
+    stop = true;
+    storm.join();
+    EXPECT_GT(kicks.load(), 1000u);
+    EXPECT_TRUE(store_->proxy_alive()) << store_->proxy_log();
+    const std::string log = store_->proxy_log();
+    EXPECT_NE(std::string::npos, log.find("notifications in a row with nothing to do")) << log;
+    WireMsg r;
+    ASSERT_TRUE(hostile_->request(XS_READ, nul_join({ "domid" }), &r, 5000))
+        << "the storming guest is not served once it asks";
+    EXPECT_EQ("1", r.body);
+}
+
 // xenstored is gone: xsproxy answers every request EIO itself.  The
 // hostile guest floods without reading; the good guest gets its EIOs.
 TEST_P(XsproxyHostile, RequestsWhileXenstoredIsGoneNeverReading)

@@ -19,7 +19,6 @@
 #include <fstream>
 #include <thread>
 
-#include <signal.h>
 
 #include "busy_guest.h"
 #include "sim_host.h"
@@ -332,50 +331,6 @@ TEST_P(XsproxyLive, InsertedWhileTheGuestIsHalfWayThroughARequest)
     EXPECT_NE(l.find("in-flight 0 "), std::string::npos) << l;
     EXPECT_EQ(store.proxy_log().find("no request in flight"), std::string::npos)
         << store.proxy_log();
-}
-
-// An insertion that waits for the shim longer than xsproxy's once-a-second
-// look at every ring: xenstored holds part of the guest's request (so the
-// shim says busy), then stops a while (so the shim inside it cannot look
-// again) and the guest writes the rest.  Until the switch the guest's ring
-// is xenstored's alone: the request is answered once, after it.
-TEST_P(XsproxyLive, TheRingIsLeftAloneWhileTheSwitchWaits)
-{
-    Store store(GetParam(), true);
-    ASSERT_TRUE(store.ok());
-    ASSERT_TRUE(store.host().create_domain(5));
-    auto g = store.guest(5);
-    ASSERT_TRUE(g);
-    std::string why;
-    WireMsg r;
-    ASSERT_TRUE(strict(*g, XS_WRITE, 0, wr("data/x", "0"), &r, &why)) << why;
-    HalfWrittenRequest half(*g, 4444, wr("data/half", "written"));
-    half.notify();
-    RunResult ins;
-    std::atomic<bool> answered{ false };
-    std::thread inserter([&] {
-        ins = store.xsproxyctl({ "insert", "5" }, 20000);
-        answered = true;
-    });
-    sleep_ms(300);
-    const pid_t daemon = store.host().daemon_pid();
-    ASSERT_GT(daemon, 0);
-    kill(daemon, SIGSTOP);
-    half.finish();
-    sleep_ms(1300);   // past one of xsproxy's looks at every ring (each second),
-                      // within its 2 s wait for the shim
-    EXPECT_FALSE(answered) << "the insertion did not wait for the shim: " << ins.out;
-    kill(daemon, SIGCONT);
-    inserter.join();
-    ASSERT_TRUE(ins.ok()) << ins.err << store.proxy_log();
-    ASSERT_EQ(g->recv(&r, 10000), 1) << g->error() << store.proxy_log();
-    EXPECT_EQ(r.req_id, 4444u);
-    EXPECT_EQ(r.type, (uint32_t)XS_WRITE) << escape(r.body);
-    EXPECT_EQ(g->recv(&r, 300), 0) << "a reply too many: " << r.req_id;
-    ASSERT_TRUE(strict(*g, XS_READ, 0, nul_join({ "data/half" }), &r, &why)) << why;
-    EXPECT_EQ(r.body, "written");
-    EXPECT_NE(list(store, 5).find("domain 5 active"), std::string::npos) << list(store, 5);
-    EXPECT_EQ(store.proxy_log().find("error"), std::string::npos) << store.proxy_log();
 }
 
 // While an insertion waits for the shim (here: xenstored holds part of the
