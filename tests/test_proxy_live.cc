@@ -19,7 +19,6 @@
 #include <fstream>
 #include <thread>
 
-
 #include "busy_guest.h"
 #include "sim_host.h"
 #include "workload.h"
